@@ -1,0 +1,110 @@
+/* checkpoint.h - the one place that knows the HDF5 checkpoint schema (DESIGN.md appendix).
+ *
+ * File = 512-byte user block ("RDROPCK1", format version, file length, CRC-32 of
+ * [512, EOF)) + HDF5 (libver V18..V110, Fletcher32-chunked datasets). Every reader checks
+ * length and CRC in plain C before any HDF5 call. Writes are atomic and durable:
+ * DIR/.NAME.tmp -> H5Fclose -> fill user block -> fsync -> rename -> fsync(DIR).
+ */
+#ifndef RDROP_CHECKPOINT_H
+#define RDROP_CHECKPOINT_H
+
+#include "model.h"
+
+#define RD_CKPT_FORMAT "rdrop-checkpoint"
+#define RD_CKPT_FORMAT_VERSION 1
+#define RD_CKPT_USERBLOCK 512
+#define RD_CKPT_MAGIC "RDROPCK1"
+
+/* Training state that is not the model: everything needed to continue exactly. */
+typedef struct {
+    int64_t step;              /* completed optimizer steps (whole run) */
+    int64_t epoch;             /* completed epochs */
+    uint64_t position;         /* samples of the current epoch's permutation consumed */
+    double lr;                 /* LR of the last step */
+    /* interval sums since the last train row */
+    double sum_loss, sum_ce, sum_kl, sum_correct, sum_samples;
+    int64_t sum_steps;
+    double best_val_acc;       /* -1 when none yet */
+    int64_t best_step;         /* -1 when none yet */
+    int64_t patience_left;
+    uint32_t n_validation;
+    uint32_t *validation_indices;  /* [n_validation], sorted */
+    char *metrics;             /* bytes of metrics.jsonl up to this step */
+    size_t metrics_len;
+} rd_train_state;
+
+/* Host/run facts for the root attributes (wall-clock and provenance only). */
+typedef struct {
+    int world_size;
+    const char *config_yaml;    /* resolved config */
+    const char *git;            /* commit or "unknown" */
+    const char *build_flags;
+    const char *mpi_version;
+    const char *blas_core;
+    int blas_threads;
+    double bucket_mb;
+    bool overlap;
+} rd_ckpt_meta;
+
+typedef struct {
+    int in, out;
+    char activation[16];
+    double max_norm;
+} rd_ckpt_dense;
+
+/* What a reader learns from a checkpoint before it builds a model. */
+typedef struct {
+    int format_version;
+    char rdrop_version[32];
+    char created[40];
+    int64_t step, epoch;
+    int world_size;
+    uint64_t seed;
+    char *config_yaml;
+    char *architecture;         /* model.layers JSON */
+    char dropout_stream[16];
+    int rng_version;
+    double lr;
+    char git[64], mpi_version[160], blas_core[64], build_flags[256];
+    int blas_threads;
+    double bucket_mb;
+    int overlap;
+    int n_dense;
+    rd_ckpt_dense dense[RD_MAX_LAYERS];
+    rd_train_state state;       /* validation_indices and metrics allocated */
+} rd_ckpt_info;
+
+/* Write `path` (final name, e.g. RUN/ckpt-000000468.h5) atomically. On failure the temp file
+ * is removed, nothing existing is touched, and RD_EXIT_WRITE is returned with
+ * "PATH: cannot write checkpoint: No space left on device (previous checkpoints kept)". */
+int rd_ckpt_write(const char *path, const rd_model *m, const rd_config *c, const rd_train_state *s,
+                  const rd_ckpt_meta *meta, rd_error *e);
+
+/* Plain-C integrity check of the user block (magic, version, length, CRC). Returns 0 or
+ * RD_EXIT_CHECKPOINT with "PATH: truncated: ..." / "PATH: CRC mismatch ..." /
+ * "PATH: not an rdrop checkpoint ...". */
+int rd_ckpt_verify(const char *path, rd_error *e);
+
+/* verify + read the metadata and training state. */
+int rd_ckpt_read_info(const char *path, rd_ckpt_info *info, rd_error *e);
+void rd_ckpt_info_free(rd_ckpt_info *info);
+
+/* verify + read kernels, biases (and momentum if `momentum`) into a model built from the
+ * checkpoint's config; a shape mismatch is RD_EXIT_CHECKPOINT "PATH: architecture
+ * mismatch: dense_1/kernel is [1024 x 512], the config wants [1024 x 1024]". */
+int rd_ckpt_read_params(const char *path, rd_model *m, bool momentum, rd_error *e);
+
+/* Run-folder helpers. Checkpoints are DIR/ckpt-<step %09>.h5. */
+void rd_ckpt_name(char *out, size_t n, const char *dir, int64_t step);
+
+/* List DIR/ckpt-*.h5 sorted by step descending (parsed from the file's `step` attribute
+ * only for files that verify; `bad` receives one line per file that did not verify:
+ * "FILE: reason"). Returns count of good files; paths malloc'd. */
+typedef struct { char *path; int64_t step; } rd_ckpt_entry;
+int rd_ckpt_list(const char *dir, rd_ckpt_entry **good, char **bad_report);
+void rd_ckpt_list_free(rd_ckpt_entry *list, int n);
+
+/* Delete the oldest ckpt-*.h5 beyond `keep` (keep_every_epochs: see DESIGN). */
+void rd_ckpt_prune(const char *dir, long keep, long keep_every_epochs, int64_t steps_per_epoch);
+
+#endif

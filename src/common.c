@@ -1,0 +1,69 @@
+#include "common.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zlib.h>
+
+int rd_fail(rd_error *e, int code, const char *fmt, ...)
+{
+    if (e) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        va_end(ap);
+        e->code = code;
+    }
+    return code;
+}
+
+static void oom(size_t n)
+{
+    fprintf(stderr, "rdrop: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *rd_malloc(size_t n)
+{
+    if (n == 0) return NULL;
+    void *p = malloc(n);
+    if (!p) oom(n);
+    return p;
+}
+
+void *rd_calloc(size_t n, size_t size)
+{
+    if (n == 0 || size == 0) return NULL;
+    void *p = calloc(n, size);
+    if (!p) oom(n * size);
+    return p;
+}
+
+char *rd_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = rd_malloc(n);
+    memcpy(p, s, n);
+    return p;
+}
+
+double rd_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+uint32_t rd_crc32(uint32_t crc, const void *buf, size_t n)
+{
+    const unsigned char *p = buf;
+    while (n > 0) {
+        uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        crc = (uint32_t)crc32(crc, p, chunk);
+        p += chunk;
+        n -= chunk;
+    }
+    return crc;
+}

@@ -1,0 +1,48 @@
+/* common.h - error reporting shared by every module.
+ *
+ * Library functions never print and never exit: they fill an rd_error and return
+ * its exit code (0 = ok; codes from DESIGN.md: 1 internal/MPI, 2 usage/config,
+ * 3 data, 4 checkpoint, 5 write failure, 6 non-finite, 75 stopped).
+ * The message has the form "FILE[:LINE:COL]: what is wrong" (main adds "rdrop: ").
+ */
+#ifndef RDROP_COMMON_H
+#define RDROP_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define RDROP_VERSION "0.1.0"
+
+enum {
+    RD_OK = 0,
+    RD_EXIT_INTERNAL = 1,
+    RD_EXIT_CONFIG = 2,
+    RD_EXIT_DATA = 3,
+    RD_EXIT_CHECKPOINT = 4,
+    RD_EXIT_WRITE = 5,
+    RD_EXIT_NONFINITE = 6,
+    RD_EXIT_STOPPED = 75,
+};
+
+typedef struct {
+    int code;
+    char msg[1024];
+} rd_error;
+
+/* Set e->code = code and e->msg = formatted text; returns code. e may be NULL. */
+int rd_fail(rd_error *e, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* malloc/calloc that return NULL only for size 0; abort with a message on OOM. */
+void *rd_malloc(size_t n);
+void *rd_calloc(size_t n, size_t size);
+char *rd_strdup(const char *s);
+
+/* Monotonic seconds. */
+double rd_now(void);
+
+/* zlib CRC-32 of a buffer (continue from crc; start with 0). */
+uint32_t rd_crc32(uint32_t crc, const void *buf, size_t n);
+
+#endif

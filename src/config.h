@@ -1,0 +1,144 @@
+/* config.h - the run configuration: YAML -> struct, defaults, validation, --set overrides.
+ *
+ * Every key of DESIGN.md's canonical config has a field here and a documented default
+ * (README "Config reference"). Unknown keys, wrong types and out-of-range values are
+ * errors "FILE:LINE:COL: key.path: what is wrong" (1-based line/column), exit code 2.
+ */
+#ifndef RDROP_CONFIG_H
+#define RDROP_CONFIG_H
+
+#include "common.h"
+
+#define RD_MAX_LAYERS 32
+#define RD_PATH_MAX 1024
+
+typedef enum { RD_LAYER_DENSE = 0, RD_LAYER_DROPOUT = 1 } rd_layer_kind;
+
+typedef enum {
+    RD_ACT_LINEAR = 0, RD_ACT_RELU, RD_ACT_LEAKY_RELU, RD_ACT_ELU, RD_ACT_RELU6,
+    RD_ACT_TANH, RD_ACT_SIGMOID, RD_ACT_SWISH, RD_ACT_MISH, RD_ACT_COUNT
+} rd_activation;
+
+typedef enum { RD_INIT_HE_UNIFORM = 0, RD_INIT_GLOROT_UNIFORM, RD_INIT_TORCH_DEFAULT } rd_init_kind;
+
+typedef enum {
+    RD_SCHED_CONSTANT = 0, RD_SCHED_INVERSE_TIME, RD_SCHED_STEP, RD_SCHED_EXPONENTIAL, RD_SCHED_COSINE
+} rd_sched_kind;
+
+typedef enum { RD_REDUCE_MEAN = 0, RD_REDUCE_SUM } rd_reduction;
+typedef enum { RD_STREAM_RANK = 0, RD_STREAM_SAMPLE } rd_stream_mode;
+typedef enum { RD_DATA_IDX = 0, RD_DATA_SYNTHETIC } rd_data_format;
+
+typedef struct {
+    rd_layer_kind kind;
+    int units;               /* dense: output width (>= 1) */
+    rd_activation activation; /* dense; default linear */
+    double max_norm;          /* dense; 0 = none */
+    double rate;              /* dropout: p in [0, 1) */
+} rd_layer_spec;
+
+typedef struct {
+    struct {
+        rd_init_kind init;                 /* he_uniform */
+        int n_layers;                      /* >= 1, last one dense */
+        rd_layer_spec layers[RD_MAX_LAYERS];
+    } model;
+    struct {
+        int passes;                        /* 1 | 2, default 2 */
+        double alpha;                      /* >= 0, default 1.0 */
+        rd_reduction reduction;            /* mean */
+    } rdrop;
+    struct {
+        double lr;                         /* > 0, default 0.05 */
+        double momentum;                   /* [0,1), default 0.9 */
+        bool nesterov;                     /* false */
+        double weight_decay;               /* >= 0, default 0 */
+    } optimizer;
+    struct {
+        rd_sched_kind kind;                /* constant */
+        long warmup_steps;                 /* 0 */
+        double decay;                      /* 0 (inverse_time) */
+        double gamma;                      /* 0.1 (step, exponential) */
+        long step_steps;                   /* 0 (step: required > 0) */
+        long decay_steps;                  /* 0 (exponential: required > 0) */
+        double lr_min;                     /* 0 (cosine) */
+        bool scale_lr_linear;              /* scale_lr: none | linear */
+        long base_batch;                   /* 128 */
+    } schedule;
+    struct {
+        rd_data_format format;             /* idx | synthetic */
+        char train_images[RD_PATH_MAX];    /* absolute after resolution */
+        char train_labels[RD_PATH_MAX];
+        char test_images[RD_PATH_MAX];
+        char test_labels[RD_PATH_MAX];
+        long batch_size;                   /* global batch, default 128 */
+        bool shuffle;                      /* true */
+        bool drop_last;                    /* true (false is refused: partial batches unsupported) */
+        long validation;                   /* 0 */
+        struct {                           /* data.synthetic.*, used when format: synthetic */
+            long train;                    /* 2048 */
+            long test;                     /* 512 */
+            long features;                 /* 32 */
+            long classes;                  /* 4 */
+        } synthetic;
+    } data;
+    struct {
+        long epochs;                       /* 20 */
+        long max_steps;                    /* 0 = no limit (a total for the run) */
+        double max_seconds;                /* 0 = no limit */
+        long log_every_steps;              /* 0 = epoch ends only */
+        long eval_every_epochs;            /* 1 */
+        long patience;                     /* 0 = no early stopping */
+    } training;
+    struct {
+        long every_steps;                  /* 0 */
+        long every_epochs;                 /* 1 */
+        double every_seconds;              /* 0 */
+        long keep;                         /* 3 */
+        long keep_every_epochs;            /* 0 */
+    } checkpoint;
+    struct {
+        rd_stream_mode dropout_stream;     /* rank */
+    } rng;
+    struct {
+        double bucket_mb;                  /* 4 */
+        bool overlap;                      /* true */
+    } dist;
+    struct {
+        char out[RD_PATH_MAX];             /* runs/NAME where NAME = config file stem */
+        uint64_t seed;                     /* 0 */
+        int blas_threads;                  /* 1 */
+    } run;
+} rd_config;
+
+/* Fill every field with its documented default. */
+void rd_config_defaults(rd_config *c);
+
+/* Parse the YAML file `path`, apply `nset` overrides "key.path=VALUE" (VALUE: a YAML scalar
+ * or flow value), validate, resolve relative paths against the current directory.
+ * run.out defaults to "runs/<stem of path>". Returns 0 or RD_EXIT_CONFIG with e set.
+ * Override errors are reported as "--set key.path=VALUE: what is wrong". */
+int rd_config_load(rd_config *c, const char *path, int nset, char *const *sets, rd_error *e);
+
+/* Same, from YAML text in memory; `name` is used in messages in place of a file name.
+ * Used for the config stored in a checkpoint. */
+int rd_config_load_text(rd_config *c, const char *text, size_t len, const char *name,
+                        int nset, char *const *sets, rd_error *e);
+
+/* Semantic validation of a filled struct (ranges, model shape). Returns 0 or RD_EXIT_CONFIG
+ * with "NAME: key.path: what is wrong". load() calls it. */
+int rd_config_validate(const rd_config *c, const char *name, rd_error *e);
+
+/* The resolved config as YAML with every key (block style, deterministic order, floats
+ * printed with %.17g so that reloading gives the same doubles). Caller frees. */
+char *rd_config_to_yaml(const rd_config *c);
+
+/* model.layers as one-line JSON, e.g. [{"type":"dense","units":10,...}]. Caller frees. */
+char *rd_config_layers_json(const rd_config *c);
+
+/* Names <-> enums (NULL / -1 when unknown). */
+const char *rd_activation_name(rd_activation a);
+int rd_activation_parse(const char *s);
+const char *rd_sched_name(rd_sched_kind k);
+
+#endif

@@ -1,0 +1,37 @@
+/* data.h - data sets behind one interface: IDX (optionally gzip'd) files and a synthetic
+ * generator. Samples are kept as uint8 (pixels 0..255); a batch is gathered as float
+ * pixel/255 (the only preprocessing).
+ */
+#ifndef RDROP_DATA_H
+#define RDROP_DATA_H
+
+#include "common.h"
+
+typedef struct {
+    uint32_t n;          /* samples */
+    uint32_t features;   /* values per sample (28*28 = 784 for Fashion-MNIST) */
+    uint32_t classes;    /* labels are < classes (10 for IDX files) */
+    uint8_t *x;          /* [n x features] row-major */
+    uint8_t *y;          /* [n] */
+} rd_dataset;
+
+/* Read an IDX image file (magic 0x00000803, dims n x rows x cols, or 0x00000801-style
+ * 2-D 0x00000802) and its IDX label file (magic 0x00000801), gzip'd or not (zlib detects).
+ * Validates magic, dimensions (refuses absurd sizes before allocating), exact length
+ * (one more gzread past the announced bytes must return 0 without error), equal counts,
+ * labels < 10. Errors name the file: "PATH: truncated: expected N bytes of pixels, got M".
+ * Returns 0 or RD_EXIT_DATA. */
+int rd_data_load_idx(rd_dataset *d, const char *images_path, const char *labels_path, rd_error *e);
+
+/* Deterministic synthetic classification set: `classes` Gaussian-ish clusters in
+ * `features` dimensions quantised to uint8, a function of (seed, split) only
+ * (split 0 = train, 1 = test: different samples, same class prototypes). */
+void rd_data_synthetic(rd_dataset *d, uint32_t n, uint32_t features, uint32_t classes,
+                       uint64_t seed, int split);
+
+void rd_data_free(rd_dataset *d);
+
+/* x[i*features + f] = d->x[idx[i]*features + f] / 255.0f, y[i] = d->y[idx[i]], i < count. */
+void rd_data_gather(const rd_dataset *d, const uint32_t *idx, uint32_t count, float *x, int32_t *y);
+
+#endif

@@ -1,0 +1,21 @@
+/* loss.h - R-Drop loss: CE averaged over both passes + alpha * symmetric KL (DESIGN.md). */
+#ifndef RDROP_LOSS_H
+#define RDROP_LOSS_H
+
+#include "common.h"
+
+typedef struct {
+    double loss, ce, kl;   /* sums over the B samples (per-sample values, not scaled) */
+    long correct;          /* argmax of pass 1 == label */
+} rd_loss_sums;
+
+/* logits: [passes*B x K] (rows [0,B) pass 1, [B,2B) pass 2). Per sample:
+ *   passes 2: CE = 0.5(-log P_y - log Q_y), KL = 0.5 sum_k (P_k-Q_k)(log P_k - log Q_k),
+ *             loss = CE + alpha*KL
+ *   passes 1: loss = CE = -log P_y, KL = 0.
+ * dlogits (same shape) = scale * dloss/dlogits (scale = 1/B_global for mean, 1 for sum).
+ * Computed in double with log-softmax. dlogits may be NULL (eval). */
+void rd_rdrop_loss(const float *logits, int B, int K, int passes, const int32_t *labels,
+                   double alpha, double scale, float *dlogits, rd_loss_sums *sums);
+
+#endif

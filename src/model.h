@@ -1,0 +1,74 @@
+/* model.h - a layer list over ONE flat float parameter buffer.
+ *
+ * Dense: Y = X W + b, X [rows x in], W [in x out] row-major (Keras kernel layout).
+ * Dropout (inverted): y = x * m / (1-p), identity at eval. The layer's mask for the
+ * current batch is held in the model (uint8, [rows x width]) so that tests can set it.
+ * Gradients and momentum mirror the parameter buffer (same offsets).
+ */
+#ifndef RDROP_MODEL_H
+#define RDROP_MODEL_H
+
+#include "config.h"
+#include "rng.h"
+
+typedef struct {
+    rd_layer_kind kind;
+    int spec_index;        /* index in model.layers (the RNG "layer") */
+    int dense_index;       /* 0-based among dense layers, -1 for dropout */
+    int in, out;           /* widths */
+    rd_activation act;
+    double max_norm;
+    double rate;
+    size_t w_off, b_off;   /* offsets into params (dense) */
+    float *z;              /* dense: pre-activation [max_rows x out] */
+    float *y;              /* output [max_rows x out] */
+    float *dy;             /* gradient w.r.t. output [max_rows x out] */
+    uint8_t *mask;         /* dropout: [max_rows x out] */
+} rd_layer;
+
+typedef struct {
+    int n_layers;
+    rd_layer layers[RD_MAX_LAYERS];
+    int n_dense;
+    int input_dim, output_dim;
+    size_t n_params;
+    float *params;         /* one allocation */
+    float *grads;          /* mirrors params, + RD_CONTROL_FLOATS spare floats at the end */
+    float *momentum;       /* mirrors params */
+    int max_rows;          /* capacity of the activation buffers */
+    float *dx0;            /* scratch [max_rows x max width] */
+} rd_model;
+
+/* Floats after the gradients in `grads`, reduced with them (DESIGN control block). */
+#define RD_CONTROL_FLOATS 8
+
+/* Build the layer list for input width `input_dim`, buffers for up to max_rows rows.
+ * Returns 0 or RD_EXIT_CONFIG (e.g. last layer not dense). Parameters are zero. */
+int rd_model_create(rd_model *m, const rd_config *c, int input_dim, int max_rows, rd_error *e);
+void rd_model_free(rd_model *m);
+
+/* Initialise parameters from the seed (DESIGN init mapping). */
+void rd_model_init_params(rd_model *m, rd_init_kind init, uint64_t seed);
+
+/* Fill every dropout layer's mask for a training step in rank mode:
+ * rows = 2*B (passes 2) or B; key = (seed, rank); counter (t, layer). */
+void rd_model_masks_rank(rd_model *m, int rows, rd_key key, uint64_t t);
+
+/* Sample mode: row r of pass q = mask of (idx[r % B], epoch, q). */
+void rd_model_masks_sample(rd_model *m, int B, int passes, const uint32_t *idx,
+                           uint64_t seed, uint32_t epoch);
+
+/* Forward `rows` rows of x [rows x input_dim]; train = apply dropout masks.
+ * Returns the logits [rows x output_dim] (inside the model). */
+const float *rd_model_forward(rd_model *m, const float *x, int rows, bool train);
+
+/* Backward from dlogits [rows x output_dim] (already scaled by the loss reduction):
+ * accumulates nothing - OVERWRITES m->grads with dL/dparams for this batch. x is the
+ * input given to forward. */
+void rd_model_backward(rd_model *m, const float *x, const float *dlogits, int rows);
+
+/* Activation and its derivative w.r.t. the pre-activation, elementwise. */
+float rd_act(rd_activation a, float z);
+float rd_act_grad(rd_activation a, float z, float y);
+
+#endif
