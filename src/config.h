@@ -111,7 +111,9 @@ typedef struct {
     } run;
 } rd_config;
 
-/* Fill every field with its documented default. */
+/* Fill every field with its documented default. Data paths are empty and run.out is
+ * "runs/rdrop" (relative); the loaders replace run.out with runs/<file stem> before the
+ * file is applied. */
 void rd_config_defaults(rd_config *c);
 
 /* Parse the YAML file `path`, apply `nset` overrides "key.path=VALUE" (VALUE: a YAML scalar

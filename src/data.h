@@ -20,18 +20,25 @@ typedef struct {
  * Validates magic, dimensions (refuses absurd sizes before allocating), exact length
  * (one more gzread past the announced bytes must return 0 without error), equal counts,
  * labels < 10. Errors name the file: "PATH: truncated: expected N bytes of pixels, got M".
- * Returns 0 or RD_EXIT_DATA. */
+ * Limits: 1..2^28 samples, 1..2^24 values per sample, 2^33 bytes of pixels.
+ * Returns 0 or RD_EXIT_DATA (RD_EXIT_INTERNAL only if memory runs out); on error *d is
+ * all zero and nothing is left allocated. */
 int rd_data_load_idx(rd_dataset *d, const char *images_path, const char *labels_path, rd_error *e);
 
 /* Deterministic synthetic classification set: `classes` Gaussian-ish clusters in
  * `features` dimensions quantised to uint8, a function of (seed, split) only
- * (split 0 = train, 1 = test: different samples, same class prototypes). */
+ * (split 0 = train, 1 = test: different samples, same class prototypes).
+ * Each class has a prototype in [40,215]^features; a sample of class c is c's prototype
+ * mixed with a random other class's (weight t uniform in [0, 0.55]) plus noise of sd ~25,
+ * clipped to 0..255. Samples with t > 0.5 sit nearer the other prototype, so accuracy
+ * tops out near 91% whatever `features` is. Labels are uniform random. */
 void rd_data_synthetic(rd_dataset *d, uint32_t n, uint32_t features, uint32_t classes,
                        uint64_t seed, int split);
 
 void rd_data_free(rd_dataset *d);
 
-/* x[i*features + f] = d->x[idx[i]*features + f] / 255.0f, y[i] = d->y[idx[i]], i < count. */
+/* x[i*features + f] = d->x[idx[i]*features + f] / 255.0f, y[i] = d->y[idx[i]], i < count.
+ * y may be NULL (features only). */
 void rd_data_gather(const rd_dataset *d, const uint32_t *idx, uint32_t count, float *x, int32_t *y);
 
 #endif

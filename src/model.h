@@ -36,7 +36,11 @@ typedef struct {
     float *grads;          /* mirrors params, + RD_CONTROL_FLOATS spare floats at the end */
     float *momentum;       /* mirrors params */
     int max_rows;          /* capacity of the activation buffers */
-    float *dx0;            /* scratch [max_rows x max width] */
+    /* Called by backward as soon as the gradients at offsets >= from are final (after each
+     * dense layer, and after each column panel of the first layer's dW), so a bucketed
+     * allreduce can start and progress. May be NULL. */
+    void (*grad_ready)(void *ctx, size_t from);
+    void *grad_ready_ctx;
 } rd_model;
 
 /* Floats after the gradients in `grads`, reduced with them (DESIGN control block). */

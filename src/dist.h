@@ -1,0 +1,52 @@
+/* dist.h - every MPI call of rdrop lives behind this interface (dist.c).
+ *
+ * Works without MPI_Init too (rank 0 of 1, every collective a no-op), so `eval`
+ * and `inspect` run as plain processes.
+ */
+#ifndef RDROP_DIST_H
+#define RDROP_DIST_H
+
+#include "common.h"
+
+typedef struct {
+    int rank, size;
+    int local_rank, local_size;  /* ranks on this node */
+    bool mpi;                    /* MPI_Init was called */
+    char host[64];
+} rd_dist;
+
+/* MPI_Init; checks that a launcher's N > 1 (SLURM_NTASKS, PMI_SIZE, PMIX_SIZE,
+ * OMPI_COMM_WORLD_SIZE) matches MPI_Comm_size, else RD_EXIT_INTERNAL with
+ * "MPI not started as expected: ...". */
+int rd_dist_init(rd_dist *d, int *argc, char ***argv, rd_error *e);
+/* Single-process world without MPI. */
+void rd_dist_init_serial(rd_dist *d);
+void rd_dist_finalize(rd_dist *d);
+
+/* Collectives on the world (no-ops for size 1). Return 0 or RD_EXIT_INTERNAL. */
+int rd_dist_bcast(const rd_dist *d, void *buf, size_t bytes, int root);
+int rd_dist_allreduce_floats(const rd_dist *d, float *buf, size_t n);   /* SUM in place */
+int rd_dist_allreduce_doubles(const rd_dist *d, double *buf, size_t n); /* SUM in place */
+int rd_dist_max_int(const rd_dist *d, int v);
+int rd_dist_min_int(const rd_dist *d, int v);
+void rd_dist_minmax_u32(const rd_dist *d, uint32_t v, uint32_t *mn, uint32_t *mx);
+void rd_dist_barrier(const rd_dist *d);
+
+/* Bucketed gradient allreduce with overlap: buckets are contiguous ranges of a float
+ * buffer, started (MPI_Iallreduce SUM) in the order given, progressed by rd_dist_poll. */
+typedef struct rd_allreduce rd_allreduce;
+rd_allreduce *rd_allreduce_create(const rd_dist *d, float *buf, size_t n_total, size_t bucket_floats);
+/* Reset for a new step (nothing in flight). */
+void rd_allreduce_begin(rd_allreduce *a);
+/* Start every bucket whose range lies entirely at or above `ready_from` (gradients are
+ * produced from the end of the buffer backwards). */
+void rd_allreduce_ready(rd_allreduce *a, size_t ready_from);
+void rd_allreduce_poll(rd_allreduce *a);
+/* Start what remains and wait for all buckets. Returns seconds spent waiting. */
+double rd_allreduce_finish(rd_allreduce *a);
+void rd_allreduce_free(rd_allreduce *a);
+
+/* "Open MPI 4.1.4" etc. */
+void rd_dist_mpi_version(char *buf, size_t n);
+
+#endif

@@ -1,0 +1,26 @@
+/* log.h - rank-0 output: notices, progress lines, metrics.jsonl rows, error lines. */
+#ifndef RDROP_LOG_H
+#define RDROP_LOG_H
+
+#include "common.h"
+#include "dist.h"
+
+/* "rdrop: MSG" on stderr from rank 0 only. */
+void rd_notice(const rd_dist *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One-line error "rdrop: [rank R: ]MSG" from this rank (any rank). */
+void rd_print_error(const rd_dist *d, const char *msg);
+
+/* Decide an error collectively: code = max over ranks; the lowest failing rank prints its
+ * own message (DESIGN "Errors are decided collectively"). Returns the agreed code. */
+int rd_agree(const rd_dist *d, int code, const rd_error *e);
+
+/* "1h02m03s" / "4m05s" / "12.3s". */
+void rd_format_duration(char *buf, size_t n, double seconds);
+
+/* Growable byte buffer for JSON rows and YAML text. */
+typedef struct { char *p; size_t len, cap; } rd_buf;
+void rd_buf_printf(rd_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rd_buf_append(rd_buf *b, const void *data, size_t n);
+void rd_buf_free(rd_buf *b);
+
+#endif

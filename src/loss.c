@@ -1,0 +1,91 @@
+/* loss.c - R-Drop loss and its gradient w.r.t. both halves of the logits. */
+#include "loss.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+/* logp[k] = z[k] - max - log(sum exp(z - max)), in double. */
+static void log_softmax(const float *z, int K, double *logp)
+{
+    double mx = z[0];
+    for (int k = 1; k < K; k++)
+        if (z[k] > mx) mx = z[k];
+    double s = 0.0;
+    for (int k = 0; k < K; k++) s += exp((double)z[k] - mx);
+    double lse = mx + log(s);
+    for (int k = 0; k < K; k++) logp[k] = (double)z[k] - lse;
+}
+
+static int argmax(const float *z, int K)
+{
+    int best = 0;
+    for (int k = 1; k < K; k++)
+        if (z[k] > z[best]) best = k;
+    return best;
+}
+
+/* One sample, one pass: loss = -log P_y, grad = P - e_y. */
+static double single_pass(const float *a, int K, int y, double scale, float *da, double *lp)
+{
+    log_softmax(a, K, lp);
+    if (da)
+        for (int k = 0; k < K; k++)
+            da[k] = (float)(scale * (exp(lp[k]) - (k == y ? 1.0 : 0.0)));
+    return -lp[y];
+}
+
+/* One sample, two passes (DESIGN.md): returns CE and KL through ce/kl. */
+static void two_pass(const float *a, const float *b, int K, int y, double alpha, double scale,
+                     float *da, float *db, double *lp, double *lq, double *ce, double *kl)
+{
+    log_softmax(a, K, lp);
+    log_softmax(b, K, lq);
+    double kl_pq = 0.0, kl_qp = 0.0;
+    for (int k = 0; k < K; k++) {
+        double d = lp[k] - lq[k];
+        kl_pq += exp(lp[k]) * d;
+        kl_qp -= exp(lq[k]) * d;
+    }
+    *ce = 0.5 * (-lp[y] - lq[y]);
+    *kl = 0.5 * (kl_pq + kl_qp);
+    if (!da) return;
+    for (int k = 0; k < K; k++) {
+        double P = exp(lp[k]), Q = exp(lq[k]), d = lp[k] - lq[k];
+        double e = (k == y) ? 1.0 : 0.0;
+        double ga = 0.5 * (P - e) + alpha * 0.5 * (P * (d - kl_pq) + P - Q);
+        double gb = 0.5 * (Q - e) + alpha * 0.5 * (Q * (-d - kl_qp) + Q - P);
+        da[k] = (float)(scale * ga);
+        db[k] = (float)(scale * gb);
+    }
+}
+
+void rd_rdrop_loss(const float *logits, int B, int K, int passes, const int32_t *labels,
+                   double alpha, double scale, float *dlogits, rd_loss_sums *sums)
+{
+    enum { STACK_K = 1024 };
+    double stack_buf[2 * STACK_K];
+    double *lp = K <= STACK_K ? stack_buf : rd_malloc(2 * (size_t)K * sizeof *lp);
+    double *lq = lp + K;
+    sums->loss = sums->ce = sums->kl = 0.0;
+    sums->correct = 0;
+    for (int i = 0; i < B; i++) {
+        const float *a = logits + (size_t)i * K;
+        float *da = dlogits ? dlogits + (size_t)i * K : NULL;
+        int y = labels[i];
+        sums->correct += argmax(a, K) == y;
+        if (passes == 1) {
+            double ce = single_pass(a, K, y, scale, da, lp);
+            sums->ce += ce;
+            sums->loss += ce;
+            continue;
+        }
+        const float *b = logits + (size_t)(B + i) * K;
+        float *db = dlogits ? dlogits + (size_t)(B + i) * K : NULL;
+        double ce, kl;
+        two_pass(a, b, K, y, alpha, scale, da, db, lp, lq, &ce, &kl);
+        sums->ce += ce;
+        sums->kl += kl;
+        sums->loss += ce + alpha * kl;
+    }
+    if (lp != stack_buf) free(lp);
+}

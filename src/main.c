@@ -1,0 +1,397 @@
+/* main.c - the rdrop command line: train, eval, inspect, config. */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "train.h"
+
+#define MAX_SETS 256
+
+static const char *USAGE =
+    "usage: rdrop <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  train CONFIG     train (alone, or under mpirun / srun --mpi=pmix)\n"
+    "  eval             evaluate a checkpoint on the test (or train/val) set\n"
+    "  inspect FILE     show a checkpoint's metadata, state and layers\n"
+    "  config CONFIG    print the resolved config and check it\n"
+    "  version          print the version\n"
+    "\n"
+    "'rdrop <command> --help' describes a command. Exit codes: 0 done, 1 internal/MPI/lock,\n"
+    "2 usage/config, 3 data, 4 checkpoint, 5 write failure, 6 non-finite loss, 75 stopped\n"
+    "(continue with --resume auto).\n";
+
+static const char *TRAIN_HELP =
+    "usage: rdrop train CONFIG [--set KEY=VALUE]... [--out DIR] [--resume auto|FILE]\n"
+    "                   [--allow-config-change]\n"
+    "\n"
+    "Train the model of CONFIG (YAML). Under mpirun -np N every rank takes its share of each\n"
+    "global batch (data.batch_size); rank 0 prints progress and writes the run folder.\n"
+    "\n"
+    "  --set KEY=VALUE         override a config field, e.g. --set rdrop.alpha=0.5\n"
+    "                          --set model.layers.1.units=512 (repeatable)\n"
+    "  --out DIR               run folder (same as --set run.out=DIR)\n"
+    "  --resume auto           continue from the newest checkpoint in the run folder that\n"
+    "                          verifies (starts fresh if there is none)\n"
+    "  --resume FILE           continue from this checkpoint\n"
+    "  --allow-config-change   resume although optimizer/schedule/data/rdrop/rng settings changed\n"
+    "\n"
+    "SIGUSR1 (under mpirun), SIGTERM or SIGINT: checkpoint at the next step on every rank and\n"
+    "exit 75. A second SIGINT kills.\n";
+
+static const char *EVAL_HELP =
+    "usage: rdrop eval --checkpoint FILE [--data test|train|val] [--json]\n"
+    "\n"
+    "Evaluate a checkpoint (one pass, dropout off): accuracy, mean cross-entropy, per-class\n"
+    "accuracy. The data set paths come from the config stored in the checkpoint.\n"
+    "\n"
+    "  --checkpoint FILE   the checkpoint (.h5)\n"
+    "  --data SPLIT        test (default), train, or val (the held-out validation samples)\n"
+    "  --json              one JSON object on stdout: {\"accuracy\":..,\"loss\":..,\"samples\":..,...}\n";
+
+static const char *INSPECT_HELP =
+    "usage: rdrop inspect FILE\n"
+    "\n"
+    "Verify a checkpoint (length and CRC-32) and print its metadata, training state, layers\n"
+    "and shapes, and the resolved config it was trained with.\n";
+
+static const char *CONFIG_HELP =
+    "usage: rdrop config CONFIG [--set KEY=VALUE]... [--out DIR]\n"
+    "\n"
+    "Print the resolved config (every key, absolute paths) and check it, including that the\n"
+    "data files exist. Exit 0 when valid, 2 for a config error, 3 for a missing data file.\n";
+
+static int usage_error(const char *msg)
+{
+    fprintf(stderr, "rdrop: %s (see rdrop --help)\n", msg);
+    return RD_EXIT_CONFIG;
+}
+
+typedef struct {
+    const char *config;
+    char *sets[MAX_SETS];
+    int nsets;
+    const char *out;
+    const char *resume;
+    bool allow_change;
+} train_args;
+
+/* Parse train/config arguments. Returns -1 to go on, else an exit code. */
+static int parse_train_args(int argc, char **argv, train_args *a, const char *help, bool train)
+{
+    static const struct option opts[] = {
+        {"set", required_argument, 0, 's'},    {"out", required_argument, 0, 'o'},
+        {"resume", required_argument, 0, 'r'}, {"allow-config-change", no_argument, 0, 'a'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+    };
+    memset(a, 0, sizeof *a);
+    optind = 1;
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "s:o:r:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 's':
+            if (a->nsets == MAX_SETS) return usage_error("too many --set options");
+            a->sets[a->nsets++] = optarg;
+            break;
+        case 'o': a->out = optarg; break;
+        case 'r':
+            if (!train) return usage_error("--resume is an option of 'rdrop train'");
+            a->resume = optarg;
+            break;
+        case 'a':
+            if (!train) return usage_error("--allow-config-change is an option of 'rdrop train'");
+            a->allow_change = true;
+            break;
+        case 'h': fputs(help, stdout); return 0;
+        default: {
+            char msg[256];
+            snprintf(msg, sizeof msg, "%s: unknown option or missing value: %s", argv[0], argv[optind - 1]);
+            return usage_error(msg);
+        }
+        }
+    }
+    if (optind != argc - 1) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "%s: expected one CONFIG file argument", argv[0]);
+        return usage_error(msg);
+    }
+    a->config = argv[optind];
+    return -1;
+}
+
+static int load_config(rd_config *c, const train_args *a, rd_error *e)
+{
+    int rc = rd_config_load(c, a->config, a->nsets, a->sets, e);
+    if (rc) return rc;
+    if (a->out) {
+        if (a->out[0] == '/') {
+            snprintf(c->run.out, sizeof c->run.out, "%s", a->out);
+        } else {
+            char cwd[PATH_MAX];
+            if (!getcwd(cwd, sizeof cwd)) return rd_fail(e, RD_EXIT_CONFIG, "--out: cannot resolve %s", a->out);
+            const char *rel = a->out;
+            while (rel[0] == '.' && rel[1] == '/') rel += 2;
+            if (strlen(cwd) + strlen(rel) + 2 > sizeof c->run.out)
+                return rd_fail(e, RD_EXIT_CONFIG, "--out: path too long: %s", a->out);
+            snprintf(c->run.out, sizeof c->run.out, "%.*s/%s", (int)(sizeof c->run.out / 2), cwd, rel);
+        }
+        size_t n = strlen(c->run.out);
+        while (n > 1 && c->run.out[n - 1] == '/') c->run.out[--n] = '\0';
+    }
+    return 0;
+}
+
+static int cmd_train(int argc, char **argv)
+{
+    train_args a;
+    int rc = parse_train_args(argc, argv, &a, TRAIN_HELP, true);
+    if (rc >= 0) return rc;
+    rd_dist d;
+    rd_error e = {0};
+    rc = rd_dist_init(&d, &argc, &argv, &e);
+    if (rc) {
+        rd_print_error(NULL, e.msg);
+        rd_dist_finalize(&d);
+        return rc;
+    }
+    rd_train_install_signals();
+    rd_config *c = rd_malloc(sizeof *c);
+    rc = rd_agree(&d, load_config(c, &a, &e), &e);
+    if (!rc) {
+        rd_train_opts o = {.resume = a.resume, .allow_config_change = a.allow_change};
+        rc = rd_train_run(c, &o, &d);
+    }
+    free(c);
+    rd_dist_finalize(&d);
+    return rc;
+}
+
+static int cmd_config(int argc, char **argv)
+{
+    train_args a;
+    int rc = parse_train_args(argc, argv, &a, CONFIG_HELP, false);
+    if (rc >= 0) return rc;
+    rd_config *c = rd_malloc(sizeof *c);
+    rd_error e = {0};
+    rc = load_config(c, &a, &e);
+    if (!rc && c->data.format == RD_DATA_IDX) {
+        const char *paths[] = {c->data.train_images, c->data.train_labels, c->data.test_images, c->data.test_labels};
+        const char *keys[] = {"data.train_images", "data.train_labels", "data.test_images", "data.test_labels"};
+        for (int i = 0; i < 4 && !rc; i++)
+            if (access(paths[i], R_OK) != 0)
+                rc = rd_fail(&e, RD_EXIT_DATA, "%s: %s: cannot read (%s)", paths[i], keys[i],
+                             "missing or not readable; run datasets/fashion-mnist.sh");
+    }
+    if (rc) {
+        rd_print_error(NULL, e.msg);
+    } else {
+        char *y = rd_config_to_yaml(c);
+        fputs(y, stdout);
+        free(y);
+    }
+    free(c);
+    return rc;
+}
+
+/* Build the model a checkpoint describes and load its weights. */
+static int load_checkpoint_model(const char *path, rd_ckpt_info *info, rd_config *c, rd_model *m,
+                                 int input_dim, int max_rows, rd_error *e)
+{
+    int rc = rd_config_load_text(c, info->config_yaml, strlen(info->config_yaml), path, 0, NULL, e);
+    if (rc) return rd_fail(e, RD_EXIT_CHECKPOINT, "%s: the stored config does not load: %s", path, e->msg);
+    rc = rd_model_create(m, c, input_dim, max_rows, e);
+    if (rc) return rd_fail(e, RD_EXIT_CHECKPOINT, "%s: %s", path, e->msg);
+    return rd_ckpt_read_params(path, m, false, e);
+}
+
+static void print_eval(const char *path, const char *split, const rd_eval_result *r, int K, bool json)
+{
+    double acc = r->samples ? (double)r->correct / (double)r->samples : 0.0;
+    double loss = r->samples ? r->loss_sum / (double)r->samples : 0.0;
+    if (json) {
+        printf("{\"checkpoint\":\"%s\",\"data\":\"%s\",\"accuracy\":%.9g,\"loss\":%.9g,\"samples\":%ld,\"correct\":%ld,"
+               "\"per_class_accuracy\":[", path, split, acc, loss, r->samples, r->correct);
+        for (int k = 0; k < K && k < 256; k++)
+            printf("%s%.9g", k ? "," : "", r->class_total[k] ? (double)r->class_correct[k] / (double)r->class_total[k] : 0.0);
+        printf("]}\n");
+        return;
+    }
+    printf("checkpoint  %s\ndata        %s (%ld samples)\naccuracy    %.4f (%ld correct)\nloss        %.4f (mean cross-entropy)\n",
+           path, split, r->samples, acc, r->correct, loss);
+    printf("per class  ");
+    for (int k = 0; k < K && k < 256; k++)
+        printf(" %d:%.3f", k, r->class_total[k] ? (double)r->class_correct[k] / (double)r->class_total[k] : 0.0);
+    printf("\n");
+}
+
+static int cmd_eval(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"checkpoint", required_argument, 0, 'c'}, {"data", required_argument, 0, 'd'},
+        {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+    };
+    const char *path = NULL, *split = "test";
+    bool json = false;
+    optind = 1;
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "c:d:jh", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': path = optarg; break;
+        case 'd': split = optarg; break;
+        case 'j': json = true; break;
+        case 'h': fputs(EVAL_HELP, stdout); return 0;
+        default: return usage_error("eval: unknown option or missing value");
+        }
+    }
+    if (optind < argc && !path) path = argv[optind++];
+    if (!path) return usage_error("eval: --checkpoint FILE is required");
+    if (optind != argc) return usage_error("eval: unexpected argument");
+    if (strcmp(split, "test") && strcmp(split, "train") && strcmp(split, "val"))
+        return usage_error("eval: --data must be test, train or val");
+
+    rd_dist d;
+    rd_dist_init_serial(&d);
+    rd_error e = {0};
+    rd_ckpt_info info;
+    memset(&info, 0, sizeof info);
+    rd_config *c = rd_calloc(1, sizeof *c);
+    rd_model m;
+    memset(&m, 0, sizeof m);
+    rd_dataset train, test;
+    memset(&train, 0, sizeof train);
+    memset(&test, 0, sizeof test);
+    uint32_t *ids = NULL, *train_ids = NULL;
+    float *x = NULL;
+    int32_t *y = NULL;
+    int rc = rd_ckpt_read_info(path, &info, &e);
+    if (!rc) rc = rd_config_load_text(c, info.config_yaml, strlen(info.config_yaml), path, 0, NULL, &e) ? RD_EXIT_CHECKPOINT : 0;
+    if (!rc) rc = rd_load_datasets(c, &train, &test, &e);
+    if (!rc) rc = load_checkpoint_model(path, &info, c, &m, (int)train.features, 512, &e);
+    if (!rc) {
+        const rd_dataset *ds = !strcmp(split, "test") ? &test : &train;
+        uint32_t n = ds->n;
+        ids = rd_malloc((size_t)ds->n * sizeof *ids);
+        if (!strcmp(split, "test")) {
+            for (uint32_t i = 0; i < n; i++) ids[i] = i;
+        } else {
+            uint32_t nval = (uint32_t)c->data.validation;
+            train_ids = rd_malloc((size_t)(train.n - nval) * sizeof *train_ids);
+            rd_validation_split(train.n, nval, c->run.seed, ids, train_ids);
+            if (!strcmp(split, "train")) {
+                n = train.n - nval;
+                memcpy(ids, train_ids, (size_t)n * sizeof *ids);
+            } else {
+                n = nval;
+                if (n == 0) rc = rd_fail(&e, RD_EXIT_CONFIG, "%s: --data val: this run has no validation split "
+                                         "(data.validation is 0)", path);
+            }
+        }
+        if (!rc) {
+            x = rd_malloc((size_t)512 * m.input_dim * sizeof *x);
+            y = rd_malloc(512 * sizeof *y);
+            rd_eval_result r;
+            rd_evaluate(&m, ds, ids, n, &d, x, y, &r);
+            print_eval(path, split, &r, m.output_dim, json);
+        }
+    }
+    if (rc) rd_print_error(NULL, e.msg);
+    free(ids);
+    free(train_ids);
+    free(x);
+    free(y);
+    rd_model_free(&m);
+    rd_data_free(&train);
+    rd_data_free(&test);
+    rd_ckpt_info_free(&info);
+    free(c);
+    return rc;
+}
+
+static int cmd_inspect(int argc, char **argv)
+{
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    optind = 1;
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (ch == 'h') { fputs(INSPECT_HELP, stdout); return 0; }
+        return usage_error("inspect: unknown option");
+    }
+    if (optind != argc - 1) return usage_error("inspect: expected one checkpoint FILE");
+    const char *path = argv[optind];
+    rd_error e = {0};
+    rd_ckpt_info info;
+    memset(&info, 0, sizeof info);
+    int rc = rd_ckpt_read_info(path, &info, &e);
+    if (rc) {
+        rd_print_error(NULL, e.msg);
+        return rc;
+    }
+    const rd_train_state *s = &info.state;
+    printf("file          %s\n", path);
+    printf("integrity     ok (length and CRC-32 verified; HDF5 datasets Fletcher32-checked on read)\n");
+    printf("format        rdrop-checkpoint v%d, written by rdrop %s (git %s) at %s\n", info.format_version,
+           info.rdrop_version, info.git, info.created);
+    printf("step          %lld (epoch %lld, %llu samples into the next epoch)\n", (long long)info.step,
+           (long long)info.epoch, (unsigned long long)s->position);
+    printf("world size    %d ranks; seed %llu; dropout stream %s (rng v%d)\n", info.world_size,
+           (unsigned long long)info.seed, info.dropout_stream, info.rng_version);
+    printf("lr            %.6g (last step)\n", info.lr);
+    printf("provenance    %s; OpenBLAS %s x %d threads; bucket %g MB; overlap %s\n", info.mpi_version,
+           info.blas_core, info.blas_threads, info.bucket_mb, info.overlap ? "on" : "off");
+    if (s->best_step >= 0)
+        printf("best val      %.4f at step %lld (patience left %lld)\n", s->best_val_acc, (long long)s->best_step,
+               (long long)s->patience_left);
+    printf("validation    %u held-out samples\n", s->n_validation);
+    size_t rows = 0;
+    for (size_t i = 0; i < s->metrics_len; i++) rows += s->metrics[i] == '\n';
+    printf("metrics       %zu rows\n", rows);
+    printf("layers        %s\n", info.architecture);
+    size_t total = 0;
+    for (int i = 0; i < info.n_dense; i++) {
+        const rd_ckpt_dense *L = &info.dense[i];
+        size_t n = (size_t)L->in * L->out + (size_t)L->out;
+        total += n;
+        printf("  dense_%d     kernel [%d x %d]  bias [%d]  %-10s max_norm %g  (%zu parameters)\n", i, L->in, L->out,
+               L->out, L->activation, L->max_norm, n);
+    }
+    printf("parameters    %zu (+ as many momentum values)\n", total);
+    printf("config:\n");
+    for (const char *p = info.config_yaml; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        printf("  %.*s\n", (int)n, p);
+        p += n + (nl ? 1 : 0);
+    }
+    rd_ckpt_info_free(&info);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(USAGE, stderr);
+        return RD_EXIT_CONFIG;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        fputs(USAGE, stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("rdrop %s\n", RDROP_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 1, argv + 1);
+    if (!strcmp(cmd, "config")) return cmd_config(argc - 1, argv + 1);
+    fprintf(stderr, "rdrop: unknown command '%s' (see rdrop --help)\n", cmd);
+    return RD_EXIT_CONFIG;
+}

@@ -1,0 +1,904 @@
+/* train.c - the training loop (DESIGN "One training step"), evaluation, run folder. */
+#include "train.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+#include <cblas.h>
+
+#include "log.h"
+#include "optim.h"
+
+#ifndef RDROP_GIT
+#define RDROP_GIT "unknown"
+#endif
+#ifndef RDROP_BUILD_FLAGS
+#define RDROP_BUILD_FLAGS "unknown"
+#endif
+
+/* ---- signals: the only global state besides MPI ---- */
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGINT && stop_requested) {
+        signal(SIGINT, SIG_DFL);
+        raise(SIGINT);
+        return;
+    }
+    stop_requested = 1;
+}
+
+void rd_train_install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGXFSZ, SIG_IGN);
+}
+
+/* ---- data ---- */
+
+int rd_load_datasets(const rd_config *c, rd_dataset *train, rd_dataset *test, rd_error *e)
+{
+    memset(train, 0, sizeof *train);
+    memset(test, 0, sizeof *test);
+    if (c->data.format == RD_DATA_SYNTHETIC) {
+        const long f = c->data.synthetic.features, k = c->data.synthetic.classes;
+        rd_data_synthetic(train, (uint32_t)c->data.synthetic.train, (uint32_t)f, (uint32_t)k, c->run.seed, 0);
+        rd_data_synthetic(test, (uint32_t)c->data.synthetic.test, (uint32_t)f, (uint32_t)k, c->run.seed, 1);
+        return 0;
+    }
+    int rc = rd_data_load_idx(train, c->data.train_images, c->data.train_labels, e);
+    if (rc) return rc;
+    rc = rd_data_load_idx(test, c->data.test_images, c->data.test_labels, e);
+    if (rc) { rd_data_free(train); return rc; }
+    if (test->features != train->features) {
+        rc = rd_fail(e, RD_EXIT_DATA, "%s: %u values per sample, but %s has %u",
+                     c->data.test_images, test->features, c->data.train_images, train->features);
+        rd_data_free(train);
+        rd_data_free(test);
+    }
+    return rc;
+}
+
+/* ---- evaluation ---- */
+
+void rd_evaluate(rd_model *m, const rd_dataset *ds, const uint32_t *ids, uint32_t n,
+                 const rd_dist *d, float *xbuf, int32_t *ybuf, rd_eval_result *r)
+{
+    memset(r, 0, sizeof *r);
+    uint32_t lo = (uint32_t)((uint64_t)d->rank * n / (uint64_t)d->size);
+    uint32_t hi = (uint32_t)((uint64_t)(d->rank + 1) * n / (uint64_t)d->size);
+    const int K = m->output_dim, chunk = m->max_rows;
+    for (uint32_t i = lo; i < hi; i += (uint32_t)chunk) {
+        int rows = (int)(hi - i < (uint32_t)chunk ? hi - i : (uint32_t)chunk);
+        rd_data_gather(ds, ids + i, (uint32_t)rows, xbuf, ybuf);
+        const float *logits = rd_model_forward(m, xbuf, rows, false);
+        for (int k = 0; k < rows; k++) {
+            rd_loss_sums s;
+            rd_rdrop_loss(logits + (size_t)k * K, 1, K, 1, ybuf + k, 0.0, 1.0, NULL, &s);
+            r->loss_sum += s.loss;
+            r->correct += s.correct;
+            int y = ybuf[k];
+            if (y >= 0 && y < 256) {
+                r->class_total[y]++;
+                r->class_correct[y] += s.correct;
+            }
+        }
+        r->samples += rows;
+    }
+    /* Reduce every count in one call (doubles hold counts exactly up to 2^53). */
+    const int nc = K < 256 ? K : 256;
+    double *v = rd_malloc((size_t)(3 + 2 * nc) * sizeof *v);
+    v[0] = r->loss_sum;
+    v[1] = (double)r->correct;
+    v[2] = (double)r->samples;
+    for (int k = 0; k < nc; k++) {
+        v[3 + k] = (double)r->class_correct[k];
+        v[3 + nc + k] = (double)r->class_total[k];
+    }
+    rd_dist_allreduce_doubles(d, v, (size_t)(3 + 2 * nc));
+    r->loss_sum = v[0];
+    r->correct = (long)v[1];
+    r->samples = (long)v[2];
+    for (int k = 0; k < nc; k++) {
+        r->class_correct[k] = (long)v[3 + k];
+        r->class_total[k] = (long)v[3 + nc + k];
+    }
+    free(v);
+}
+
+/* ---- the trainer ---- */
+
+typedef struct {
+    const rd_config *c;
+    rd_dist *d;
+    rd_train_opts opts;
+    rd_dataset train, test;
+    uint32_t n_train, n_val;
+    uint32_t *train_ids, *val_ids, *test_ids, *perm;
+    int64_t perm_epoch;
+    rd_model m;
+    int B_g, B_l, lo;           /* global batch, this rank's share, its offset in the batch */
+    int passes;
+    float *x;
+    int32_t *y;
+    float *dlogits;
+    int64_t spe, total_steps;   /* steps per epoch, steps of the whole run */
+    rd_train_state st;
+    rd_buf metrics;
+    rd_allreduce *ar;
+    rd_key drop_key;
+    char run_dir[RD_PATH_MAX];
+    int lock_fd;
+    int64_t last_ckpt_step;
+    /* clocks (wall time only, never part of the state) */
+    double t_start, t_interval, t_last_ckpt, compute_s, comm_s, step_time_sum;
+    int64_t steps_this_process;
+    double last_test_acc, last_val_acc;
+    char mpi_version[160];
+    char *config_yaml;
+} trainer;
+
+static void grad_ready(void *ctx, size_t from)
+{
+    rd_allreduce *a = ctx;
+    rd_allreduce_ready(a, from);
+    rd_allreduce_poll(a);
+}
+
+static double now_wall(void) { return rd_now(); }
+
+/* ---- run folder (rank 0) ---- */
+
+static int mkdir_p(const char *path, rd_error *e)
+{
+    char tmp[RD_PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+            return rd_fail(e, RD_EXIT_WRITE, "%s: cannot create folder: %s", tmp, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+        return rd_fail(e, RD_EXIT_WRITE, "%s: cannot create folder: %s", tmp, strerror(errno));
+    return 0;
+}
+
+static int write_text_file(const char *dir, const char *name, const char *text, size_t len, rd_error *e)
+{
+    char path[RD_PATH_MAX + 64], tmp[RD_PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return rd_fail(e, RD_EXIT_WRITE, "%s: cannot write: %s", path, strerror(errno));
+    size_t w = fwrite(text, 1, len, f);
+    int bad = (w != len) | (fflush(f) != 0);
+    int err = errno;
+    bad |= fclose(f) != 0;
+    if (bad) {
+        unlink(tmp);
+        return rd_fail(e, RD_EXIT_WRITE, "%s: cannot write: %s", path, strerror(err ? err : EIO));
+    }
+    if (rename(tmp, path) != 0) {
+        unlink(tmp);
+        return rd_fail(e, RD_EXIT_WRITE, "%s: cannot write: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
+static void write_status(trainer *T, const char *state, int code)
+{
+    if (T->d->rank != 0) return;
+    char buf[512];
+    int n = snprintf(buf, sizeof buf,
+                     "{\"status\":\"%s\",\"step\":%lld,\"epoch\":%lld,\"exit_code\":%d,\"host\":\"%s\",\"pid\":%ld}\n",
+                     state, (long long)T->st.step, (long long)T->st.epoch, code, T->d->host, (long)getpid());
+    rd_error e;
+    write_text_file(T->run_dir, "status.json", buf, (size_t)n, &e);
+}
+
+static bool is_run_file(const char *name)
+{
+    return !strcmp(name, "metrics.jsonl") || !strcmp(name, "config.yaml") || !strcmp(name, "status.json") ||
+           !strcmp(name, "best.h5") || (!strncmp(name, "ckpt-", 5) && strstr(name, ".h5"));
+}
+
+/* Move a previous run's files to RUN/previous-<k>/ (nothing deleted); remove stale temp files. */
+static int tidy_run_folder(trainer *T, bool resuming, rd_error *e)
+{
+    DIR *dir = opendir(T->run_dir);
+    if (!dir) return rd_fail(e, RD_EXIT_WRITE, "%s: cannot open folder: %s", T->run_dir, strerror(errno));
+    char names[256][256];
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL) {
+        const char *nm = de->d_name;
+        size_t len = strlen(nm);
+        if (nm[0] == '.' && len > 4 && !strcmp(nm + len - 4, ".tmp")) {
+            char p[RD_PATH_MAX + 300];
+            snprintf(p, sizeof p, "%s/%s", T->run_dir, nm);
+            if (unlink(p) == 0) rd_notice(T->d, "removed stale temporary file %s", p);
+            continue;
+        }
+        if (!resuming && is_run_file(nm) && n < 256) snprintf(names[n++], sizeof names[0], "%s", nm);
+    }
+    closedir(dir);
+    if (n == 0) return 0;
+    char prev[RD_PATH_MAX + 64];
+    for (int k = 1;; k++) {
+        snprintf(prev, sizeof prev, "%s/previous-%d", T->run_dir, k);
+        if (mkdir(prev, 0777) == 0) break;
+        if (errno != EEXIST) return rd_fail(e, RD_EXIT_WRITE, "%s: cannot create folder: %s", prev, strerror(errno));
+    }
+    for (int i = 0; i < n; i++) {
+        char from[RD_PATH_MAX + 300], to[RD_PATH_MAX + 400];
+        snprintf(from, sizeof from, "%s/%s", T->run_dir, names[i]);
+        snprintf(to, sizeof to, "%s/%s", prev, names[i]);
+        if (rename(from, to) != 0)
+            return rd_fail(e, RD_EXIT_WRITE, "%s: cannot move to %s: %s", from, prev, strerror(errno));
+    }
+    rd_notice(T->d, "%s held a previous run: moved its %d files to %s (use --resume auto to continue a run)",
+              T->run_dir, n, prev);
+    return 0;
+}
+
+static int lock_run_folder(trainer *T, rd_error *e)
+{
+    char path[RD_PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/.lock", T->run_dir);
+    int fd = open(path, O_RDWR | O_CREAT, 0666);
+    if (fd < 0) return rd_fail(e, RD_EXIT_WRITE, "%s: cannot open: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char holder[256] = "";
+        ssize_t r = pread(fd, holder, sizeof holder - 1, 0);
+        holder[r > 0 ? r : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        close(fd);
+        return rd_fail(e, RD_EXIT_INTERNAL, "%s: another trainer holds this run folder (%s)", T->run_dir,
+                       holder[0] ? holder : "unknown holder");
+    }
+    char me[256];
+    int n = snprintf(me, sizeof me, "host %s pid %ld\n", T->d->host, (long)getpid());
+    if (ftruncate(fd, 0) == 0 && pwrite(fd, me, (size_t)n, 0) < 0) { /* informative only */ }
+    T->lock_fd = fd;
+    return 0;
+}
+
+/* ---- metrics ---- */
+
+static void append_metrics(trainer *T, const char *row)
+{
+    if (T->d->rank != 0) return;
+    rd_buf_printf(&T->metrics, "%s\n", row);
+    char path[RD_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", T->run_dir);
+    FILE *f = fopen(path, "ab");
+    if (!f) {
+        rd_notice(T->d, "%s: cannot append: %s", path, strerror(errno));
+        return;
+    }
+    fprintf(f, "%s\n", row);
+    fclose(f);
+}
+
+static int64_t epoch_display(const trainer *T)
+{
+    /* The epoch a step belongs to, 1-based: step s (completed) is in epoch ceil(s/spe). */
+    return T->st.step == 0 ? 0 : (T->st.step + T->spe - 1) / T->spe;
+}
+
+static void train_row(trainer *T)
+{
+    rd_train_state *s = &T->st;
+    if (s->sum_samples <= 0) return;
+    double now = now_wall();
+    double wall = now - T->t_interval;
+    double loss = s->sum_loss / s->sum_samples, ce = s->sum_ce / s->sum_samples;
+    double kl = s->sum_kl / s->sum_samples, acc = s->sum_correct / s->sum_samples;
+    double sps = wall > 0 ? s->sum_samples / wall : 0.0;
+    double per_step = T->steps_this_process > 0 ? T->step_time_sum / (double)T->steps_this_process : 0.0;
+    double eta = per_step * (double)(T->total_steps - s->step);
+    char row[1024];
+    snprintf(row, sizeof row,
+             "{\"kind\":\"train\",\"epoch\":%lld,\"step\":%lld,\"loss\":%.9g,\"ce\":%.9g,\"kl\":%.9g,"
+             "\"acc\":%.9g,\"lr\":%.9g,\"samples\":%.0f,\"time_s\":%.3f,\"samples_per_s\":%.1f,"
+             "\"compute_s\":%.3f,\"comm_exposed_s\":%.3f,\"eta_s\":%.1f}",
+             (long long)epoch_display(T), (long long)s->step, loss, ce, kl, acc, s->lr, s->sum_samples,
+             now - T->t_start, sps, T->compute_s, T->comm_s, eta);
+    append_metrics(T, row);
+    if (T->d->rank == 0) {
+        char el[32], et[32];
+        rd_format_duration(el, sizeof el, now - T->t_start);
+        rd_format_duration(et, sizeof et, eta);
+        double busy = T->compute_s + T->comm_s;
+        printf("epoch %3lld/%lld  step %7lld  loss %.4f (ce %.4f kl %.4f)  acc %.4f",
+               (long long)epoch_display(T), (long long)T->c->training.epochs, (long long)s->step,
+               loss, ce, kl, acc);
+        if (T->last_val_acc >= 0) printf("  val %.4f", T->last_val_acc);
+        if (T->last_test_acc >= 0) printf("  test %.4f", T->last_test_acc);
+        printf("  lr %.4g  %.0f samples/s  compute %.0f%% comm %.0f%%  elapsed %s  ETA %s\n",
+               s->lr, sps, busy > 0 ? 100.0 * T->compute_s / wall : 0.0,
+               busy > 0 ? 100.0 * T->comm_s / wall : 0.0, el, et);
+        fflush(stdout);
+    }
+    s->sum_loss = s->sum_ce = s->sum_kl = s->sum_correct = s->sum_samples = 0.0;
+    s->sum_steps = 0;
+    T->compute_s = T->comm_s = 0.0;
+    T->t_interval = now;
+}
+
+static double eval_split(trainer *T, const char *split, const uint32_t *ids, uint32_t n)
+{
+    rd_eval_result r;
+    double t0 = now_wall();
+    rd_evaluate(&T->m, !strcmp(split, "test") ? &T->test : &T->train,
+                ids, n, T->d, T->x, T->y, &r);
+    double acc = r.samples ? (double)r.correct / (double)r.samples : 0.0;
+    double loss = r.samples ? r.loss_sum / (double)r.samples : 0.0;
+    char row[512];
+    snprintf(row, sizeof row,
+             "{\"kind\":\"eval\",\"split\":\"%s\",\"epoch\":%lld,\"step\":%lld,\"loss\":%.9g,\"acc\":%.9g,"
+             "\"samples\":%ld,\"time_s\":%.3f}",
+             split, (long long)epoch_display(T), (long long)T->st.step, loss, acc, r.samples, now_wall() - t0);
+    append_metrics(T, row);
+    return acc;
+}
+
+/* ---- checkpoints ---- */
+
+static int save_checkpoint(trainer *T, const char *name)
+{
+    rd_error e = {0};
+    /* Ranks must hold bitwise equal weights: compare a CRC of the parameter buffer. */
+    uint32_t crc = rd_crc32(0, T->m.params, T->m.n_params * sizeof(float)), mn, mx;
+    rd_dist_minmax_u32(T->d, crc, &mn, &mx);
+    if (mn != mx) {
+        rd_fail(&e, RD_EXIT_INTERNAL, "%s: internal error: weights differ across ranks at step %lld "
+                "(CRC-32 0x%08x vs 0x%08x)", T->run_dir, (long long)T->st.step, mn, mx);
+        return rd_agree(T->d, T->d->rank == 0 ? RD_EXIT_INTERNAL : 0, &e);
+    }
+    int rc = 0;
+    if (T->d->rank == 0) {
+        char path[RD_PATH_MAX + 64];
+        if (name) snprintf(path, sizeof path, "%s/%s", T->run_dir, name);
+        else rd_ckpt_name(path, sizeof path, T->run_dir, T->st.step);
+        T->st.position = (uint64_t)(T->st.step % T->spe) * (uint64_t)T->B_g;
+        T->st.epoch = T->st.step / T->spe;
+        T->st.metrics = T->metrics.p;
+        T->st.metrics_len = T->metrics.len;
+        char core[64];
+        snprintf(core, sizeof core, "%s", openblas_get_corename());
+        rd_ckpt_meta meta = {
+            .world_size = T->d->size, .config_yaml = T->config_yaml, .git = RDROP_GIT,
+            .build_flags = RDROP_BUILD_FLAGS, .mpi_version = T->mpi_version, .blas_core = core,
+            .blas_threads = T->c->run.blas_threads, .bucket_mb = T->c->dist.bucket_mb,
+            .overlap = T->c->dist.overlap,
+        };
+        double t0 = now_wall();
+        rc = rd_ckpt_write(path, &T->m, T->c, &T->st, &meta, &e);
+        if (rc == 0 && !name) {
+            T->last_ckpt_step = T->st.step;
+            rd_ckpt_prune(T->run_dir, T->c->checkpoint.keep, T->c->checkpoint.keep_every_epochs, T->spe);
+            rd_notice(T->d, "checkpoint %s (step %lld, %.2fs; weights CRC-32 0x%08x equal on all %d ranks)", path,
+                      (long long)T->st.step, now_wall() - t0, crc, T->d->size);
+        }
+    }
+    T->t_last_ckpt = now_wall();
+    return rd_agree(T->d, rc, &e);
+}
+
+/* ---- one step ---- */
+
+typedef struct { bool stop, ckpt_now, stop_clock; } step_flags;
+
+static int train_step(trainer *T, step_flags *fl)
+{
+    const rd_config *c = T->c;
+    rd_model *m = &T->m;
+    rd_train_state *s = &T->st;
+    const uint64_t t = (uint64_t)s->step;
+    const int64_t epoch = s->step / T->spe, pos = s->step % T->spe;
+    double t0 = now_wall();
+
+    if (T->perm_epoch != epoch) {
+        rd_epoch_permutation(T->perm, T->train_ids, T->n_train, c->run.seed, (uint32_t)epoch, c->data.shuffle);
+        T->perm_epoch = epoch;
+    }
+    const uint32_t *idx = T->perm + (size_t)pos * T->B_g + T->lo;
+    const int B = T->B_l, rows = T->passes * B, in = m->input_dim, K = m->output_dim;
+    rd_data_gather(&T->train, idx, (uint32_t)B, T->x, T->y);
+    if (T->passes == 2) memcpy(T->x + (size_t)B * in, T->x, (size_t)B * in * sizeof(float));
+
+    if (c->rng.dropout_stream == RD_STREAM_RANK) rd_model_masks_rank(m, rows, T->drop_key, t);
+    else rd_model_masks_sample(m, B, T->passes, idx, c->run.seed, (uint32_t)epoch);
+
+    const float *logits = rd_model_forward(m, T->x, rows, true);
+    rd_loss_sums ls;
+    double scale = c->rdrop.reduction == RD_REDUCE_MEAN ? 1.0 / (double)T->B_g : 1.0;
+    rd_rdrop_loss(logits, B, K, T->passes, T->y, c->rdrop.alpha, scale, T->dlogits, &ls);
+
+    float *ctl = m->grads + m->n_params;
+    ctl[0] = stop_requested ? 1.0f : 0.0f;
+    ctl[1] = isfinite(ls.loss) ? 0.0f : 1.0f;
+    ctl[2] = 0.0f;
+    if (T->d->rank == 0) {
+        double elapsed = now_wall() - T->t_start;
+        if (c->training.max_seconds > 0 && elapsed >= c->training.max_seconds) ctl[2] = 2.0f;
+        else if (c->checkpoint.every_seconds > 0 && now_wall() - T->t_last_ckpt >= c->checkpoint.every_seconds)
+            ctl[2] = 1.0f;
+    }
+    ctl[3] = (float)ls.loss;
+    ctl[4] = (float)ls.ce;
+    ctl[5] = (float)ls.kl;
+    ctl[6] = (float)ls.correct;
+    ctl[7] = (float)B;
+
+    rd_allreduce_begin(T->ar);
+    m->grad_ready = c->dist.overlap ? grad_ready : NULL;
+    m->grad_ready_ctx = T->ar;
+    rd_model_backward(m, T->x, T->dlogits, rows);
+    double wait = rd_allreduce_finish(T->ar);
+
+    /* NaN and Inf propagate through the SUM, so every rank sees the same verdict. */
+    float probe = 0.0f;
+    for (size_t i = 0; i < m->n_params; i++) probe += m->grads[i] * 0.0f;
+    if (ctl[1] > 0.0f || !isfinite(probe)) {
+        rd_error e;
+        rd_fail(&e, RD_EXIT_NONFINITE,
+                "%s: non-finite %s at step %lld (epoch %lld): update skipped, nothing written; "
+                "the last checkpoint is the resume point (try a lower optimizer.lr)",
+                T->run_dir, ctl[1] > 0.0f ? "loss" : "gradient", (long long)s->step + 1,
+                (long long)epoch + 1);
+        if (T->d->rank == 0) rd_print_error(T->d, e.msg);
+        return RD_EXIT_NONFINITE;
+    }
+
+    double lr = rd_schedule_lr(c, t, (uint64_t)T->total_steps);
+    rd_optim_step(m, c, lr);
+    s->step++;
+    s->lr = lr;
+    s->sum_loss += ctl[3];
+    s->sum_ce += ctl[4];
+    s->sum_kl += ctl[5];
+    s->sum_correct += ctl[6];
+    s->sum_samples += ctl[7];
+    s->sum_steps++;
+    fl->stop = ctl[0] > 0.0f;
+    fl->ckpt_now = ctl[2] > 0.0f;
+    fl->stop_clock = ctl[2] > 1.5f;
+    double dt = now_wall() - t0;
+    T->comm_s += wait;
+    T->compute_s += dt - wait;
+    T->step_time_sum += dt;
+    T->steps_this_process++;
+    return 0;
+}
+
+/* ---- setup ---- */
+
+static int setup_data(trainer *T, rd_error *e)
+{
+    const rd_config *c = T->c;
+    int rc = rd_load_datasets(c, &T->train, &T->test, e);
+    if (rc) return rc;
+    uint32_t n = T->train.n;
+    if (c->data.validation < 0 || (uint64_t)c->data.validation >= n)
+        return rd_fail(e, RD_EXIT_CONFIG, "%s: data.validation: %ld held-out samples leave none to train on "
+                       "(the training set has %u)", c->data.train_images, c->data.validation, n);
+    T->n_val = (uint32_t)c->data.validation;
+    T->n_train = n - T->n_val;
+    T->val_ids = rd_malloc((size_t)(T->n_val ? T->n_val : 1) * sizeof(uint32_t));
+    T->train_ids = rd_malloc((size_t)T->n_train * sizeof(uint32_t));
+    T->perm = rd_malloc((size_t)T->n_train * sizeof(uint32_t));
+    rd_validation_split(n, T->n_val, c->run.seed, T->val_ids, T->train_ids);
+    T->test_ids = rd_malloc((size_t)T->test.n * sizeof(uint32_t));
+    for (uint32_t i = 0; i < T->test.n; i++) T->test_ids[i] = i;
+    if ((uint64_t)c->data.batch_size > T->n_train)
+        return rd_fail(e, RD_EXIT_CONFIG, "%s: data.batch_size: %ld is larger than the %u training samples",
+                       c->data.train_images, c->data.batch_size, T->n_train);
+    return 0;
+}
+
+static int setup_model(trainer *T, rd_error *e)
+{
+    const rd_config *c = T->c;
+    const int N = T->d->size, r = T->d->rank;
+    T->B_g = (int)c->data.batch_size;
+    if (T->B_g < N)
+        return rd_fail(e, RD_EXIT_CONFIG, "data.batch_size: the global batch %d is smaller than the %d ranks",
+                       T->B_g, N);
+    T->lo = (int)((int64_t)r * T->B_g / N);
+    T->B_l = (int)((int64_t)(r + 1) * T->B_g / N) - T->lo;
+    T->passes = c->rdrop.passes;
+    int B_max = (T->B_g + N - 1) / N;
+    int rc = rd_model_create(&T->m, c, (int)T->train.features, T->passes * B_max, e);
+    if (rc) return rc;
+    if ((uint32_t)T->m.output_dim != T->train.classes)
+        return rd_fail(e, RD_EXIT_CONFIG, "model.layers: the last dense layer has %d units but the data has %u classes",
+                       T->m.output_dim, T->train.classes);
+    size_t rows = (size_t)T->m.max_rows;
+    T->x = rd_malloc(rows * T->m.input_dim * sizeof(float));
+    T->y = rd_malloc(rows * sizeof(int32_t));
+    T->dlogits = rd_malloc(rows * T->m.output_dim * sizeof(float));
+    size_t bucket = (size_t)(c->dist.bucket_mb * 1048576.0 / sizeof(float));
+    if (bucket < 1024) bucket = 1024;
+    T->ar = rd_allreduce_create(T->d, T->m.grads, T->m.n_params + RD_CONTROL_FLOATS, bucket);
+    T->drop_key = rd_rng_key(c->run.seed, RD_PURPOSE_DROPOUT_RANK, (uint32_t)r);
+    T->spe = T->n_train / T->B_g;
+    T->total_steps = T->spe * c->training.epochs;
+    if (c->training.max_steps > 0 && c->training.max_steps < T->total_steps) T->total_steps = c->training.max_steps;
+    return 0;
+}
+
+/* Split resolved YAML into top-level sections "key:\n  ...". */
+static char *section_of(const char *yaml, const char *key)
+{
+    size_t kl = strlen(key);
+    const char *p = yaml;
+    while (p && *p) {
+        if (!strncmp(p, key, kl) && p[kl] == ':') {
+            const char *end = p;
+            do {
+                end = strchr(end, '\n');
+                if (!end) { end = p + strlen(p); break; }
+                end++;
+            } while (*end == ' ' || *end == '-');
+            size_t n = (size_t)(end - p);
+            char *out = rd_malloc(n + 1);
+            memcpy(out, p, n);
+            out[n] = '\0';
+            return out;
+        }
+        p = strchr(p, '\n');
+        if (p) p++;
+    }
+    return rd_strdup("");
+}
+
+/* Compare the checkpoint's config with the new one (DESIGN: what may change on resume). */
+static int check_resume_config(trainer *T, const rd_ckpt_info *info, const char *path, rd_error *e)
+{
+    rd_config old;
+    rd_error pe;
+    if (rd_config_load_text(&old, info->config_yaml, strlen(info->config_yaml), path, 0, NULL, &pe) != 0)
+        return rd_fail(e, RD_EXIT_CHECKPOINT, "%s: the stored config does not load: %s", path, pe.msg);
+    char *a = rd_config_to_yaml(&old), *b = T->config_yaml;
+    char *la = rd_config_layers_json(&old), *lb = rd_config_layers_json(T->c);
+    int rc = 0;
+    char *ma = section_of(a, "model"), *mb = section_of(b, "model");
+    if (strcmp(la, lb) || strcmp(ma, mb)) {
+        rc = rd_fail(e, RD_EXIT_CHECKPOINT, "%s: architecture mismatch: the checkpoint has model.layers %s, "
+                     "the config wants %s", path, la, lb);
+    }
+    free(ma);
+    free(mb);
+    static const char *free_keys[] = {"training", "checkpoint", "dist"};
+    static const char *fixed_keys[] = {"rdrop", "optimizer", "schedule", "data", "rng"};
+    for (size_t i = 0; !rc && i < sizeof free_keys / sizeof *free_keys; i++) {
+        char *x = section_of(a, free_keys[i]), *y = section_of(b, free_keys[i]);
+        if (strcmp(x, y)) rd_notice(T->d, "resume: %s.* changed since the checkpoint; using the new values", free_keys[i]);
+        free(x);
+        free(y);
+    }
+    for (size_t i = 0; !rc && i < sizeof fixed_keys / sizeof *fixed_keys; i++) {
+        char *x = section_of(a, fixed_keys[i]), *y = section_of(b, fixed_keys[i]);
+        if (strcmp(x, y)) {
+            if (T->opts.allow_config_change)
+                rd_notice(T->d, "warning: %s.* changed since the checkpoint (--allow-config-change): "
+                          "the trajectory is no longer the original's", fixed_keys[i]);
+            else
+                rc = rd_fail(e, RD_EXIT_CONFIG, "%s: %s.* differs from the checkpoint's config; "
+                             "pass --allow-config-change to resume anyway", path, fixed_keys[i]);
+        }
+        free(x);
+        free(y);
+    }
+    if (!rc && old.run.seed != T->c->run.seed) {
+        if (T->opts.allow_config_change)
+            rd_notice(T->d, "warning: run.seed changed since the checkpoint (--allow-config-change)");
+        else
+            rc = rd_fail(e, RD_EXIT_CONFIG, "%s: run.seed differs from the checkpoint's (%llu); "
+                         "pass --allow-config-change to resume anyway", path, (unsigned long long)old.run.seed);
+    }
+    free(a);
+    free(la);
+    free(lb);
+    return rc;
+}
+
+/* Rank 0 picks and reads the checkpoint; all ranks receive the state. Returns 0, an error,
+ * or -1 for "nothing to resume from: start fresh". */
+static int resume(trainer *T, rd_error *e)
+{
+    char path[RD_PATH_MAX + 64] = "";
+    int rc = 0;
+    rd_ckpt_info info;
+    memset(&info, 0, sizeof info);
+    if (T->d->rank == 0) {
+        if (!strcmp(T->opts.resume, "auto")) {
+            rd_ckpt_entry *list = NULL;
+            char *bad = NULL;
+            int n = rd_ckpt_list(T->run_dir, &list, &bad);
+            if (bad && *bad) {
+                char *line = bad;
+                while (line && *line) {
+                    char *nl = strchr(line, '\n');
+                    if (nl) *nl = '\0';
+                    rd_notice(T->d, "resume: skipped %s", line);
+                    line = nl ? nl + 1 : NULL;
+                }
+            }
+            if (n > 0) snprintf(path, sizeof path, "%s", list[0].path);
+            else if (bad && *bad)
+                rc = rd_fail(e, RD_EXIT_CHECKPOINT, "%s: no checkpoint verifies (see the lines above)", T->run_dir);
+            rd_ckpt_list_free(list, n);
+            free(bad);
+        } else {
+            snprintf(path, sizeof path, "%s", T->opts.resume);
+        }
+        if (!rc && path[0]) rc = rd_ckpt_read_info(path, &info, e);
+        if (!rc && path[0]) rc = check_resume_config(T, &info, path, e);
+        if (!rc && path[0]) rc = rd_ckpt_read_params(path, &T->m, true, e);
+    }
+    rc = rd_agree(T->d, rc, e);
+    if (rc) { rd_ckpt_info_free(&info); return rc; }
+    int have = path[0] != '\0';
+    rd_dist_bcast(T->d, &have, sizeof have, 0);
+    if (!have) {
+        rd_notice(T->d, "resume: no checkpoint in %s; starting a new run", T->run_dir);
+        return -1;
+    }
+    /* Broadcast the state (rank 0 read it). */
+    struct {
+        int64_t step, epoch, best_step, patience_left, sum_steps;
+        double lr, sum_loss, sum_ce, sum_kl, sum_correct, sum_samples, best_val_acc;
+        int world_size, n_validation;
+    } pk;
+    memset(&pk, 0, sizeof pk);
+    if (T->d->rank == 0) {
+        rd_train_state *s = &info.state;
+        pk.step = s->step; pk.epoch = s->epoch; pk.best_step = s->best_step; pk.patience_left = s->patience_left;
+        pk.sum_steps = s->sum_steps; pk.lr = s->lr; pk.sum_loss = s->sum_loss; pk.sum_ce = s->sum_ce;
+        pk.sum_kl = s->sum_kl; pk.sum_correct = s->sum_correct; pk.sum_samples = s->sum_samples;
+        pk.best_val_acc = s->best_val_acc; pk.world_size = info.world_size; pk.n_validation = (int)s->n_validation;
+        rd_buf_free(&T->metrics);
+        rd_buf_append(&T->metrics, s->metrics ? s->metrics : "", s->metrics_len);
+        rd_notice(T->d, "resuming from %s (step %lld, epoch %lld)", path, (long long)pk.step, (long long)pk.epoch);
+        char now_core[64];
+        snprintf(now_core, sizeof now_core, "%s", openblas_get_corename());
+        const char *changed = info.world_size != T->d->size ? "world size"
+                            : info.blas_threads != T->c->run.blas_threads ? "run.blas_threads"
+                            : strcmp(info.blas_core, now_core) ? "OpenBLAS core type"
+                            : info.bucket_mb != T->c->dist.bucket_mb ? "dist.bucket_mb"
+                            : (info.overlap != 0) != T->c->dist.overlap ? "dist.overlap"
+                            : strcmp(info.mpi_version, T->mpi_version) ? "MPI version" : NULL;
+        if (info.world_size != T->d->size) {
+            if (T->c->rng.dropout_stream == RD_STREAM_RANK)
+                rd_notice(T->d, "warning: elastic resume: the checkpoint was written by %d ranks, this run has %d; "
+                          "with rng.dropout_stream: rank the trajectory differs from a %d-rank run",
+                          info.world_size, T->d->size, info.world_size);
+            else
+                rd_notice(T->d, "elastic resume: %d ranks -> %d; rng.dropout_stream: sample draws the same masks, "
+                          "only the floating-point summation order differs", info.world_size, T->d->size);
+        } else if (changed) {
+            rd_notice(T->d, "bitwise continuation not guaranteed: %s changed", changed);
+        }
+    }
+    rd_ckpt_info_free(&info);
+    rd_dist_bcast(T->d, &pk, sizeof pk, 0);
+    if ((uint32_t)pk.n_validation != T->n_val) {
+        rd_fail(e, RD_EXIT_CHECKPOINT, "%s: the checkpoint holds out %d validation samples, the config %u",
+                path, pk.n_validation, T->n_val);
+        return rd_agree(T->d, T->d->rank == 0 ? RD_EXIT_CHECKPOINT : 0, e);
+    }
+    rd_dist_bcast(T->d, T->m.params, T->m.n_params * sizeof(float), 0);
+    rd_dist_bcast(T->d, T->m.momentum, T->m.n_params * sizeof(float), 0);
+    rd_train_state *s = &T->st;
+    s->step = pk.step; s->epoch = pk.epoch; s->best_step = pk.best_step; s->patience_left = pk.patience_left;
+    s->sum_steps = pk.sum_steps; s->lr = pk.lr; s->sum_loss = pk.sum_loss; s->sum_ce = pk.sum_ce;
+    s->sum_kl = pk.sum_kl; s->sum_correct = pk.sum_correct; s->sum_samples = pk.sum_samples;
+    s->best_val_acc = pk.best_val_acc;
+    T->last_ckpt_step = s->step;
+    return 0;
+}
+
+static void trainer_free(trainer *T)
+{
+    rd_allreduce_free(T->ar);
+    rd_model_free(&T->m);
+    rd_data_free(&T->train);
+    rd_data_free(&T->test);
+    free(T->train_ids);
+    free(T->val_ids);
+    free(T->test_ids);
+    free(T->perm);
+    free(T->x);
+    free(T->y);
+    free(T->dlogits);
+    free(T->config_yaml);
+    rd_buf_free(&T->metrics);
+    if (T->lock_fd > 0) close(T->lock_fd);
+}
+
+static void print_settings(const trainer *T)
+{
+    if (T->d->rank != 0) return;
+    const rd_config *c = T->c;
+    char *layers = rd_config_layers_json(c);
+    printf("rdrop %s  ranks %d  BLAS threads/rank %d (%s)  %s\n", RDROP_VERSION, T->d->size,
+           c->run.blas_threads, openblas_get_corename(), T->mpi_version);
+    printf("model     %d -> %s  (%zu parameters)\n", T->m.input_dim, layers, T->m.n_params);
+    printf("r-drop    passes %d  alpha %g  reduction %s  dropout stream %s\n", c->rdrop.passes, c->rdrop.alpha,
+           c->rdrop.reduction == RD_REDUCE_MEAN ? "mean" : "sum", c->rng.dropout_stream == RD_STREAM_RANK ? "rank" : "sample");
+    printf("sgd       lr %g  momentum %g%s  weight decay %g  schedule %s\n", c->optimizer.lr, c->optimizer.momentum,
+           c->optimizer.nesterov ? " (nesterov)" : "", c->optimizer.weight_decay, rd_sched_name(c->schedule.kind));
+    printf("data      %u train (%u held out for validation), %u test, global batch %d (%d per rank), "
+           "%lld steps/epoch, %lld steps\n", T->n_train, T->n_val, T->test.n, T->B_g, T->B_l,
+           (long long)T->spe, (long long)T->total_steps);
+    printf("run       %s\n", T->run_dir);
+    fflush(stdout);
+    free(layers);
+}
+
+int rd_train_run(const rd_config *c, const rd_train_opts *o, rd_dist *d)
+{
+    trainer T;
+    memset(&T, 0, sizeof T);
+    T.c = c;
+    T.d = d;
+    T.opts = *o;
+    T.perm_epoch = -1;
+    T.last_test_acc = T.last_val_acc = -1.0;
+    T.st.best_val_acc = -1.0;
+    T.st.best_step = -1;
+    T.st.patience_left = c->training.patience;
+    T.last_ckpt_step = -1;
+    T.t_start = T.t_interval = T.t_last_ckpt = now_wall();
+    snprintf(T.run_dir, sizeof T.run_dir, "%s", c->run.out);
+    rd_dist_mpi_version(T.mpi_version, sizeof T.mpi_version);
+    T.config_yaml = rd_config_to_yaml(c);
+    openblas_set_num_threads(c->run.blas_threads);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (d->local_rank == 0 && (long)d->local_size * c->run.blas_threads > cores) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "warning: %d ranks x %d BLAS threads on %s exceed its %ld cores (slower, not wrong)",
+                 d->local_size, c->run.blas_threads, d->host, cores);
+        rd_print_error(d, msg);
+    }
+
+    rd_error e = {0};
+    int rc = setup_data(&T, &e);
+    rc = rd_agree(d, rc, &e);
+    if (!rc) rc = rd_agree(d, setup_model(&T, &e), &e);
+    if (!rc && d->rank == 0) {
+        rc = mkdir_p(T.run_dir, &e);
+        if (!rc) rc = lock_run_folder(&T, &e);
+        if (!rc) rc = tidy_run_folder(&T, o->resume != NULL, &e);
+    }
+    if (!rc) rc = rd_agree(d, rc, &e);
+    if (rc) { trainer_free(&T); return rc; }
+
+    /* Rank 0 initialises and broadcasts (DESIGN protocol), or resumes. */
+    bool resumed = false;
+    if (o->resume) {
+        int r = resume(&T, &e);
+        if (r > 0) { trainer_free(&T); return r; }
+        resumed = r == 0;
+    }
+    if (!resumed) {
+        if (d->rank == 0) rd_model_init_params(&T.m, c->model.init, c->run.seed);
+        rd_dist_bcast(d, T.m.params, T.m.n_params * sizeof(float), 0);
+    }
+    if (d->rank == 0) {
+        rd_error we;
+        int wr = write_text_file(T.run_dir, "config.yaml", T.config_yaml, strlen(T.config_yaml), &we);
+        char mpath[RD_PATH_MAX + 32];
+        snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", T.run_dir);
+        if (!wr) wr = write_text_file(T.run_dir, "metrics.jsonl", T.metrics.p ? T.metrics.p : "", T.metrics.len, &we);
+        if (wr) rd_print_error(d, we.msg);
+    }
+    if (T.st.step >= T.total_steps && resumed) {
+        rd_notice(d, "already complete: step %lld of %lld", (long long)T.st.step, (long long)T.total_steps);
+        write_status(&T, "finished", 0);
+        trainer_free(&T);
+        return 0;
+    }
+    print_settings(&T);
+    write_status(&T, "running", 0);
+
+    int exit_code = 0;
+    bool early_stop = false;
+    while (T.st.step < T.total_steps) {
+        step_flags fl = {0};
+        rc = train_step(&T, &fl);
+        if (rc) { exit_code = rc; write_status(&T, "failed", rc); break; }
+        const int64_t s = T.st.step;
+        const bool epoch_end = s % T.spe == 0;
+        const bool last = s >= T.total_steps;
+        bool logged = false;
+        if (c->training.log_every_steps > 0 && s % c->training.log_every_steps == 0 && !epoch_end) {
+            train_row(&T);
+            logged = true;
+        }
+        if (epoch_end) {
+            int64_t ep = s / T.spe;
+            bool do_eval = c->training.eval_every_epochs > 0 && ep % c->training.eval_every_epochs == 0;
+            if (do_eval || last) {
+                if (T.n_val) T.last_val_acc = eval_split(&T, "val", T.val_ids, T.n_val);
+                T.last_test_acc = eval_split(&T, "test", T.test_ids, T.test.n);
+            }
+            train_row(&T);
+            logged = true;
+            if (T.n_val && (do_eval || last)) {
+                if (T.last_val_acc > T.st.best_val_acc) {
+                    T.st.best_val_acc = T.last_val_acc;
+                    T.st.best_step = s;
+                    T.st.patience_left = c->training.patience;
+                    rc = save_checkpoint(&T, "best.h5");
+                    if (rc) { exit_code = rc; write_status(&T, "failed", rc); break; }
+                } else if (c->training.patience > 0 && --T.st.patience_left <= 0) {
+                    early_stop = true;
+                    rd_notice(d, "early stopping at epoch %lld: validation accuracy has not improved for %ld evaluations "
+                              "(best %.4f at step %lld)", (long long)ep, c->training.patience, T.st.best_val_acc,
+                              (long long)T.st.best_step);
+                }
+            }
+        }
+        (void)logged;
+        bool ckpt = (c->checkpoint.every_steps > 0 && s % c->checkpoint.every_steps == 0) ||
+                    (epoch_end && c->checkpoint.every_epochs > 0 && (s / T.spe) % c->checkpoint.every_epochs == 0) ||
+                    fl.ckpt_now || fl.stop || last || early_stop;
+        if (ckpt) {
+            rc = save_checkpoint(&T, NULL);
+            if (rc) { exit_code = rc; write_status(&T, "failed", rc); break; }
+        }
+        if (fl.stop || fl.stop_clock) {
+            if (!epoch_end) train_row(&T);
+            rd_notice(d, "stopped at step %lld on %s; continue with --resume auto", (long long)s,
+                      fl.stop ? "request (signal)" : "training.max_seconds");
+            exit_code = RD_EXIT_STOPPED;
+            write_status(&T, "stopped", exit_code);
+            break;
+        }
+        if (early_stop) break;
+    }
+    if (exit_code == 0) {
+        if (T.st.step % T.spe != 0) {
+            T.last_test_acc = eval_split(&T, "test", T.test_ids, T.test.n);
+            train_row(&T);
+        }
+        write_status(&T, "finished", 0);
+        if (d->rank == 0) {
+            char el[32];
+            rd_format_duration(el, sizeof el, now_wall() - T.t_start);
+            printf("final test accuracy %.4f after %lld steps (%s)\n", T.last_test_acc, (long long)T.st.step, el);
+            if (T.n_val && T.st.best_step >= 0)
+                printf("best validation accuracy %.4f at step %lld: %s/best.h5\n", T.st.best_val_acc,
+                       (long long)T.st.best_step, T.run_dir);
+            char path[RD_PATH_MAX + 64];
+            rd_ckpt_name(path, sizeof path, T.run_dir, T.st.step);
+            printf("checkpoint %s\nmetrics    %s/metrics.jsonl\n", path, T.run_dir);
+            fflush(stdout);
+        }
+    }
+    trainer_free(&T);
+    return exit_code;
+}

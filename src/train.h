@@ -1,0 +1,37 @@
+/* train.h - the training loop, evaluation, and the run folder. */
+#ifndef RDROP_TRAIN_H
+#define RDROP_TRAIN_H
+
+#include "checkpoint.h"
+#include "data.h"
+#include "dist.h"
+#include "loss.h"
+
+typedef struct {
+    const char *resume;          /* NULL, "auto" or a checkpoint path */
+    bool allow_config_change;
+} rd_train_opts;
+
+/* Train (every rank calls it). Prints progress on rank 0, writes the run folder.
+ * Returns the exit code (0, 75 stopped, or an error code after its message was printed). */
+int rd_train_run(const rd_config *c, const rd_train_opts *o, rd_dist *d);
+
+/* Signals that request a checkpoint-and-stop (SIGUSR1, SIGTERM, SIGINT; a second SIGINT
+ * kills). SIGXFSZ is ignored so a file-size limit gives EFBIG. */
+void rd_train_install_signals(void);
+
+typedef struct {
+    double loss_sum;
+    long correct, samples;
+    long class_correct[256], class_total[256];
+} rd_eval_result;
+
+/* One pass, dropout off, mean CE. ids[0..n) are dataset indices; ranks take contiguous
+ * shards and the counts are reduced. */
+void rd_evaluate(rd_model *m, const rd_dataset *ds, const uint32_t *ids, uint32_t n,
+                 const rd_dist *d, float *xbuf, int32_t *ybuf, rd_eval_result *r);
+
+/* Load train/test sets per the config (idx files or synthetic). Returns 0 or RD_EXIT_DATA. */
+int rd_load_datasets(const rd_config *c, rd_dataset *train, rd_dataset *test, rd_error *e);
+
+#endif

@@ -1,0 +1,704 @@
+/* test_data.c - IDX reader (good files, every kind of bad file), synthetic generator, gather. */
+#include "testutil.h"
+
+#include "data.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define FASHION_DIR "/usr/share/datasets/fashion-mnist"
+
+/* ---------------------------------------------------------------- fixtures */
+
+typedef struct {
+    unsigned char *bytes;
+    size_t len;
+} blob;
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+/* An IDX file: magic, ndims big-endian dims, then body (body_len bytes). */
+static blob idx_blob(uint32_t magic, const uint32_t *dims, int ndims, const void *body, size_t body_len)
+{
+    blob b;
+    b.len = 4 + 4 * (size_t)ndims + body_len;
+    b.bytes = malloc(b.len);
+    put_be32(b.bytes, magic);
+    for (int i = 0; i < ndims; i++) put_be32(b.bytes + 4 + 4 * i, dims[i]);
+    if (body_len) memcpy(b.bytes + 4 + 4 * ndims, body, body_len);
+    return b;
+}
+
+static char *write_plain(blob b)
+{
+    char *path = rd_test_tmpfile(".idx", b.bytes, b.len);
+    assert_non_null(path);
+    return path;
+}
+
+static char *write_gz(blob b)
+{
+    char *path = rd_test_tmpfile(".gz", NULL, 0);
+    assert_non_null(path);
+    gzFile gz = gzopen(path, "wb");
+    assert_non_null(gz);
+    assert_int_equal(gzwrite(gz, b.bytes, (unsigned)b.len), (int)b.len);
+    assert_int_equal(gzclose(gz), Z_OK);
+    return path;
+}
+
+static blob read_whole(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    blob b = {NULL, (size_t)ftell(f)};
+    fseek(f, 0, SEEK_SET);
+    b.bytes = malloc(b.len);
+    assert_int_equal(fread(b.bytes, 1, b.len, f), b.len);
+    fclose(f);
+    return b;
+}
+
+static void overwrite(const char *path, blob b)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b.bytes, 1, b.len, f), b.len);
+    fclose(f);
+}
+
+static char *write_plain_free(blob b)
+{
+    char *path = write_plain(b);
+    free(b.bytes);
+    return path;
+}
+
+static void drop(char *path)
+{
+    unlink(path);
+    free(path);
+}
+
+/* A small consistent pair: N images of R x C and their labels. */
+enum { N = 5, R = 3, C = 4 };
+
+static void fill_pixels(uint8_t *px, size_t n)
+{
+    for (size_t i = 0; i < n; i++) px[i] = (uint8_t)(i * 37 + 11);
+}
+
+static blob images_blob(void)
+{
+    uint8_t px[N * R * C];
+    fill_pixels(px, sizeof px);
+    uint32_t dims[3] = {N, R, C};
+    return idx_blob(0x803, dims, 3, px, sizeof px);
+}
+
+static const uint8_t LABELS[N] = {3, 0, 9, 1, 7};
+
+static blob labels_blob(void)
+{
+    uint32_t dims[1] = {N};
+    return idx_blob(0x801, dims, 1, LABELS, N);
+}
+
+static bool is_zero(const rd_dataset *d)
+{
+    return d->n == 0 && d->features == 0 && d->classes == 0 && d->x == NULL && d->y == NULL;
+}
+
+/* Loads the pair, expects failure with `code` and a message containing `want`
+ * (and the path, which every message starts with). */
+static void expect_error(const char *images, const char *labels, int code, const char *path,
+                         const char *want)
+{
+    rd_dataset d;
+    memset(&d, 0xab, sizeof d);
+    rd_error e = {0, ""};
+    int rc = rd_data_load_idx(&d, images, labels, &e);
+    if (getenv("RDROP_TEST_VERBOSE")) print_message("  %s\n", e.msg);
+    if (rc != code || !strstr(e.msg, want) || strncmp(e.msg, path, strlen(path)) != 0)
+        print_error("rc %d (want %d), msg \"%s\" (want \"%s: ...%s...\")\n", rc, code, e.msg, path, want);
+    assert_int_equal(rc, code);
+    assert_int_equal(e.code, code);
+    assert_non_null(strstr(e.msg, want));
+    assert_int_equal(strncmp(e.msg, path, strlen(path)), 0);
+    assert_null(strchr(e.msg, '\n'));
+    assert_true(is_zero(&d));
+}
+
+static void expect_image_error(blob img, const char *want)
+{
+    char *ip = write_plain(img);
+    char *lp = write_plain_free(labels_blob());
+    expect_error(ip, lp, RD_EXIT_DATA, ip, want);
+    drop(ip);
+    drop(lp);
+}
+
+/* ---------------------------------------------------------------- good files */
+
+static void check_good(const char *ip, const char *lp)
+{
+    rd_dataset d;
+    rd_error e = {0, ""};
+    assert_int_equal(rd_data_load_idx(&d, ip, lp, &e), 0);
+    assert_int_equal(d.n, N);
+    assert_int_equal(d.features, R * C);
+    assert_int_equal(d.classes, 10);
+    uint8_t px[N * R * C];
+    fill_pixels(px, sizeof px);
+    assert_memory_equal(d.x, px, sizeof px);
+    assert_memory_equal(d.y, LABELS, N);
+    rd_data_free(&d);
+    assert_true(is_zero(&d));
+}
+
+static void test_good_plain_and_gz(void **state)
+{
+    blob img = images_blob(), lab = labels_blob();
+    char *ip = write_plain(img), *lp = write_plain(lab);
+    char *igz = write_gz(img), *lgz = write_gz(lab);
+    check_good(ip, lp);
+    check_good(igz, lgz);
+    check_good(igz, lp);
+    check_good(ip, lgz);
+    drop(ip);
+    drop(lp);
+    drop(igz);
+    drop(lgz);
+    free(img.bytes);
+    free(lab.bytes);
+}
+
+static void test_good_2d_images(void **state)
+{
+    uint8_t px[N * R * C];
+    fill_pixels(px, sizeof px);
+    uint32_t dims[2] = {N, R * C};
+    blob img = idx_blob(0x802, dims, 2, px, sizeof px), lab = labels_blob();
+    char *ip = write_gz(img), *lp = write_plain(lab);
+    check_good(ip, lp);
+    drop(ip);
+    drop(lp);
+    free(img.bytes);
+    free(lab.bytes);
+}
+
+/* ---------------------------------------------------------------- bad files */
+
+static void test_missing_file(void **state)
+{
+    char *lp = write_plain_free(labels_blob());
+    expect_error("/nonexistent/rdrop/images.gz", lp, RD_EXIT_DATA, "/nonexistent/rdrop/images.gz",
+                 "/nonexistent/rdrop/images.gz: cannot open: No such file or directory");
+    char *ip = write_plain_free(images_blob());
+    expect_error(ip, "/nonexistent/labels", RD_EXIT_DATA, "/nonexistent/labels",
+                 ": cannot open: No such file or directory");
+    expect_error("/tmp", lp, RD_EXIT_DATA, "/tmp", "/tmp: cannot read: Is a directory");
+    drop(ip);
+    drop(lp);
+}
+
+static void test_truncated_header(void **state)
+{
+    blob img = images_blob();
+    blob cut = {img.bytes, 7};
+    expect_image_error(cut, ": truncated header (got 7 of 16 bytes)");
+    blob empty = {img.bytes, 0};
+    expect_image_error(empty, ": truncated header (got 0 of at least 4 bytes)");
+    blob magic_only = {img.bytes, 4};
+    char *gz = write_gz(magic_only), *lp = write_plain_free(labels_blob());
+    expect_error(gz, lp, RD_EXIT_DATA, gz, ": truncated header (got 4 of 16 bytes)");
+    drop(gz);
+    /* labels: magic only */
+    blob lab = labels_blob();
+    blob lab_cut = {lab.bytes, 6};
+    char *ip = write_plain(img), *lcut = write_plain(lab_cut);
+    expect_error(ip, lcut, RD_EXIT_DATA, lcut, ": truncated header (got 6 of 8 bytes)");
+    drop(ip);
+    drop(lcut);
+    drop(lp);
+    free(img.bytes);
+    free(lab.bytes);
+}
+
+static void test_truncated_body(void **state)
+{
+    blob img = images_blob();
+    blob cut = {img.bytes, img.len - 10};
+    expect_image_error(cut, ": truncated: expected 60 bytes of pixels, got 50");
+
+    /* the same through gzip: a complete gzip stream of too few bytes */
+    char *igz = write_gz(cut), *lp = write_plain_free(labels_blob());
+    expect_error(igz, lp, RD_EXIT_DATA, igz, ": truncated: expected 60 bytes of pixels, got 50");
+    drop(igz);
+
+    /* labels body short */
+    blob lab = labels_blob();
+    blob lab_cut = {lab.bytes, lab.len - 2};
+    char *ip = write_plain(img), *lcut = write_gz(lab_cut);
+    expect_error(ip, lcut, RD_EXIT_DATA, lcut, ": truncated: expected 5 bytes of labels, got 3");
+    drop(ip);
+    drop(lcut);
+    drop(lp);
+    free(img.bytes);
+    free(lab.bytes);
+}
+
+static void test_truncated_gz_file(void **state)
+{
+    /* a .gz file cut short inside the compressed stream */
+    enum { BIG = 20000 };
+    uint8_t *px = malloc(BIG * 16);
+    for (size_t i = 0; i < BIG * 16; i++) px[i] = (uint8_t)((i * 2654435761u) >> 24);
+    uint32_t dims[3] = {BIG, 4, 4};
+    blob img = idx_blob(0x803, dims, 3, px, BIG * 16);
+    uint32_t ldims[1] = {BIG};
+    memset(px, 1, BIG);
+    blob lab = idx_blob(0x801, ldims, 1, px, BIG);
+    char *ip = write_gz(img), *lp = write_gz(lab);
+    blob z = read_whole(ip);
+    blob half = {z.bytes, z.len / 2};
+    overwrite(ip, half);
+    expect_error(ip, lp, RD_EXIT_DATA, ip, ": truncated: expected 320000 bytes of pixels, got ");
+
+    /* only the 8-byte trailer (CRC-32, length) missing: the data is all there */
+    blob no_trailer = {z.bytes, z.len - 8};
+    overwrite(ip, no_trailer);
+    expect_error(ip, lp, RD_EXIT_DATA, ip, ": corrupt gzip data: unexpected end of file");
+
+    /* wrong CRC in the trailer */
+    z.bytes[z.len - 8] ^= 0x5a;
+    overwrite(ip, z);
+    expect_error(ip, lp, RD_EXIT_DATA, ip, ": corrupt gzip data: incorrect data check");
+    drop(ip);
+    drop(lp);
+    free(z.bytes);
+    free(img.bytes);
+    free(lab.bytes);
+    free(px);
+}
+
+static void test_wrong_magic(void **state)
+{
+    blob img = images_blob(), lab = labels_blob();
+    char *ip = write_plain(img), *lp = write_plain(lab);
+    /* label file given as images, image file given as labels */
+    expect_error(lp, lp, RD_EXIT_DATA, lp,
+                 ": not an IDX image file (magic 0x00000801, expected 0x00000803 or 0x00000802)");
+    expect_error(ip, ip, RD_EXIT_DATA, ip, ": not an IDX label file (magic 0x00000803, expected 0x00000801)");
+    /* a text file */
+    blob text = {(unsigned char *)"hello, world\n", 13};
+    expect_image_error(text, ": not an IDX image file (magic 0x68656c6c");
+    /* a float IDX file (type 0x0d) */
+    put_be32(img.bytes, 0x00000d03);
+    expect_image_error(img, ": not an IDX image file (magic 0x00000d03");
+    drop(ip);
+    drop(lp);
+    free(img.bytes);
+    free(lab.bytes);
+}
+
+static void test_label_out_of_range(void **state)
+{
+    uint8_t y[400];
+    for (int i = 0; i < 400; i++) y[i] = (uint8_t)(i % 10);
+    y[345] = 12;
+    y[399] = 200;   /* the first bad one is reported */
+    uint32_t n = 400;
+    uint8_t *px = calloc(n, 4);
+    uint32_t dims[3] = {n, 2, 2}, ldims[1] = {n};
+    blob img = idx_blob(0x803, dims, 3, px, n * 4), lab = idx_blob(0x801, ldims, 1, y, n);
+    char *ip = write_plain(img), *lp = write_gz(lab);
+    char want[512];
+    snprintf(want, sizeof want, "%s: label 12 at index 345 is out of range (0..9)", lp);
+    expect_error(ip, lp, RD_EXIT_DATA, lp, want);
+    drop(ip);
+    drop(lp);
+    free(img.bytes);
+    free(lab.bytes);
+    free(px);
+}
+
+static void test_count_mismatch(void **state)
+{
+    uint32_t ldims[1] = {N - 1};
+    blob img = images_blob(), lab = idx_blob(0x801, ldims, 1, LABELS, N - 1);
+    char *ip = write_plain(img), *lp = write_plain(lab);
+    char want[512];
+    snprintf(want, sizeof want, "%s: 4 labels but %s has 5 images", lp, ip);
+    expect_error(ip, lp, RD_EXIT_DATA, lp, want);
+    drop(ip);
+    drop(lp);
+    free(img.bytes);
+    free(lab.bytes);
+}
+
+static void test_trailing_bytes(void **state)
+{
+    blob img = images_blob();
+    blob longer = {malloc(img.len + 3), img.len + 3};
+    memcpy(longer.bytes, img.bytes, img.len);
+    memcpy(longer.bytes + img.len, "xyz", 3);
+    expect_image_error(longer, ": 3 unexpected bytes after the data");
+
+    char *igz = write_gz(longer), *lp = write_plain_free(labels_blob());
+    expect_error(igz, lp, RD_EXIT_DATA, igz, ": 3 unexpected bytes after the data");
+    drop(igz);
+
+    /* many trailing bytes are all counted */
+    blob much = {calloc(1, img.len + 10000), img.len + 10000};
+    memcpy(much.bytes, img.bytes, img.len);
+    igz = write_gz(much);
+    expect_error(igz, lp, RD_EXIT_DATA, igz, ": 10000 unexpected bytes after the data");
+    drop(igz);
+
+    /* labels too */
+    blob lab = labels_blob();
+    blob lab_long = {malloc(lab.len + 1), lab.len + 1};
+    memcpy(lab_long.bytes, lab.bytes, lab.len);
+    lab_long.bytes[lab.len] = 0;
+    char *ip = write_plain(img), *llong = write_plain(lab_long);
+    expect_error(ip, llong, RD_EXIT_DATA, llong, ": 1 unexpected byte after the data");
+    drop(ip);
+    drop(llong);
+    drop(lp);
+    free(img.bytes);
+    free(longer.bytes);
+    free(much.bytes);
+    free(lab.bytes);
+    free(lab_long.bytes);
+}
+
+static void test_corrupt_gzip(void **state)
+{
+    enum { BIG = 4000 };
+    uint8_t *px = malloc(BIG * 64);
+    uint32_t s = 12345;
+    for (size_t i = 0; i < BIG * 64; i++) {
+        s = s * 1664525u + 1013904223u;
+        px[i] = (uint8_t)((s >> 28) * 17);   /* compressible, not trivially */
+    }
+    uint32_t dims[3] = {BIG, 8, 8};
+    blob img = idx_blob(0x803, dims, 3, px, BIG * 64);
+    char *ip = write_gz(img), *lp = write_plain_free(labels_blob());
+    blob z = read_whole(ip);
+    assert_true(z.len > 1000);
+
+    /* the middle of the compressed stream */
+    z.bytes[z.len / 2] ^= 0xff;
+    overwrite(ip, z);
+    expect_error(ip, lp, RD_EXIT_DATA, ip, ": corrupt gzip data: ");
+    z.bytes[z.len / 2] ^= 0xff;
+
+    /* anywhere in the deflate data (past the 10-byte header, before the trailer):
+     * always refused, never accepted and never a crash */
+    int refused = 0;
+    for (size_t pos = 10; pos < z.len - 8; pos += (z.len - 18) / 37 + 1) {
+        z.bytes[pos] ^= 0xff;
+        overwrite(ip, z);
+        rd_dataset d;
+        rd_error e = {0, ""};
+        int rc = rd_data_load_idx(&d, ip, lp, &e);
+        if (getenv("RDROP_TEST_VERBOSE")) print_message("  flip @%zu: %s\n", pos, e.msg);
+        assert_int_equal(rc, RD_EXIT_DATA);
+        assert_int_equal(strncmp(e.msg, ip, strlen(ip)), 0);
+        assert_true(is_zero(&d));
+        refused++;
+        z.bytes[pos] ^= 0xff;
+    }
+    assert_true(refused >= 30);
+    drop(ip);
+    drop(lp);
+    free(z.bytes);
+    free(img.bytes);
+    free(px);
+}
+
+/* Bytes of address space in use (VmSize), 0 if unknown. */
+static rlim_t vm_size(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    unsigned long long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmSize: %llu kB", &kb) == 1) break;
+    if (f) fclose(f);
+    return (rlim_t)kb * 1024;
+}
+
+static void test_absurd_sizes(void **state)
+{
+    uint8_t px[16] = {0};
+    struct {
+        uint32_t n, rows, cols;
+        const char *want;
+    } cases[] = {
+        {N, 1u << 31, 1, ": absurd header: images of 2147483648 x 1 = 2147483648 values (allowed 1..16777216)"},
+        {N, 1u << 31, 1u << 31, ": absurd header: images of 2147483648 x 2147483648 ="},
+        {N, 28, 0, ": absurd header: images of 28 x 0 = 0 values"},
+        {0, 28, 28, ": absurd header: 0 images (allowed 1..268435456)"},
+        {(1u << 28) + 1, 1, 1, ": absurd header: 268435457 images"},
+        {0xffffffffu, 0xffffffffu, 0xffffffffu, ": absurd header: 4294967295 images"},
+        {1u << 20, 128, 128, ": absurd header: 1048576 images of 128 x 128 = 17179869184 bytes (limit 8589934592)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint32_t dims[3] = {cases[i].n, cases[i].rows, cases[i].cols};
+        blob img = idx_blob(0x803, dims, 3, px, sizeof px);
+        expect_image_error(img, cases[i].want);
+        free(img.bytes);
+    }
+    /* 2-D form */
+    uint32_t dims2[2] = {N, 0};
+    blob img2 = idx_blob(0x802, dims2, 2, px, sizeof px);
+    expect_image_error(img2, ": absurd header: images of 0 = 0 values");
+    free(img2.bytes);
+
+    /* labels: zero and too many */
+    uint32_t lz[1] = {0};
+    blob lab0 = idx_blob(0x801, lz, 1, px, 0);
+    char *ip = write_plain_free(images_blob()), *lp = write_plain(lab0);
+    expect_error(ip, lp, RD_EXIT_DATA, lp, ": 0 labels but");
+    drop(lp);
+    free(lab0.bytes);
+
+    /* within the limits (exactly 2^33 bytes) but the file is tiny: a truncation error,
+     * found without allocating 8 GiB first (this would abort or be slow otherwise) */
+    uint32_t dims3[3] = {1u << 27, 8, 8};
+    blob img3 = idx_blob(0x803, dims3, 3, px, sizeof px);
+    char *ip3 = write_gz(img3), *lp3 = write_plain_free(labels_blob());
+    double t0 = rd_now();
+    expect_error(ip3, lp3, RD_EXIT_DATA, ip3, ": truncated: expected 8589934592 bytes of pixels, got 16");
+    assert_true(rd_now() - t0 < 5.0);
+    /* again in a child whose address space is capped 1 GiB above its current size:
+     * an up-front 8 GiB malloc would fail there and give a different error */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit lim = {vm_size() + (1ull << 30), RLIM_INFINITY};
+        rd_dataset d;
+        rd_error e = {0, ""};
+        int ok = setrlimit(RLIMIT_AS, &lim) == 0 && rd_data_load_idx(&d, ip3, lp3, &e) == RD_EXIT_DATA &&
+                 strstr(e.msg, ": truncated: expected 8589934592 bytes of pixels, got 16");
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    drop(ip3);
+    drop(lp3);
+    drop(ip);
+    free(img3.bytes);
+}
+
+/* ---------------------------------------------------------------- real data */
+
+static void test_fashion_mnist_t10k(void **state)
+{
+    const char *ip = FASHION_DIR "/t10k-images-idx3-ubyte.gz";
+    const char *lp = FASHION_DIR "/t10k-labels-idx1-ubyte.gz";
+    if (access(ip, R_OK) != 0 || access(lp, R_OK) != 0) {
+        print_message("skipped: %s not installed (apt-get install dataset-fashion-mnist)\n", FASHION_DIR);
+        skip();
+    }
+    rd_dataset d;
+    rd_error e = {0, ""};
+    int rc = rd_data_load_idx(&d, ip, lp, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(d.n, 10000);
+    assert_int_equal(d.features, 784);
+    assert_int_equal(d.classes, 10);
+    uint32_t count[10] = {0};
+    for (uint32_t i = 0; i < d.n; i++) count[d.y[i]]++;
+    for (int c = 0; c < 10; c++) assert_int_equal(count[c], 1000);   /* t10k is balanced */
+    assert_int_equal(d.y[0], 9);                                    /* an ankle boot */
+    uint64_t sum = 0;
+    uint8_t max = 0;
+    for (size_t i = 0; i < (size_t)d.n * d.features; i++) {
+        sum += d.x[i];
+        if (d.x[i] > max) max = d.x[i];
+    }
+    assert_int_equal(max, 255);
+    assert_close((double)sum / ((double)d.n * d.features), 72.9, 1.0, 0);   /* mean pixel ~0.286 */
+    rd_data_free(&d);
+}
+
+/* ---------------------------------------------------------------- synthetic */
+
+static void test_synthetic_deterministic(void **state)
+{
+    enum { SN = 2000, SF = 50, SC = 10 };
+    rd_dataset a, b, t, o;
+    rd_data_synthetic(&a, SN, SF, SC, 42, 0);
+    rd_data_synthetic(&b, SN, SF, SC, 42, 0);
+    rd_data_synthetic(&t, SN, SF, SC, 42, 1);
+    rd_data_synthetic(&o, SN, SF, SC, 43, 0);
+    assert_int_equal(a.n, SN);
+    assert_int_equal(a.features, SF);
+    assert_int_equal(a.classes, SC);
+    assert_memory_equal(a.x, b.x, (size_t)SN * SF);
+    assert_memory_equal(a.y, b.y, SN);
+    assert_memory_not_equal(a.x, t.x, (size_t)SN * SF);
+    assert_memory_not_equal(a.y, t.y, SN);
+    assert_memory_not_equal(a.x, o.x, (size_t)SN * SF);
+
+    /* labels in range, every class present, roughly balanced */
+    uint32_t count[SC] = {0};
+    for (int i = 0; i < SN; i++) {
+        assert_true(a.y[i] < SC);
+        assert_true(t.y[i] < SC);
+        count[a.y[i]]++;
+    }
+    for (int c = 0; c < SC; c++) assert_in_range(count[c], SN / SC / 2, SN / SC * 2);
+
+    /* a prefix of a larger set is the smaller set (sample i depends on i only) */
+    rd_dataset big;
+    rd_data_synthetic(&big, SN + 100, SF, SC, 42, 0);
+    assert_memory_equal(big.x, a.x, (size_t)SN * SF);
+    assert_memory_equal(big.y, a.y, SN);
+
+    /* same prototypes in both splits: class means agree closely */
+    for (int c = 0; c < SC; c++) {
+        double ma = 0, mt = 0;
+        int na = 0, nt = 0;
+        for (int i = 0; i < SN; i++) {
+            if (a.y[i] == c) { ma += a.x[(size_t)i * SF]; na++; }
+            if (t.y[i] == c) { mt += t.x[(size_t)i * SF]; nt++; }
+        }
+        assert_close(ma / na, mt / nt, 15.0, 0);
+    }
+    rd_data_free(&a);
+    rd_data_free(&b);
+    rd_data_free(&t);
+    rd_data_free(&o);
+    rd_data_free(&big);
+}
+
+/* Nearest class mean, fitted on split 0 and scored on split 1: the set must be
+ * learnable (well above chance) but not perfectly separable. */
+static double centroid_accuracy(uint32_t n, uint32_t features, uint32_t classes, uint64_t seed)
+{
+    rd_dataset tr, te;
+    rd_data_synthetic(&tr, n, features, classes, seed, 0);
+    rd_data_synthetic(&te, n, features, classes, seed, 1);
+    double *mean = calloc((size_t)classes * features, sizeof *mean);
+    uint32_t *cnt = calloc(classes, sizeof *cnt);
+    for (uint32_t i = 0; i < n; i++) {
+        cnt[tr.y[i]]++;
+        for (uint32_t f = 0; f < features; f++) mean[(size_t)tr.y[i] * features + f] += tr.x[(size_t)i * features + f];
+    }
+    for (uint32_t c = 0; c < classes; c++)
+        for (uint32_t f = 0; f < features; f++) mean[(size_t)c * features + f] /= cnt[c] ? cnt[c] : 1;
+    uint32_t correct = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t best = 0;
+        double best_d = INFINITY;
+        for (uint32_t c = 0; c < classes; c++) {
+            double dist = 0;
+            for (uint32_t f = 0; f < features; f++) {
+                double diff = te.x[(size_t)i * features + f] - mean[(size_t)c * features + f];
+                dist += diff * diff;
+            }
+            if (dist < best_d) { best_d = dist; best = c; }
+        }
+        correct += best == te.y[i];
+    }
+    free(mean);
+    free(cnt);
+    rd_data_free(&tr);
+    rd_data_free(&te);
+    return (double)correct / n;
+}
+
+static void test_synthetic_difficulty(void **state)
+{
+    double small = centroid_accuracy(3000, 16, 10, 1);
+    double wide = centroid_accuracy(3000, 784, 10, 2);
+    print_message("nearest-centroid accuracy: %.3f (16 features), %.3f (784 features)\n", small, wide);
+    assert_in_range((int)(small * 1000), 600, 970);
+    assert_in_range((int)(wide * 1000), 800, 970);
+}
+
+static void test_synthetic_values(void **state)
+{
+    rd_dataset d;
+    rd_data_synthetic(&d, 500, 33, 3, 7, 0);   /* features not a multiple of 4 */
+    uint32_t hist[256] = {0};
+    for (size_t i = 0; i < 500 * 33; i++) hist[d.x[i]]++;
+    /* prototypes lie in [40,215], noise spreads a little beyond, nothing clips massively */
+    uint32_t inside = 0;
+    for (int v = 20; v <= 235; v++) inside += hist[v];
+    assert_true(inside > 500 * 33 * 95 / 100);
+    assert_true(hist[0] + hist[255] < 500 * 33 / 100);
+    for (int i = 0; i < 500; i++) assert_true(d.y[i] < 3);
+    rd_data_free(&d);
+    assert_true(is_zero(&d));
+}
+
+/* ---------------------------------------------------------------- gather */
+
+static void test_gather(void **state)
+{
+    uint8_t x[4 * 3] = {0, 255, 51, 1, 2, 3, 100, 200, 128, 7, 8, 9};
+    uint8_t y[4] = {4, 5, 6, 7};
+    rd_dataset d = {.n = 4, .features = 3, .classes = 10, .x = x, .y = y};
+    uint32_t idx[3] = {2, 0, 2};
+    float out[9];
+    int32_t lab[3] = {-1, -1, -1};
+    rd_data_gather(&d, idx, 3, out, lab);
+    const float want[9] = {100 / 255.0f, 200 / 255.0f, 128 / 255.0f, 0.0f, 1.0f, 0.2f,
+                           100 / 255.0f, 200 / 255.0f, 128 / 255.0f};
+    for (int i = 0; i < 9; i++) assert_close(out[i], want[i], 0, 1e-7);
+    assert_true(out[3] == 0.0f && out[4] == 1.0f);   /* exact ends */
+    assert_int_equal(lab[0], 6);
+    assert_int_equal(lab[1], 4);
+    assert_int_equal(lab[2], 6);
+
+    float out2[3] = {-1, -1, -1};
+    uint32_t one = 3;
+    rd_data_gather(&d, &one, 1, out2, NULL);
+    assert_close(out2[0], 7 / 255.0, 0, 1e-7);
+    assert_close(out2[2], 9 / 255.0, 0, 1e-7);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_plain_and_gz),
+        cmocka_unit_test(test_good_2d_images),
+        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_truncated_header),
+        cmocka_unit_test(test_truncated_body),
+        cmocka_unit_test(test_truncated_gz_file),
+        cmocka_unit_test(test_wrong_magic),
+        cmocka_unit_test(test_label_out_of_range),
+        cmocka_unit_test(test_count_mismatch),
+        cmocka_unit_test(test_trailing_bytes),
+        cmocka_unit_test(test_corrupt_gzip),
+        cmocka_unit_test(test_absurd_sizes),
+        cmocka_unit_test(test_fashion_mnist_t10k),
+        cmocka_unit_test(test_synthetic_deterministic),
+        cmocka_unit_test(test_synthetic_difficulty),
+        cmocka_unit_test(test_synthetic_values),
+        cmocka_unit_test(test_gather),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,419 @@
+/* test_reference.c - the outside oracle: tests/data/rdrop_reference.json, computed with
+ * PyTorch 1.13 autograd in float64 on a 6-5-4-3 net (DESIGN.md "Tests").
+ *
+ * Network (from the JSON's sizes/activations and the masks' shapes: mask_input [2B x 6],
+ * mask_hidden[0] [2B x 5], mask_hidden[1] [2B x 4], i.e. a dropout before every dense):
+ *   dropout p_input, dense 5 relu, dropout p_hidden, dense 4 tanh, dropout p_hidden, dense 3 linear
+ * loss_cases: forward of the doubled batch with the given masks, R-Drop loss (loss/ce/kl are
+ * batch-reduced: mean or sum over the batch, as "reduction" says), dlogits, and every
+ * dkernel/dbias. sgd_cases: 3 SGD steps (same batch and masks) with weight decay on kernels,
+ * momentum or Nesterov and max-norm on the hidden dense layers.
+ * Tolerance (DESIGN): |got - ref| <= 1e-5 + 1e-4*|ref|.
+ */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "loss.h"
+#include "model.h"
+#include "optim.h"
+
+#define ATOL 1e-5
+#define RTOL 1e-4
+
+/* ---- a tiny read-only view of the libyaml document (JSON is YAML) ---- */
+
+static yaml_document_t g_doc;
+static yaml_node_t *g_root;
+
+static yaml_node_t *node_get(yaml_node_t *map, const char *key)
+{
+    assert_non_null(map);
+    assert_int_equal(map->type, YAML_MAPPING_NODE);
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(&g_doc, p->key);
+        if (k && k->type == YAML_SCALAR_NODE && strcmp((const char *)k->data.scalar.value, key) == 0)
+            return yaml_document_get_node(&g_doc, p->value);
+    }
+    print_error("reference JSON: key '%s' missing\n", key);
+    fail();
+    return NULL;
+}
+
+static int seq_len(yaml_node_t *seq)
+{
+    assert_non_null(seq);
+    assert_int_equal(seq->type, YAML_SEQUENCE_NODE);
+    return (int)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+}
+
+static yaml_node_t *seq_at(yaml_node_t *seq, int i)
+{
+    assert_true(i >= 0 && i < seq_len(seq));
+    return yaml_document_get_node(&g_doc, seq->data.sequence.items.start[i]);
+}
+
+static const char *scalar(yaml_node_t *n)
+{
+    assert_non_null(n);
+    assert_int_equal(n->type, YAML_SCALAR_NODE);
+    return (const char *)n->data.scalar.value;
+}
+
+static double num(yaml_node_t *n)
+{
+    const char *s = scalar(n);
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end) {
+        print_error("reference JSON: '%s' is not a number\n", s);
+        fail();
+    }
+    return v;
+}
+
+static bool boolean(yaml_node_t *n)
+{
+    const char *s = scalar(n);
+    if (strcmp(s, "true") == 0) return true;
+    if (strcmp(s, "false") == 0) return false;
+    print_error("reference JSON: '%s' is not a boolean\n", s);
+    fail();
+    return false;
+}
+
+static double num_at(yaml_node_t *map, const char *key) { return num(node_get(map, key)); }
+
+/* Flatten a [rows x cols] nested list into out (row-major); checks the shape. */
+static void matrix(yaml_node_t *n, int rows, int cols, double *out)
+{
+    assert_int_equal(seq_len(n), rows);
+    for (int r = 0; r < rows; r++) {
+        yaml_node_t *row = seq_at(n, r);
+        assert_int_equal(seq_len(row), cols);
+        for (int c = 0; c < cols; c++) out[(size_t)r * cols + c] = num(seq_at(row, c));
+    }
+}
+
+static void vector(yaml_node_t *n, int len, double *out)
+{
+    assert_int_equal(seq_len(n), len);
+    for (int i = 0; i < len; i++) out[i] = num(seq_at(n, i));
+}
+
+static int setup(void **state)
+{
+    FILE *f = fopen(rd_test_data("rdrop_reference.json"), "rb");
+    if (!f) {
+        fprintf(stderr, "cannot open %s\n", rd_test_data("rdrop_reference.json"));
+        return -1;
+    }
+    yaml_parser_t parser;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_file(&parser, f);
+    int ok = yaml_parser_load(&parser, &g_doc);
+    if (!ok) fprintf(stderr, "libyaml: %s\n", parser.problem ? parser.problem : "parse error");
+    yaml_parser_delete(&parser);
+    fclose(f);
+    if (!ok) return -1;
+    g_root = yaml_document_get_root_node(&g_doc);
+    return g_root ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    yaml_document_delete(&g_doc);
+    return 0;
+}
+
+/* ---- the reference problem ---- */
+
+enum { NIN = 6, NH1 = 5, NH2 = 4, NOUT = 3, MAXB = 16 };
+
+typedef struct {
+    int B;
+    double p_in, p_hid;
+    float x2[2 * MAXB * NIN];            /* doubled batch */
+    int32_t labels[MAXB];
+    uint8_t mask[3][2 * MAXB * NH1 + 2 * MAXB * NIN];
+    int mask_width[3];
+    double kernel[3][NIN * NH1];
+    double bias[3][NH1];
+} reference;
+
+static const int k_in[3] = {NIN, NH1, NH2};
+static const int k_out[3] = {NH1, NH2, NOUT};
+static const int k_layer_of_dense[3] = {1, 3, 5};     /* index in model.layers */
+static const int k_layer_of_dropout[3] = {0, 2, 4};
+
+/* Comparison bookkeeping. */
+static long g_compared;
+static double g_max_rel, g_max_tol_ratio;
+
+static void cmp(double got, double want, const char *what, int i)
+{
+    double err = fabs(got - want), tol = ATOL + RTOL * fabs(want);
+    if (fabs(want) > 1e-3 && err / fabs(want) > g_max_rel) g_max_rel = err / fabs(want);
+    if (err / tol > g_max_tol_ratio) g_max_tol_ratio = err / tol;
+    if (!(err <= tol)) {
+        print_error("%s[%d]: got %.9g, reference %.17g (|diff| %.3g > tol %.3g)\n", what, i, got,
+                    want, err, tol);
+        fail();
+    }
+    g_compared++;
+}
+
+static void load_reference(reference *R)
+{
+    memset(R, 0, sizeof *R);
+    yaml_node_t *sizes = node_get(g_root, "sizes");
+    assert_int_equal(seq_len(sizes), 4);
+    const int want_sizes[4] = {NIN, NH1, NH2, NOUT};
+    for (int i = 0; i < 4; i++) assert_int_equal((int)num(seq_at(sizes, i)), want_sizes[i]);
+    yaml_node_t *acts = node_get(g_root, "activations");
+    assert_int_equal(seq_len(acts), 3);
+    assert_string_equal(scalar(seq_at(acts, 0)), "relu");
+    assert_string_equal(scalar(seq_at(acts, 1)), "tanh");
+    assert_string_equal(scalar(seq_at(acts, 2)), "linear");
+    R->B = (int)num_at(g_root, "batch");
+    assert_true(R->B >= 1 && R->B <= MAXB);
+    R->p_in = num_at(g_root, "p_input");
+    R->p_hid = num_at(g_root, "p_hidden");
+    const int B = R->B;
+
+    double buf[2 * MAXB * NIN];
+    matrix(node_get(g_root, "x"), B, NIN, buf);
+    for (int r = 0; r < B; r++)
+        for (int c = 0; c < NIN; c++)
+            R->x2[r * NIN + c] = R->x2[(B + r) * NIN + c] = (float)buf[r * NIN + c];
+    yaml_node_t *lab = node_get(g_root, "labels");
+    assert_int_equal(seq_len(lab), B);
+    for (int i = 0; i < B; i++) {
+        R->labels[i] = (int32_t)num(seq_at(lab, i));
+        assert_true(R->labels[i] >= 0 && R->labels[i] < NOUT);
+    }
+
+    /* masks: one per dropout layer; the shapes say which dropout layers exist */
+    yaml_node_t *mh = node_get(g_root, "mask_hidden");
+    assert_int_equal(seq_len(mh), 2);
+    yaml_node_t *mnodes[3] = {node_get(g_root, "mask_input"), seq_at(mh, 0), seq_at(mh, 1)};
+    const int widths[3] = {NIN, NH1, NH2};
+    long zeros = 0;
+    for (int d = 0; d < 3; d++) {
+        R->mask_width[d] = widths[d];
+        double mb[2 * MAXB * NIN];
+        matrix(mnodes[d], 2 * B, widths[d], mb);
+        for (int i = 0; i < 2 * B * widths[d]; i++) {
+            assert_true(mb[i] == 0.0 || mb[i] == 1.0);
+            R->mask[d][i] = (uint8_t)(mb[i] != 0.0);
+            zeros += mb[i] == 0.0;
+        }
+    }
+    assert_true(zeros > 0);   /* the masks really drop something */
+
+    yaml_node_t *kn = node_get(g_root, "kernel"), *bn = node_get(g_root, "bias");
+    assert_int_equal(seq_len(kn), 3);
+    assert_int_equal(seq_len(bn), 3);
+    for (int l = 0; l < 3; l++) {
+        matrix(seq_at(kn, l), k_in[l], k_out[l], R->kernel[l]);
+        vector(seq_at(bn, l), k_out[l], R->bias[l]);
+    }
+}
+
+static void make_config(rd_config *c, const reference *R, double max_norm_hidden)
+{
+    memset(c, 0, sizeof *c);
+    c->model.init = RD_INIT_HE_UNIFORM;
+    c->model.n_layers = 6;
+    rd_layer_spec *L = c->model.layers;
+    L[0] = (rd_layer_spec){.kind = RD_LAYER_DROPOUT, .rate = R->p_in};
+    L[1] = (rd_layer_spec){.kind = RD_LAYER_DENSE, .units = NH1, .activation = RD_ACT_RELU,
+                           .max_norm = max_norm_hidden};
+    L[2] = (rd_layer_spec){.kind = RD_LAYER_DROPOUT, .rate = R->p_hid};
+    L[3] = (rd_layer_spec){.kind = RD_LAYER_DENSE, .units = NH2, .activation = RD_ACT_TANH,
+                           .max_norm = max_norm_hidden};
+    L[4] = (rd_layer_spec){.kind = RD_LAYER_DROPOUT, .rate = R->p_hid};
+    L[5] = (rd_layer_spec){.kind = RD_LAYER_DENSE, .units = NOUT, .activation = RD_ACT_LINEAR};
+}
+
+/* Create the model, copy kernels/biases and masks in. */
+static void build_model(rd_model *m, const rd_config *c, const reference *R)
+{
+    rd_error e = {0};
+    assert_int_equal(rd_model_create(m, c, NIN, 2 * R->B, &e), 0);
+    assert_int_equal(m->n_layers, 6);
+    assert_int_equal(m->n_dense, 3);
+    assert_int_equal(m->output_dim, NOUT);
+    assert_int_equal((int)m->n_params, NIN * NH1 + NH1 + NH1 * NH2 + NH2 + NH2 * NOUT + NOUT);
+    for (int l = 0; l < 3; l++) {
+        rd_layer *L = &m->layers[k_layer_of_dense[l]];
+        assert_int_equal(L->kind, RD_LAYER_DENSE);
+        assert_int_equal(L->in, k_in[l]);
+        assert_int_equal(L->out, k_out[l]);
+        for (int i = 0; i < k_in[l] * k_out[l]; i++) m->params[L->w_off + i] = (float)R->kernel[l][i];
+        for (int j = 0; j < k_out[l]; j++) m->params[L->b_off + j] = (float)R->bias[l][j];
+    }
+    for (int d = 0; d < 3; d++) {
+        rd_layer *L = &m->layers[k_layer_of_dropout[d]];
+        assert_int_equal(L->kind, RD_LAYER_DROPOUT);
+        assert_int_equal(L->out, R->mask_width[d]);
+        memcpy(L->mask, R->mask[d], (size_t)2 * R->B * L->out);
+    }
+}
+
+static rd_reduction parse_reduction(yaml_node_t *n)
+{
+    const char *s = scalar(n);
+    if (strcmp(s, "mean") == 0) return RD_REDUCE_MEAN;
+    assert_string_equal(s, "sum");
+    return RD_REDUCE_SUM;
+}
+
+static void test_loss_cases(void **state)
+{
+    reference R;
+    load_reference(&R);
+    const int B = R.B, rows = 2 * B;
+    rd_config c;
+    make_config(&c, &R, 0.0);
+    rd_model m;
+    build_model(&m, &c, &R);
+
+    yaml_node_t *cases = node_get(g_root, "loss_cases");
+    const int ncases = seq_len(cases);
+    assert_int_equal(ncases, 6);
+    long before = g_compared;
+    int seen_mean = 0, seen_sum = 0;
+    for (int ci = 0; ci < ncases; ci++) {
+        yaml_node_t *cs = seq_at(cases, ci);
+        double alpha = num_at(cs, "alpha");
+        rd_reduction red = parse_reduction(node_get(cs, "reduction"));
+        seen_mean += red == RD_REDUCE_MEAN;
+        seen_sum += red == RD_REDUCE_SUM;
+        double scale = red == RD_REDUCE_MEAN ? 1.0 / B : 1.0;
+
+        const float *logits = rd_model_forward(&m, R.x2, rows, true);
+        double ref[2 * MAXB * NIN];
+        matrix(node_get(cs, "logits"), rows, NOUT, ref);
+        for (int i = 0; i < rows * NOUT; i++) cmp(logits[i], ref[i], "logits", i);
+
+        float dlogits[2 * MAXB * NOUT];
+        rd_loss_sums s;
+        rd_rdrop_loss(logits, B, NOUT, 2, R.labels, alpha, scale, dlogits, &s);
+        /* loss/ce/kl in the JSON are batch-reduced like the loss itself */
+        cmp(s.loss * scale, num_at(cs, "loss"), "loss", ci);
+        cmp(s.ce * scale, num_at(cs, "ce"), "ce", ci);
+        cmp(s.kl * scale, num_at(cs, "kl"), "kl", ci);
+        matrix(node_get(cs, "dlogits"), rows, NOUT, ref);
+        for (int i = 0; i < rows * NOUT; i++) cmp(dlogits[i], ref[i], "dlogits", i);
+
+        rd_model_backward(&m, R.x2, dlogits, rows);
+        yaml_node_t *dk = node_get(cs, "dkernel"), *db = node_get(cs, "dbias");
+        assert_int_equal(seq_len(dk), 3);
+        assert_int_equal(seq_len(db), 3);
+        for (int l = 0; l < 3; l++) {
+            const rd_layer *L = &m.layers[k_layer_of_dense[l]];
+            double g[NIN * NH1];
+            matrix(seq_at(dk, l), k_in[l], k_out[l], g);
+            for (int i = 0; i < k_in[l] * k_out[l]; i++) cmp(m.grads[L->w_off + i], g[i], "dkernel", i);
+            vector(seq_at(db, l), k_out[l], g);
+            for (int j = 0; j < k_out[l]; j++) cmp(m.grads[L->b_off + j], g[j], "dbias", j);
+        }
+    }
+    assert_true(seen_mean > 0 && seen_sum > 0);
+    /* per case: logits + 3 scalars + dlogits + all dkernel/dbias */
+    const long per_case = 2L * rows * NOUT + 3 + (long)(m.n_params);
+    assert_int_equal(g_compared - before, ncases * per_case);
+    printf("loss_cases: %ld values compared\n", g_compared - before);
+    rd_model_free(&m);
+}
+
+static void test_sgd_cases(void **state)
+{
+    reference R;
+    load_reference(&R);
+    const int B = R.B, rows = 2 * B;
+
+    yaml_node_t *cases = node_get(g_root, "sgd_cases");
+    const int ncases = seq_len(cases);
+    assert_int_equal(ncases, 2);
+    long before = g_compared, nsteps_total = 0;
+    int seen_nesterov = 0;
+    for (int ci = 0; ci < ncases; ci++) {
+        yaml_node_t *cs = seq_at(cases, ci);
+        double max_norm = num_at(cs, "max_norm_hidden");
+        rd_config c;
+        make_config(&c, &R, max_norm);
+        c.optimizer.lr = num_at(cs, "lr");
+        c.optimizer.momentum = num_at(cs, "momentum");
+        c.optimizer.nesterov = boolean(node_get(cs, "nesterov"));
+        c.optimizer.weight_decay = num_at(cs, "weight_decay");
+        c.rdrop.passes = 2;
+        c.rdrop.alpha = num_at(cs, "alpha");
+        c.rdrop.reduction = parse_reduction(node_get(cs, "reduction"));
+        seen_nesterov += c.optimizer.nesterov;
+        assert_true(c.optimizer.weight_decay > 0.0 && c.optimizer.momentum > 0.0 && max_norm > 0.0);
+        double scale = c.rdrop.reduction == RD_REDUCE_MEAN ? 1.0 / B : 1.0;
+
+        rd_model m;
+        build_model(&m, &c, &R);
+        assert_true(m.layers[1].max_norm == max_norm && m.layers[3].max_norm == max_norm);
+        assert_true(m.layers[5].max_norm == 0.0);
+
+        yaml_node_t *traj = node_get(cs, "trajectory");
+        const int nsteps = seq_len(traj);
+        assert_int_equal(nsteps, 3);
+        for (int st = 0; st < nsteps; st++) {
+            yaml_node_t *ts = seq_at(traj, st);
+            assert_int_equal((int)num_at(ts, "step"), st + 1);
+            const float *logits = rd_model_forward(&m, R.x2, rows, true);
+            float dlogits[2 * MAXB * NOUT];
+            rd_loss_sums s;
+            rd_rdrop_loss(logits, B, NOUT, 2, R.labels, c.rdrop.alpha, scale, dlogits, &s);
+            cmp(s.loss * scale, num_at(ts, "loss_before_step"), "loss_before_step", st);
+            rd_model_backward(&m, R.x2, dlogits, rows);
+            rd_optim_step(&m, &c, c.optimizer.lr);
+
+            yaml_node_t *kn = node_get(ts, "kernel"), *bn = node_get(ts, "bias");
+            for (int l = 0; l < 3; l++) {
+                const rd_layer *L = &m.layers[k_layer_of_dense[l]];
+                double w[NIN * NH1];
+                matrix(seq_at(kn, l), k_in[l], k_out[l], w);
+                for (int i = 0; i < k_in[l] * k_out[l]; i++) cmp(m.params[L->w_off + i], w[i], "kernel", i);
+                vector(seq_at(bn, l), k_out[l], w);
+                for (int j = 0; j < k_out[l]; j++) cmp(m.params[L->b_off + j], w[j], "bias", j);
+            }
+            nsteps_total++;
+        }
+        rd_model_free(&m);
+    }
+    assert_int_equal(seen_nesterov, 1);
+    const long per_step = 1 + (long)(NIN * NH1 + NH1 + NH1 * NH2 + NH2 + NH2 * NOUT + NOUT);
+    assert_int_equal(g_compared - before, nsteps_total * per_step);
+    printf("sgd_cases: %ld values compared\n", g_compared - before);
+}
+
+/* Runs last: everything was compared, report the worst error. */
+static void test_summary(void **state)
+{
+    /* 6 loss cases x (24 logits + 3 scalars + 24 dlogits + 74 gradients)
+     * + 2 sgd cases x 3 steps x (1 loss + 74 parameters) */
+    assert_int_equal(g_compared, 6 * 125 + 2 * 3 * 75);
+    printf("reference: %ld values compared, max relative error %.3g (|ref| > 1e-3), "
+           "max |diff|/tol %.3g\n", g_compared, g_max_rel, g_max_tol_ratio);
+    assert_true(g_max_tol_ratio <= 1.0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_loss_cases),
+        cmocka_unit_test(test_sgd_cases),
+        cmocka_unit_test(test_summary),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
