@@ -3,6 +3,7 @@
 #include "optim.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 double rd_schedule_lr(const rd_config *c, uint64_t t, uint64_t total_steps)
 {
@@ -49,20 +50,35 @@ void rd_sgd_update(float *w, float *v, const float *g, size_t n, double lr, doub
     }
 }
 
+/* Row-wise sweeps (W is row-major, columns are strided): each column's sum of squares is
+ * still accumulated in row order, so the result is the same as a column-wise loop. */
 void rd_max_norm(float *W, int in, int out, double c)
 {
+    enum { STACK_COLS = 4096 };
+    double stack_ss[STACK_COLS];
+    float stack_scale[STACK_COLS];
+    double *ss = out <= STACK_COLS ? stack_ss : rd_malloc((size_t)out * sizeof *ss);
+    float *scale = out <= STACK_COLS ? stack_scale : rd_malloc((size_t)out * sizeof *scale);
+    for (int j = 0; j < out; j++) ss[j] = 0.0;
+    for (int i = 0; i < in; i++) {
+        const float *row = W + (size_t)i * out;
+        for (int j = 0; j < out; j++) ss[j] += (double)row[j] * (double)row[j];
+    }
+    bool any = false;
     for (int j = 0; j < out; j++) {
-        double ss = 0.0;
+        double n = sqrt(ss[j]);
+        scale[j] = n > c ? (float)(c / n) : 1.0f;
+        any |= n > c;
+    }
+    if (any) {
+        /* x * 1.0f == x exactly, so unconstrained columns stay bit-identical. */
         for (int i = 0; i < in; i++) {
-            double x = W[(size_t)i * out + j];
-            ss += x * x;
-        }
-        double n = sqrt(ss);
-        if (n > c) {
-            float s = (float)(c / n);
-            for (int i = 0; i < in; i++) W[(size_t)i * out + j] *= s;
+            float *row = W + (size_t)i * out;
+            for (int j = 0; j < out; j++) row[j] *= scale[j];
         }
     }
+    if (ss != stack_ss) free(ss);
+    if (scale != stack_scale) free(scale);
 }
 
 void rd_optim_step(rd_model *m, const rd_config *c, double lr)

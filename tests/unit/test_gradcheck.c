@@ -2,7 +2,7 @@
  *
  * Method: the model is float, so the finite differences are taken on the loss computed in
  * double (rd_rdrop_loss) from the float logits of rd_model_forward. Every parameter, input and
- * logit of the problems is a multiple of 2^-10 in [-16, 16], and the step h is a power of two,
+ * logit of the problems is a multiple of 2^-10 of magnitude below 16, and h is a power of two,
  * so w +- h and w +- 2h are exact in float and the stencil has exactly the nominal steps.
  * We use the 5-point stencil  f' ~ (f(-2h) - 8f(-h) + 8f(h) - f(2h)) / (12h), truncation
  * O(h^4), which allows a step large enough that float rounding of the forward pass
