@@ -41,3 +41,48 @@ rows = [json.loads(l) for l in open(path) if l.strip() and json.loads(l)["kind"]
 print(rows[0][field])
 PYEOF
 }
+
+# A run slow enough to be interrupted mid-way (1000 steps, ~3-6 s), checkpoints every 50 steps.
+SLOW=(--set data.synthetic.features=256 --set model.layers.1.units=512 --set training.epochs=100
+      --set training.max_steps=1000 --set checkpoint.every_steps=50 --set checkpoint.keep=20
+      --set training.log_every_steps=25)
+
+# wait_for FILE SECONDS: poll until FILE exists
+wait_for() {
+  local f=$1 limit=$2 i=0
+  while [ ! -e "$f" ]; do
+    sleep 0.02; i=$((i + 1))
+    [ $i -lt $((limit * 50)) ] || return 1
+  done
+}
+
+# rank_pids PID: the rdrop ranks among the descendants of PID (a background run_mpi is a
+# subshell -> timeout -> mpirun -> ranks)
+rank_pids() {
+  local p
+  for p in $(pgrep -P "$1" || true); do
+    [ "$(cat /proc/$p/comm 2>/dev/null)" = rdrop ] && echo "$p"
+    rank_pids "$p"
+  done
+}
+
+# same_metrics A B: the deterministic fields of every metrics row are equal
+same_metrics() {
+  $PY - "$1" "$2" <<'PYEOF'
+import json, sys
+def rows(p):
+    out = []
+    for line in open(p):
+        if line.strip():
+            r = json.loads(line)
+            out.append({k: v for k, v in r.items() if not (k.endswith("_s") or k.endswith("_per_s"))})
+    return out
+a, b = rows(sys.argv[1]), rows(sys.argv[2])
+if a != b:
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            print(f"row {i}: {x} vs {y}"); break
+    print(f"metrics differ ({len(a)} vs {len(b)} rows)"); sys.exit(1)
+print(f"metrics: {len(a)} rows, deterministic fields identical")
+PYEOF
+}
