@@ -30,6 +30,11 @@ static bool hdf5_silenced;
 static void hdf5_silence(void)
 {
     if (!hdf5_silenced) {
+        /* A file whose H5Fclose failed (ENOSPC/EFBIG while flushing) stays half-open inside
+         * libhdf5 1.10, and its atexit clean-up then crashes on it (measured: SIGSEGV in
+         * H5F__close_cb). rdrop closes every file it opens itself, so skip that clean-up.
+         * Must come before any other HDF5 call. */
+        H5dont_atexit();
         H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
         hdf5_silenced = true;
     }
