@@ -5,16 +5,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-void rd_notice(const rd_dist *d, const char *fmt, ...)
+static void vsay(FILE *out, const rd_dist *d, const char *fmt, va_list ap)
 {
     if (d && d->rank != 0) return;
     char msg[2048];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    fprintf(out, "rdrop: %s\n", msg);
+    fflush(out);
+}
+
+void rd_notice(const rd_dist *d, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vsay(stdout, d, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "rdrop: %s\n", msg);
-    fflush(stderr);
+}
+
+void rd_warn(const rd_dist *d, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsay(stderr, d, fmt, ap);
+    va_end(ap);
 }
 
 void rd_print_error(const rd_dist *d, const char *msg)

@@ -5,8 +5,10 @@
 #include "common.h"
 #include "dist.h"
 
-/* "rdrop: MSG" on stderr from rank 0 only. */
+/* "rdrop: MSG" from rank 0 only: notices on stdout (with the progress), warnings on stderr
+ * (stderr carries only warnings and errors). */
 void rd_notice(const rd_dist *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rd_warn(const rd_dist *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* One-line error "rdrop: [rank R: ]MSG" from this rank (any rank). */
 void rd_print_error(const rd_dist *d, const char *msg);
 

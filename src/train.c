@@ -292,7 +292,7 @@ static void append_metrics(trainer *T, const char *row)
     snprintf(path, sizeof path, "%s/metrics.jsonl", T->run_dir);
     FILE *f = fopen(path, "ab");
     if (!f) {
-        rd_notice(T->d, "%s: cannot append: %s", path, strerror(errno));
+        rd_warn(T->d, "%s: cannot append: %s", path, strerror(errno));
         return;
     }
     fprintf(f, "%s\n", row);
@@ -462,11 +462,14 @@ static int train_step(trainer *T, step_flags *fl)
     for (size_t i = 0; i < m->n_params; i++) probe += m->grads[i] * 0.0f;
     if (ctl[1] > 0.0f || !isfinite(probe)) {
         rd_error e;
+        char last[64];
+        if (T->last_ckpt_step >= 0) snprintf(last, sizeof last, "ckpt-%09lld.h5", (long long)T->last_ckpt_step);
         rd_fail(&e, RD_EXIT_NONFINITE,
-                "%s: non-finite %s at step %lld (epoch %lld): update skipped, nothing written; "
-                "the last checkpoint is the resume point (try a lower optimizer.lr)",
-                T->run_dir, ctl[1] > 0.0f ? "loss" : "gradient", (long long)s->step + 1,
-                (long long)epoch + 1);
+                "%s: non-finite %s at step %lld (epoch %lld): update skipped, nothing written; %s%s "
+                "(try a lower optimizer.lr)",
+                T->run_dir, ctl[1] > 0.0f ? "loss" : "gradient", (long long)s->step + 1, (long long)epoch + 1,
+                T->last_ckpt_step >= 0 ? "resume point: " : "no checkpoint written yet",
+                T->last_ckpt_step >= 0 ? last : "");
         if (T->d->rank == 0) rd_print_error(T->d, e.msg);
         return RD_EXIT_NONFINITE;
     }
@@ -602,7 +605,7 @@ static int check_resume_config(trainer *T, const rd_ckpt_info *info, const char 
         char *x = section_of(a, fixed_keys[i]), *y = section_of(b, fixed_keys[i]);
         if (strcmp(x, y)) {
             if (T->opts.allow_config_change)
-                rd_notice(T->d, "warning: %s.* changed since the checkpoint (--allow-config-change): "
+                rd_warn(T->d, "warning: %s.* changed since the checkpoint (--allow-config-change): "
                           "the trajectory is no longer the original's", fixed_keys[i]);
             else
                 rc = rd_fail(e, RD_EXIT_CONFIG, "%s: %s.* differs from the checkpoint's config; "
@@ -613,7 +616,7 @@ static int check_resume_config(trainer *T, const rd_ckpt_info *info, const char 
     }
     if (!rc && old.run.seed != T->c->run.seed) {
         if (T->opts.allow_config_change)
-            rd_notice(T->d, "warning: run.seed changed since the checkpoint (--allow-config-change)");
+            rd_warn(T->d, "warning: run.seed changed since the checkpoint (--allow-config-change)");
         else
             rc = rd_fail(e, RD_EXIT_CONFIG, "%s: run.seed differs from the checkpoint's (%llu); "
                          "pass --allow-config-change to resume anyway", path, (unsigned long long)old.run.seed);
@@ -642,7 +645,7 @@ static int resume(trainer *T, rd_error *e)
                 while (line && *line) {
                     char *nl = strchr(line, '\n');
                     if (nl) *nl = '\0';
-                    rd_notice(T->d, "resume: skipped %s", line);
+                    rd_warn(T->d, "resume: skipped %s", line);
                     line = nl ? nl + 1 : NULL;
                 }
             }
@@ -692,14 +695,14 @@ static int resume(trainer *T, rd_error *e)
                             : strcmp(info.mpi_version, T->mpi_version) ? "MPI version" : NULL;
         if (info.world_size != T->d->size) {
             if (T->c->rng.dropout_stream == RD_STREAM_RANK)
-                rd_notice(T->d, "warning: elastic resume: the checkpoint was written by %d ranks, this run has %d; "
+                rd_warn(T->d, "warning: elastic resume: the checkpoint was written by %d ranks, this run has %d; "
                           "with rng.dropout_stream: rank the trajectory differs from a %d-rank run",
                           info.world_size, T->d->size, info.world_size);
             else
                 rd_notice(T->d, "elastic resume: %d ranks -> %d; rng.dropout_stream: sample draws the same masks, "
                           "only the floating-point summation order differs", info.world_size, T->d->size);
         } else if (changed) {
-            rd_notice(T->d, "bitwise continuation not guaranteed: %s changed", changed);
+            rd_warn(T->d, "warning: bitwise continuation not guaranteed: %s changed", changed);
         }
     }
     rd_ckpt_info_free(&info);

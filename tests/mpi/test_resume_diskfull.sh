@@ -33,6 +33,7 @@ rc=$?
 set -e
 cat "$TMP/err"
 [ $rc -eq 5 ] || fail "exit $rc, want 5"
+[ "$(wc -l < "$TMP/err")" -eq 1 ] || fail "want exactly one line on stderr"
 grep -q "ckpt-000000030.h5: cannot write checkpoint: No space left on device (previous checkpoints kept)" "$TMP/err" \
   || fail "no clear disk-full message"
 [ -z "$(ls -A "$run" | grep '\.tmp$' || true)" ] || fail "a temporary file was left: $(ls -A "$run")"
@@ -44,5 +45,5 @@ grep -q '"status":"failed"' "$run/status.json" || fail "status.json does not say
 cp -r "$run" "$TMP/moved"
 "$RDROP" train "$TINY" --out "$TMP/moved" --set checkpoint.every_steps=10 --set training.max_steps=40 --resume auto \
   > "$TMP/out" 2> "$TMP/err" || { cat "$TMP/err"; fail "resume after freeing space exited $?"; }
-grep -q "resuming from .*ckpt-000000020.h5" "$TMP/err" || fail "did not resume from the previous checkpoint"
+grep -q "resuming from .*ckpt-000000020.h5" "$TMP/out" || fail "did not resume from the previous checkpoint"
 pass "disk full: exit 5, clear message, previous checkpoint intact, resume works"
