@@ -1,0 +1,98 @@
+#!/usr/bin/python3
+"""Turn rdrop metrics.jsonl files into PNG curves with gnuplot.
+
+usage: launch/plot.sh [-o OUT.png] [--title TEXT] RUN_DIR [RUN_DIR...]
+
+One figure, four panels, every run in each: cross-entropy and KL (training), accuracy
+(train / validation / test), learning rate, all against epochs. A run is labelled by its
+folder name.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+
+def load(run_dir):
+    rows = []
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        for line in f:
+            if line.strip():
+                rows.append(json.loads(line))
+    ends = [r["step"] / r["epoch"] for r in rows if r["kind"] == "eval" and r["epoch"] > 0]
+    spe = min(ends) if ends else None
+    x = (lambda s: s / spe) if spe else (lambda s: s)
+    return rows, x, "epoch" if spe else "step"
+
+
+def write_series(tmp, name, pts):
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        for a, b in pts:
+            f.write(f"{a} {b}\n")
+    return path
+
+
+def main(argv):
+    args, out, title, runs = argv[1:], "curves.png", "rdrop", []
+    i = 0
+    while i < len(args):
+        if args[i] in ("-h", "--help"):
+            print(__doc__); return 0
+        if args[i] == "-o":
+            out = args[i + 1]; i += 2
+        elif args[i] == "--title":
+            title = args[i + 1]; i += 2
+        else:
+            runs.append(args[i]); i += 1
+    if not runs:
+        print(__doc__, file=sys.stderr); return 2
+    if not shutil.which("gnuplot"):
+        print("plot: gnuplot not found: apt-get install gnuplot-nox", file=sys.stderr); return 1
+    tmp = tempfile.mkdtemp(prefix="rdrop-plot-")
+    panels = {"loss": [], "acc": [], "lr": []}
+    xlabel = "epoch"
+    for k, run in enumerate(runs):
+        try:
+            rows, x, xlabel = load(run)
+        except OSError as e:
+            print(f"plot: {run}/metrics.jsonl: {e.strerror}", file=sys.stderr); return 1
+        label = os.path.basename(os.path.normpath(run)).replace("_", "\\\\_")
+        train = [r for r in rows if r["kind"] == "train"]
+        ser = {
+            ("loss", "CE"): [(x(r["step"]), r["ce"]) for r in train],
+            ("loss", "KL"): [(x(r["step"]), r["kl"]) for r in train],
+            ("acc", "train"): [(x(r["step"]), r["acc"]) for r in train],
+            ("lr", "lr"): [(x(r["step"]), r["lr"]) for r in train],
+        }
+        for split in ("val", "test"):
+            ser[("acc", split)] = [(x(r["step"]), r["acc"]) for r in rows
+                                   if r["kind"] == "eval" and r.get("split") == split]
+        for (panel, what), pts in ser.items():
+            if pts:
+                f = write_series(tmp, f"{k}-{panel}-{what}.dat", pts)
+                panels[panel].append((f, f"{label} {what}", k, what))
+    dash = {"CE": 1, "KL": 2, "train": 3, "val": 2, "test": 1, "lr": 1}
+    script = [f"set terminal pngcairo size 1400,1000 font ',10'", f"set output '{out}'",
+              "set multiplot layout 2,2 title '" + title.replace("'", "") + "'", "set grid",
+              f"set xlabel '{xlabel}'", "set key outside right top"]
+    for panel, ylabel, logy in (("loss", "training loss terms (per sample)", True),
+                                ("acc", "accuracy", False), ("lr", "learning rate", False)):
+        script.append(f"set ylabel '{ylabel}'")
+        script.append("set logscale y" if logy else "unset logscale y")
+        items = [f"'{f}' using 1:2 with lines lw 2 lc {k + 1} dt {dash[w]} title '{t}'"
+                 for f, t, k, w in panels[panel]]
+        script.append("plot " + ", ".join(items) if items else "plot 0 notitle")
+    script.append("unset multiplot")
+    r = subprocess.run(["gnuplot"], input="\n".join(script), text=True, capture_output=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+    if r.returncode != 0:
+        print(f"plot: gnuplot failed: {r.stderr.strip()}", file=sys.stderr); return 1
+    print(f"plot: wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
