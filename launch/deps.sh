@@ -14,6 +14,12 @@ PACKAGES=(
   hdf5-tools procps iproute2 python3-h5py python3-numpy
   # sweeps (YAML grid files) and curves
   python3-yaml gnuplot-nox
+  # launchers: local SLURM for the slurm tests (srun --mpi=pmix loads libpmix.so from libpmix-dev),
+  # iptables for the emulated cluster's latency (NFQUEUE + launch/nfqdelay.c)
+  slurm-wlm munge libpmix-dev iptables
+  # robustness tests: libFuzzer (clang's -fsanitize=fuzzer runtime is in libclang-rt-14-dev,
+  # which clang only recommends), valgrind memcheck
+  clang libclang-rt-14-dev valgrind
 )
 
 if [ "${1:-}" = --list ]; then echo "${PACKAGES[*]}"; exit 0; fi

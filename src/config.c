@@ -114,7 +114,7 @@ static const rd_key rd_keys[] = {
     {KEY("data.train_labels", K_PATH, data.train_labels)},
     {KEY("data.test_images", K_PATH, data.test_images)},
     {KEY("data.test_labels", K_PATH, data.test_labels)},
-    {KEY("data.batch_size", K_LONG, data.batch_size), GE(1)},
+    {KEY("data.batch_size", K_LONG, data.batch_size), GE(1)},   /* and <= RD_MAX_BATCH */
     {KEY("data.shuffle", K_BOOL, data.shuffle)},
     {KEY("data.drop_last", K_BOOL, data.drop_last)},
     {KEY("data.validation", K_LONG, data.validation), GE(0)},
@@ -310,6 +310,14 @@ static void sb_yaml_quoted(rd_sb *b, const char *s)
 {
     sb_printf(b, "\"");
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        /* YAML reads NEL, LS and PS as line breaks even inside quotes and folds them into a
+         * space, so a path holding one would not read back (found by fuzzing): escape them. */
+        if (p[0] == 0xc2 && p[1] == 0x85) { sb_printf(b, "\\N"); p += 1; continue; }
+        if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+            sb_printf(b, p[2] == 0xa8 ? "\\L" : "\\P");
+            p += 2;
+            continue;
+        }
         switch (*p) {
         case '"': sb_printf(b, "\\\""); break;
         case '\\': sb_printf(b, "\\\\"); break;
@@ -347,6 +355,8 @@ static void fmt_yaml_double(char *buf, size_t cap, double v)
     if (e) snprintf(buf, cap, "%.*s.0%s", (int)(e - t), t, e);
     else snprintf(buf, cap, "%s.0", t);
 }
+
+static int one_line(int rc, rd_error *e);
 
 /* ------------------------------------------------------------------ error context */
 
@@ -1135,6 +1145,79 @@ static int validate_layers(rd_ctx *x, const rd_config *c)
     return 0;
 }
 
+/* Size limits, checked before anything is allocated (a config asking for more is an error,
+ * not an out-of-memory abort): the parameter count (params, gradients and momentum are one
+ * float buffer each) and the synthetic data set's bytes (the IDX reader's limit). */
+#define RD_MAX_PARAMS (1ull << 31)
+#define RD_MAX_DATA_BYTES (1ull << 33)
+/* The most samples an IDX file may hold; also keeps passes x batch within an int. */
+#define RD_MAX_BATCH (1l << 28)
+
+/* The first dense layer at which the parameter count passes RD_MAX_PARAMS, or -1. The input
+ * width is `input_dim` (0 = not known yet: counted as 1, a lower bound). *count receives the
+ * total (or the partial sum that passed the limit). Layer widths are <= 2^20 and there are at
+ * most RD_MAX_LAYERS layers, so nothing here can overflow 64 bits. */
+static int params_over_limit(const rd_config *c, uint64_t input_dim, uint64_t *count)
+{
+    uint64_t width = input_dim ? input_dim : 1, total = 0;
+    for (int i = 0; i < c->model.n_layers && i < RD_MAX_LAYERS; i++) {
+        const rd_layer_spec *l = &c->model.layers[i];
+        if (l->kind != RD_LAYER_DENSE) continue;
+        uint64_t units = l->units > 0 ? (uint64_t)l->units : 0;
+        total += width * units + units;
+        width = units;
+        if (total > RD_MAX_PARAMS) {
+            *count = total;
+            return i;
+        }
+    }
+    *count = total;
+    return -1;
+}
+
+static int validate_sizes(rd_ctx *x, const rd_config *c)
+{
+    if (c->data.batch_size > RD_MAX_BATCH)
+        return fail_key(x, "data.batch_size", NULL, "must be at most %ld (2^28), got %ld", RD_MAX_BATCH,
+                        c->data.batch_size);
+    uint64_t input = c->data.format == RD_DATA_SYNTHETIC ? (uint64_t)c->data.synthetic.features : 0, count = 0;
+    int i = params_over_limit(c, input, &count);
+    if (i >= 0) {
+        char lpath[64];
+        snprintf(lpath, sizeof lpath, "model.layers.%d.units", i);
+        return fail_key(x, lpath, "model.layers",
+                        "the model would have %llu parameters up to this layer%s, more than the "
+                        "limit of %llu (2^31); use fewer or narrower dense layers",
+                        (unsigned long long)count, input ? "" : " (counting one input)",
+                        (unsigned long long)RD_MAX_PARAMS);
+    }
+    if (c->data.format == RD_DATA_SYNTHETIC) {
+        const char *keys[] = {"data.synthetic.train", "data.synthetic.test"};
+        const long n[] = {c->data.synthetic.train, c->data.synthetic.test};
+        for (int k = 0; k < 2; k++) {
+            uint64_t bytes = (uint64_t)n[k] * (uint64_t)c->data.synthetic.features;
+            if (bytes > RD_MAX_DATA_BYTES)
+                return fail_key(x, keys[k], "data.synthetic.features",
+                                "%ld samples x %ld features = %llu bytes, more than the limit of "
+                                "%llu (2^33)", n[k], c->data.synthetic.features,
+                                (unsigned long long)bytes, (unsigned long long)RD_MAX_DATA_BYTES);
+        }
+    }
+    return 0;
+}
+
+int rd_config_check_model_size(const rd_config *c, long input_dim, const char *name, rd_error *e)
+{
+    uint64_t count = 0;
+    int i = input_dim > 0 ? params_over_limit(c, (uint64_t)input_dim, &count) : -1;
+    if (i < 0) return 0;
+    return one_line(rd_fail(e, RD_EXIT_CONFIG,
+                            "%s: model.layers.%d.units: with %ld inputs per sample the model would have "
+                            "%llu parameters up to this layer, more than the limit of %llu (2^31); use "
+                            "fewer or narrower dense layers", name ? name : "config", i, input_dim,
+                            (unsigned long long)count, (unsigned long long)RD_MAX_PARAMS), e);
+}
+
 static int validate_data(rd_ctx *x, const rd_config *c)
 {
     if (!c->data.drop_last)
@@ -1169,15 +1252,27 @@ static int validate_all(rd_ctx *x, const rd_config *c)
         return fail_key(x, "schedule.decay_steps", "schedule.kind",
                         "must be > 0 when schedule.kind is exponential");
     rc = validate_data(x, c);
+    if (!rc) rc = validate_sizes(x, c);
     if (rc) return rc;
     if (!c->run.out[0]) return fail_key(x, "run.out", NULL, "must not be empty");
     return 0;
 }
 
+/* Every message is one line, even when a file name, a --set argument or a libyaml problem
+ * holds a newline or another control character (found by fuzzing: a --set value with a
+ * newline and a YAML syntax error gave a two-line message). */
+static int one_line(int rc, rd_error *e)
+{
+    if (rc && e)
+        for (char *p = e->msg; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = ' ';
+    return rc;
+}
+
 int rd_config_validate(const rd_config *c, const char *name, rd_error *e)
 {
     rd_ctx x = {.name = name ? name : "config", .e = e};
-    return validate_all(&x, c);
+    return one_line(validate_all(&x, c), e);
 }
 
 /* ------------------------------------------------------------------ paths */
@@ -1251,7 +1346,7 @@ int rd_config_load_text(rd_config *c, const char *text, size_t len, const char *
     if (!rc) rc = validate_all(&x, c);
     if (!rc) rc = resolve_paths(&x, c);
     free(x.locs);
-    return rc;
+    return one_line(rc, e);
 }
 
 static char *read_text(const char *path, size_t *len, rd_error *e)
@@ -1295,7 +1390,7 @@ int rd_config_load(rd_config *c, const char *path, int nset, char *const *sets, 
     char *text = read_text(path, &len, e);
     if (!text) {
         rd_config_defaults(c);
-        return RD_EXIT_CONFIG;
+        return one_line(RD_EXIT_CONFIG, e);
     }
     int rc = rd_config_load_text(c, text, len, path, nset, sets, e);
     free(text);

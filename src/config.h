@@ -131,6 +131,12 @@ int rd_config_load_text(rd_config *c, const char *text, size_t len, const char *
  * with "NAME: key.path: what is wrong". load() calls it. */
 int rd_config_validate(const rd_config *c, const char *name, rd_error *e);
 
+/* The model of `c` on inputs of `input_dim` values (known once the data are read) must have
+ * at most 2^31 parameters. Returns 0 or RD_EXIT_CONFIG with "NAME: model.layers.I.units: with
+ * N inputs per sample the model would have P parameters ...". Validation checks the same
+ * limit with the synthetic width, or counting one input for IDX data. */
+int rd_config_check_model_size(const rd_config *c, long input_dim, const char *name, rd_error *e);
+
 /* The resolved config as YAML with every key (block style, deterministic order, floats
  * printed with %.17g so that reloading gives the same doubles). Caller frees. */
 char *rd_config_to_yaml(const rd_config *c);

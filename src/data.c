@@ -179,6 +179,11 @@ static int check_end(gzFile gz, const char *path, rd_error *e)
         return rd_fail(e, RD_EXIT_DATA, "%s: %llu unexpected byte%s after the data", path, extra,
                        extra == 1 ? "" : "s");
     }
+    int errnum = Z_OK;
+    gzerror(gz, &errnum);
+    if (errnum == Z_BUF_ERROR)   /* every data byte arrived, the gzip trailer did not */
+        return rd_fail(e, RD_EXIT_DATA, "%s: corrupt gzip data: unexpected end of file (all data present, truncated before "
+                       "the end of the gzip stream)", path);
     return gz_check(gz, path, false, e);
 }
 
@@ -258,6 +263,35 @@ int rd_data_load_idx(rd_dataset *d, const char *images_path, const char *labels_
     d->x = x;
     d->y = y;
     return 0;
+}
+
+/* "PATH: what" -> "PATH: KEY: what" for whichever of the two paths the message starts with
+ * (the longer one when both do), so that the config key of the failing file is named. */
+static void name_key(rd_error *e, const char *images_path, const char *images_key,
+                     const char *labels_path, const char *labels_key)
+{
+    const char *paths[2] = {images_path, labels_path}, *keys[2] = {images_key, labels_key};
+    size_t best = 0;
+    int which = -1;
+    for (int i = 0; i < 2; i++) {
+        size_t n = paths[i] && keys[i] ? strlen(paths[i]) : 0;
+        if (n > best && !strncmp(e->msg, paths[i], n) && e->msg[n] == ':' && e->msg[n + 1] == ' ') {
+            best = n;
+            which = i;
+        }
+    }
+    if (which < 0) return;
+    char rest[sizeof e->msg];
+    snprintf(rest, sizeof rest, "%s", e->msg + best + 2);
+    snprintf(e->msg, sizeof e->msg, "%.*s: %s: %s", (int)best, paths[which], keys[which], rest);
+}
+
+int rd_data_load_idx_keys(rd_dataset *d, const char *images_path, const char *images_key,
+                          const char *labels_path, const char *labels_key, rd_error *e)
+{
+    int rc = rd_data_load_idx(d, images_path, labels_path, e);
+    if (rc && e) name_key(e, images_path, images_key, labels_path, labels_key);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- synthetic */

@@ -25,6 +25,11 @@ typedef struct {
  * all zero and nothing is left allocated. */
 int rd_data_load_idx(rd_dataset *d, const char *images_path, const char *labels_path, rd_error *e);
 
+/* The same, naming the config key of the file that failed after its path:
+ * "PATH: data.train_images: cannot open: No such file or directory". */
+int rd_data_load_idx_keys(rd_dataset *d, const char *images_path, const char *images_key,
+                          const char *labels_path, const char *labels_key, rd_error *e);
+
 /* Deterministic synthetic classification set: `classes` Gaussian-ish clusters in
  * `features` dimensions quantised to uint8, a function of (seed, split) only
  * (split 0 = train, 1 = test: different samples, same class prototypes).

@@ -33,9 +33,13 @@ void rd_dist_minmax_u32(const rd_dist *d, uint32_t v, uint32_t *mn, uint32_t *mx
 void rd_dist_barrier(const rd_dist *d);
 
 /* Bucketed gradient allreduce with overlap: buckets are contiguous ranges of a float
- * buffer, started (MPI_Iallreduce SUM) in the order given, progressed by rd_dist_poll. */
+ * buffer, started (MPI_Iallreduce SUM) in the order given, progressed by rd_allreduce_poll.
+ * Bucket i covers [edges[i+1], edges[i]) with edges[0] = the buffer's length > edges[1] >
+ * ... > edges[n_buckets] = 0: bucket 0 is the END of the buffer (gradients are produced
+ * from the last layer backwards). Every rank must pass the same edges. */
 typedef struct rd_allreduce rd_allreduce;
-rd_allreduce *rd_allreduce_create(const rd_dist *d, float *buf, size_t n_total, size_t bucket_floats);
+rd_allreduce *rd_allreduce_create(const rd_dist *d, float *buf, const size_t *edges, int n_buckets);
+int rd_allreduce_buckets(const rd_allreduce *a);
 /* Reset for a new step (nothing in flight). */
 void rd_allreduce_begin(rd_allreduce *a);
 /* Start every bucket whose range lies entirely at or above `ready_from` (gradients are

@@ -124,10 +124,28 @@ static int parse_train_args(int argc, char **argv, train_args *a, const char *he
     return -1;
 }
 
+/* Well-formed UTF-8 without control characters? The run folder's path is stored in the
+ * resolved config (YAML), which holds only UTF-8 text. */
+static bool utf8_path_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
+        if (n < 0 || (n == 1 && *p < 0xc2) || (n == 0 && (*p < 0x20 || *p == 0x7f))) return false;
+        for (int i = 1; i <= n; i++)
+            if ((p[i] & 0xc0) != 0x80) return false;
+        p += n + 1;
+    }
+    return true;
+}
+
 static int load_config(rd_config *c, const train_args *a, rd_error *e)
 {
     int rc = rd_config_load(c, a->config, a->nsets, a->sets, e);
     if (rc) return rc;
+    if (a->out && !utf8_path_ok(a->out))
+        return rd_fail(e, RD_EXIT_CONFIG, "--out: the folder name must be UTF-8 text without control "
+                       "characters (it is stored in the run's YAML config)");
     if (a->out) {
         if (a->out[0] == '/') {
             snprintf(c->run.out, sizeof c->run.out, "%s", a->out);

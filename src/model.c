@@ -158,34 +158,69 @@ float rd_act_grad(rd_activation a, float z, float y)
     }
 }
 
-/* Z = X W + b, Y = act(Z) over rows [rows x out]. */
-static void dense_forward(rd_layer *L, const float *params, const float *x, int rows)
+/* Z = X W + b over [rows x out]: the bias rows are the GEMM's C (beta = 1). */
+static void dense_gemm(rd_layer *L, const float *params, const float *x, int rows)
 {
     const float *W = params + L->w_off, *b = params + L->b_off;
     const int out = L->out;
     for (int r = 0; r < rows; r++) memcpy(L->z + (size_t)r * out, b, (size_t)out * sizeof(float));
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, out, L->in,
                 1.0f, x, L->in, W, out, 1.0f, L->z, out);
-    if (L->act == RD_ACT_LINEAR) return;
-    size_t n = (size_t)rows * out;
-    if (L->act == RD_ACT_RELU) {
-        for (size_t i = 0; i < n; i++) L->y[i] = L->z[i] > 0.0f ? L->z[i] : 0.0f;
-    } else {
-        for (size_t i = 0; i < n; i++) L->y[i] = rd_act(L->act, L->z[i]);
+}
+
+/* The elementwise sweeps below are branch-free on the mask so that they vectorise (a random
+ * mask mispredicts every other branch): a dropped value's bits are ANDed to +0.0, exactly
+ * what `m ? v : 0.0f` gives, as an integer op that GCC vectorises next to uint8 masks. */
+static inline float keep_if(float v, uint8_t m)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    u &= 0u - (uint32_t)(m != 0);
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+static void relu_sweep(const float *restrict z, float *restrict y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] = z[i] > 0.0f ? z[i] : 0.0f;
+}
+
+static void relu_dropout_sweep(const float *restrict z, float *restrict y, float *restrict d,
+                               const uint8_t *restrict m, float scale, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float a = z[i] > 0.0f ? z[i] : 0.0f;
+        y[i] = a;
+        d[i] = keep_if(a * scale, m[i]);
     }
 }
 
-/* Inverted dropout with the layer's mask: y = x * m / (1-p). */
-static void dropout_forward(rd_layer *L, const float *x, int rows)
+static void dropout_sweep(const float *restrict x, float *restrict d, const uint8_t *restrict m,
+                          float scale, size_t n)
 {
-    const float scale = (float)(1.0 / (1.0 - L->rate));
-    size_t n = (size_t)rows * L->out;
-    for (size_t i = 0; i < n; i++) L->y[i] = L->mask[i] ? x[i] * scale : 0.0f;
+    for (size_t i = 0; i < n; i++) d[i] = keep_if(x[i] * scale, m[i]);
 }
 
-static const float *layer_input(const rd_model *m, const float *x, int i)
+static float dropout_scale(const rd_layer *D) { return (float)(1.0 / (1.0 - D->rate)); }
+
+/* Y = act(Z) and, when D (the dropout layer after L, or NULL) is active, its output in the
+ * same sweep. */
+static void dense_activate(rd_layer *L, rd_layer *D, int rows)
 {
-    return i == 0 ? x : m->layers[i - 1].y;
+    size_t n = (size_t)rows * L->out;
+    if (L->act == RD_ACT_RELU) {
+        if (D) relu_dropout_sweep(L->z, L->y, D->y, D->mask, dropout_scale(D), n);
+        else relu_sweep(L->z, L->y, n);
+        return;
+    }
+    if (L->act != RD_ACT_LINEAR)
+        for (size_t i = 0; i < n; i++) L->y[i] = rd_act(L->act, L->z[i]);
+    if (D) dropout_sweep(L->y, D->y, D->mask, dropout_scale(D), n);
+}
+
+static bool dropout_active(const rd_layer *D, bool train)
+{
+    return D->kind == RD_LAYER_DROPOUT && train && D->rate > 0.0;
 }
 
 const float *rd_model_forward(rd_model *m, const float *x, int rows, bool train)
@@ -194,9 +229,16 @@ const float *rd_model_forward(rd_model *m, const float *x, int rows, bool train)
     for (int i = 0; i < m->n_layers; i++) {
         rd_layer *L = &m->layers[i];
         if (L->kind == RD_LAYER_DENSE) {
-            dense_forward(L, m->params, in, rows);
-        } else if (train && L->rate > 0.0) {
-            dropout_forward(L, in, rows);
+            rd_layer *D = i + 1 < m->n_layers && dropout_active(&m->layers[i + 1], train) ? &m->layers[i + 1] : NULL;
+            dense_gemm(L, m->params, in, rows);
+            dense_activate(L, D, rows);
+            if (D) {
+                in = D->y;
+                i++;   /* the dropout layer's output was made by the fused sweep */
+                continue;
+            }
+        } else if (dropout_active(L, train)) {
+            dropout_sweep(in, L->y, L->mask, dropout_scale(L), (size_t)rows * L->out);
         } else {
             memcpy(L->y, in, (size_t)rows * L->out * sizeof(float));
         }
@@ -213,44 +255,124 @@ static bool needs_dx(const rd_model *m, int i)
     return false;
 }
 
+static void relu_mask_dz_row(const float *restrict g, const uint8_t *restrict mk, const float *restrict z,
+                             float *restrict dz, float *restrict db, float scale, int n)
+{
+    for (int j = 0; j < n; j++) {
+        float v = keep_if(g[j] * scale, (uint8_t)((mk[j] != 0) & (z[j] > 0.0f)));
+        dz[j] = v;
+        db[j] += v;
+    }
+}
+
+static void relu_dz_row(const float *restrict z, float *restrict dz, float *restrict db, int n)
+{
+    for (int j = 0; j < n; j++) {
+        float v = z[j] > 0.0f ? dz[j] : 0.0f;
+        dz[j] = v;
+        db[j] += v;
+    }
+}
+
+static void linear_dz_row(const float *restrict dz, float *restrict db, int n)
+{
+    for (int j = 0; j < n; j++) db[j] += dz[j];
+}
+
+/* Any activation, any mask (g may be dz itself when mk is NULL). */
+static void generic_dz_row(const rd_layer *L, const float *g, const uint8_t *mk, const float *z,
+                           const float *y, float *dz, float *db, float scale, int n)
+{
+    for (int j = 0; j < n; j++) {
+        float v = mk ? (mk[j] ? g[j] * scale : 0.0f) : g[j];
+        if (L->act != RD_ACT_LINEAR) v *= rd_act_grad(L->act, z[j], y[j]);
+        dz[j] = v;
+        db[j] += v;
+    }
+}
+
+/* dZ = G * mask/(1-p) * act'(Z) into L->dy and db = the column sums of dZ (in row order),
+ * in one sweep. With D (the active dropout layer after L), G = D->dy; else G = L->dy. */
+static void dense_dz_db(rd_layer *L, const rd_layer *D, float *db, int rows)
+{
+    const int out = L->out;
+    const float scale = D ? dropout_scale(D) : 1.0f;
+    memset(db, 0, (size_t)out * sizeof(float));
+    for (int r = 0; r < rows; r++) {
+        const size_t o = (size_t)r * out;
+        float *dz = L->dy + o;
+        const float *g = D ? D->dy + o : dz;
+        const uint8_t *mk = D ? D->mask + o : NULL;
+        if (L->act == RD_ACT_RELU && mk) relu_mask_dz_row(g, mk, L->z + o, dz, db, scale, out);
+        else if (L->act == RD_ACT_RELU) relu_dz_row(L->z + o, dz, db, out);
+        else if (L->act == RD_ACT_LINEAR && !mk) linear_dz_row(dz, db, out);
+        else generic_dz_row(L, g, mk, L->z + o, L->y + o, dz, db, scale, out);
+    }
+}
+
+/* Panels of a backward GEMM over the `in` rows of W: 1 without a progress hook, else about
+ * one per RD_PANEL_FLOPS, at least 16 rows each (edges on multiples of 16). */
+static int n_panels(const rd_model *m, const rd_layer *L)
+{
+    if (!m->progress) return 1;
+    double flops = 2.0 * m->max_rows * (double)L->in * L->out;
+    int n = (int)(flops / RD_PANEL_FLOPS + 0.5), most = L->in / 16;
+    if (n > most) n = most;
+    return n < 1 ? 1 : n;
+}
+
+static int panel_edge(int in, int n, int p)
+{
+    return p >= n ? in : (int)((int64_t)in * p / n) & ~15;
+}
+
+/* dW = X^T dZ in row panels [i0, i1) of W, last panel first: each finishes the gradients
+ * from w_off + i0*out upwards, so buckets above it can start. */
+static void dense_dw(rd_model *m, rd_layer *L, const float *in, const float *dz, int rows)
+{
+    const int out = L->out, np = n_panels(m, L);
+    float *dW = m->grads + L->w_off;
+    for (int p = np - 1; p >= 0; p--) {
+        const int i0 = panel_edge(L->in, np, p), i1 = panel_edge(L->in, np, p + 1);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, i1 - i0, out, rows,
+                    1.0f, in + i0, L->in, dz, out, 0.0f, dW + (size_t)i0 * out, out);
+        if (m->grad_ready) m->grad_ready(m->grad_ready_ctx, L->w_off + (size_t)i0 * out);
+    }
+}
+
+/* dX = dZ W^T in column panels [i0, i1) of dX (rows of W). */
+static void dense_dx(rd_model *m, rd_layer *L, const float *dz, float *dx, int rows)
+{
+    const int out = L->out, np = n_panels(m, L);
+    const float *W = m->params + L->w_off;
+    for (int p = 0; p < np; p++) {
+        const int i0 = panel_edge(L->in, np, p), i1 = panel_edge(L->in, np, p + 1);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, i1 - i0, out,
+                    1.0f, dz, out, W + (size_t)i0 * out, out, 0.0f, dx + i0, L->in);
+        if (m->progress) m->progress(m->grad_ready_ctx);
+    }
+}
+
 void rd_model_backward(rd_model *m, const float *x, const float *dlogits, int rows)
 {
     rd_layer *last = &m->layers[m->n_layers - 1];
     memcpy(last->dy, dlogits, (size_t)rows * last->out * sizeof(float));
     for (int i = m->n_layers - 1; i >= 0; i--) {
         rd_layer *L = &m->layers[i];
-        const float *in = layer_input(m, x, i);
+        const float *in = i == 0 ? x : m->layers[i - 1].y;
         float *dx = (i > 0 && needs_dx(m, i)) ? m->layers[i - 1].dy : NULL;
-        size_t n = (size_t)rows * L->out;
         if (L->kind == RD_LAYER_DROPOUT) {
-            if (!dx) continue;
-            if (L->rate > 0.0) {
-                const float scale = (float)(1.0 / (1.0 - L->rate));
-                for (size_t k = 0; k < n; k++) dx[k] = L->mask[k] ? L->dy[k] * scale : 0.0f;
-            } else {
-                memcpy(dx, L->dy, n * sizeof(float));
-            }
+            /* after a dense layer, that layer's dZ sweep applies the mask */
+            if (!dx || m->layers[i - 1].kind == RD_LAYER_DENSE) continue;
+            if (L->rate > 0.0) dropout_sweep(L->dy, dx, L->mask, dropout_scale(L), (size_t)rows * L->out);
+            else memcpy(dx, L->dy, (size_t)rows * L->out * sizeof(float));
             continue;
         }
-        float *dz = L->dy;   /* dZ overwrites dY in place */
-        if (L->act == RD_ACT_RELU) {
-            for (size_t k = 0; k < n; k++)
-                if (!(L->z[k] > 0.0f)) dz[k] = 0.0f;
-        } else if (L->act != RD_ACT_LINEAR) {
-            for (size_t k = 0; k < n; k++) dz[k] *= rd_act_grad(L->act, L->z[k], L->y[k]);
-        }
-        const int out = L->out;
-        float *dW = m->grads + L->w_off, *db = m->grads + L->b_off;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->in, out, rows,
-                    1.0f, in, L->in, dz, out, 0.0f, dW, out);
-        memset(db, 0, (size_t)out * sizeof(float));
-        for (int r = 0; r < rows; r++) {
-            const float *row = dz + (size_t)r * out;
-            for (int j = 0; j < out; j++) db[j] += row[j];
-        }
-        if (m->grad_ready) m->grad_ready(m->grad_ready_ctx, L->w_off);
-        if (dx)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, L->in, out,
-                        1.0f, dz, out, m->params + L->w_off, out, 0.0f, dx, L->in);
+        const rd_layer *N = i + 1 < m->n_layers && m->layers[i + 1].kind == RD_LAYER_DROPOUT ? &m->layers[i + 1] : NULL;
+        if (N && !(N->rate > 0.0)) memcpy(L->dy, N->dy, (size_t)rows * L->out * sizeof(float));
+        dense_dz_db(L, N && N->rate > 0.0 ? N : NULL, m->grads + L->b_off, rows);
+        if (m->grad_ready) m->grad_ready(m->grad_ready_ctx, L->b_off);
+        dense_dw(m, L, in, L->dy, rows);
+        if (dx) dense_dx(m, L, L->dy, dx, rows);
     }
 }

@@ -37,11 +37,18 @@ typedef struct {
     float *momentum;       /* mirrors params */
     int max_rows;          /* capacity of the activation buffers */
     /* Called by backward as soon as the gradients at offsets >= from are final (after each
-     * dense layer, and after each column panel of the first layer's dW), so a bucketed
-     * allreduce can start and progress. May be NULL. */
+     * dense layer's db and dW, and with `progress` set after each row panel of dW), so a
+     * bucketed allreduce can start. May be NULL. */
     void (*grad_ready)(void *ctx, size_t from);
-    void *grad_ready_ctx;
+    /* When set, backward runs its big GEMMs as panels of ~RD_PANEL_FLOPS and calls this
+     * between them, so that nonblocking communication progresses (Open MPI advances it only
+     * inside MPI calls). The panel plan depends on the shapes and max_rows only. */
+    void (*progress)(void *ctx);
+    void *grad_ready_ctx;  /* passed to grad_ready and progress */
 } rd_model;
+
+/* FLOPs per backward GEMM panel when progress is set (~1 ms at 100 GFLOP/s). */
+#define RD_PANEL_FLOPS 1e8
 
 /* Floats after the gradients in `grads`, reduced with them (DESIGN control block). */
 #define RD_CONTROL_FLOATS 8

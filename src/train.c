@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "optim.h"
+#include "step.h"
 
 #ifndef RDROP_GIT
 #define RDROP_GIT "unknown"
@@ -63,13 +64,19 @@ int rd_load_datasets(const rd_config *c, rd_dataset *train, rd_dataset *test, rd
         rd_data_synthetic(test, (uint32_t)c->data.synthetic.test, (uint32_t)f, (uint32_t)k, c->run.seed, 1);
         return 0;
     }
-    int rc = rd_data_load_idx(train, c->data.train_images, c->data.train_labels, e);
+    /* Errors name the file and its config key: "PATH: data.train_images: what is wrong". */
+    int rc = rd_data_load_idx_keys(train, c->data.train_images, "data.train_images", c->data.train_labels,
+                                   "data.train_labels", e);
     if (rc) return rc;
-    rc = rd_data_load_idx(test, c->data.test_images, c->data.test_labels, e);
+    rc = rd_data_load_idx_keys(test, c->data.test_images, "data.test_images", c->data.test_labels,
+                               "data.test_labels", e);
     if (rc) { rd_data_free(train); return rc; }
-    if (test->features != train->features) {
-        rc = rd_fail(e, RD_EXIT_DATA, "%s: %u values per sample, but %s has %u",
+    if (test->features != train->features)
+        rc = rd_fail(e, RD_EXIT_DATA, "%s: data.test_images: %u values per sample, but %s (data.train_images) has %u",
                      c->data.test_images, test->features, c->data.train_images, train->features);
+    /* The input width is known now: the model's size limit with the real first layer. */
+    if (!rc) rc = rd_config_check_model_size(c, (long)train->features, c->data.train_images, e);
+    if (rc) {
         rd_data_free(train);
         rd_data_free(test);
     }
@@ -136,14 +143,12 @@ typedef struct {
     rd_model m;
     int B_g, B_l, lo;           /* global batch, this rank's share, its offset in the batch */
     int passes;
-    float *x;
+    rd_step step;               /* the step's buffers and bucketed allreduce */
+    float *x;                   /* = step.x, step.y: also the evaluation buffers */
     int32_t *y;
-    float *dlogits;
     int64_t spe, total_steps;   /* steps per epoch, steps of the whole run */
     rd_train_state st;
     rd_buf metrics;
-    rd_allreduce *ar;
-    rd_key drop_key;
     char run_dir[RD_PATH_MAX];
     int lock_fd;
     int64_t last_ckpt_step;
@@ -154,13 +159,6 @@ typedef struct {
     char mpi_version[160];
     char *config_yaml;
 } trainer;
-
-static void grad_ready(void *ctx, size_t from)
-{
-    rd_allreduce *a = ctx;
-    rd_allreduce_ready(a, from);
-    rd_allreduce_poll(a);
-}
 
 static double now_wall(void) { return rd_now(); }
 
@@ -412,32 +410,19 @@ typedef struct { bool stop, ckpt_now, stop_clock; } step_flags;
 static int train_step(trainer *T, step_flags *fl)
 {
     const rd_config *c = T->c;
-    rd_model *m = &T->m;
     rd_train_state *s = &T->st;
     const uint64_t t = (uint64_t)s->step;
     const int64_t epoch = s->step / T->spe, pos = s->step % T->spe;
-    double t0 = now_wall();
+    rd_step_timing tm = {0};
 
     if (T->perm_epoch != epoch) {
         rd_epoch_permutation(T->perm, T->train_ids, T->n_train, c->run.seed, (uint32_t)epoch, c->data.shuffle);
         T->perm_epoch = epoch;
     }
     const uint32_t *idx = T->perm + (size_t)pos * T->B_g + T->lo;
-    const int B = T->B_l, rows = T->passes * B, in = m->input_dim, K = m->output_dim;
-    rd_data_gather(&T->train, idx, (uint32_t)B, T->x, T->y);
-    if (T->passes == 2) memcpy(T->x + (size_t)B * in, T->x, (size_t)B * in * sizeof(float));
 
-    if (c->rng.dropout_stream == RD_STREAM_RANK) rd_model_masks_rank(m, rows, T->drop_key, t);
-    else rd_model_masks_sample(m, B, T->passes, idx, c->run.seed, (uint32_t)epoch);
-
-    const float *logits = rd_model_forward(m, T->x, rows, true);
-    rd_loss_sums ls;
-    double scale = c->rdrop.reduction == RD_REDUCE_MEAN ? 1.0 / (double)T->B_g : 1.0;
-    rd_rdrop_loss(logits, B, K, T->passes, T->y, c->rdrop.alpha, scale, T->dlogits, &ls);
-
-    float *ctl = m->grads + m->n_params;
+    float *ctl = rd_step_control(&T->step);
     ctl[0] = stop_requested ? 1.0f : 0.0f;
-    ctl[1] = isfinite(ls.loss) ? 0.0f : 1.0f;
     ctl[2] = 0.0f;
     if (T->d->rank == 0) {
         double elapsed = now_wall() - T->t_start;
@@ -445,22 +430,9 @@ static int train_step(trainer *T, step_flags *fl)
         else if (c->checkpoint.every_seconds > 0 && now_wall() - T->t_last_ckpt >= c->checkpoint.every_seconds)
             ctl[2] = 1.0f;
     }
-    ctl[3] = (float)ls.loss;
-    ctl[4] = (float)ls.ce;
-    ctl[5] = (float)ls.kl;
-    ctl[6] = (float)ls.correct;
-    ctl[7] = (float)B;
+    rd_step_compute(&T->step, &T->train, idx, T->B_l, t, (uint32_t)epoch, &tm);
 
-    rd_allreduce_begin(T->ar);
-    m->grad_ready = c->dist.overlap ? grad_ready : NULL;
-    m->grad_ready_ctx = T->ar;
-    rd_model_backward(m, T->x, T->dlogits, rows);
-    double wait = rd_allreduce_finish(T->ar);
-
-    /* NaN and Inf propagate through the SUM, so every rank sees the same verdict. */
-    float probe = 0.0f;
-    for (size_t i = 0; i < m->n_params; i++) probe += m->grads[i] * 0.0f;
-    if (ctl[1] > 0.0f || !isfinite(probe)) {
+    if (!rd_step_finite(&T->step, &tm)) {
         rd_error e;
         char last[64];
         if (T->last_ckpt_step >= 0) snprintf(last, sizeof last, "ckpt-%09lld.h5", (long long)T->last_ckpt_step);
@@ -475,7 +447,7 @@ static int train_step(trainer *T, step_flags *fl)
     }
 
     double lr = rd_schedule_lr(c, t, (uint64_t)T->total_steps);
-    rd_optim_step(m, c, lr);
+    rd_step_update(&T->step, lr, &tm);
     s->step++;
     s->lr = lr;
     s->sum_loss += ctl[3];
@@ -487,10 +459,9 @@ static int train_step(trainer *T, step_flags *fl)
     fl->stop = ctl[0] > 0.0f;
     fl->ckpt_now = ctl[2] > 0.0f;
     fl->stop_clock = ctl[2] > 1.5f;
-    double dt = now_wall() - t0;
-    T->comm_s += wait;
-    T->compute_s += dt - wait;
-    T->step_time_sum += dt;
+    T->comm_s += tm.comm;
+    T->compute_s += tm.total - tm.comm;
+    T->step_time_sum += tm.total;
     T->steps_this_process++;
     return 0;
 }
@@ -537,14 +508,9 @@ static int setup_model(trainer *T, rd_error *e)
     if ((uint32_t)T->m.output_dim != T->train.classes)
         return rd_fail(e, RD_EXIT_CONFIG, "model.layers: the last dense layer has %d units but the data has %u classes",
                        T->m.output_dim, T->train.classes);
-    size_t rows = (size_t)T->m.max_rows;
-    T->x = rd_malloc(rows * T->m.input_dim * sizeof(float));
-    T->y = rd_malloc(rows * sizeof(int32_t));
-    T->dlogits = rd_malloc(rows * T->m.output_dim * sizeof(float));
-    size_t bucket = (size_t)(c->dist.bucket_mb * 1048576.0 / sizeof(float));
-    if (bucket < 1024) bucket = 1024;
-    T->ar = rd_allreduce_create(T->d, T->m.grads, T->m.n_params + RD_CONTROL_FLOATS, bucket);
-    T->drop_key = rd_rng_key(c->run.seed, RD_PURPOSE_DROPOUT_RANK, (uint32_t)r);
+    rd_step_create(&T->step, &T->m, c, T->d, B_max);
+    T->x = T->step.x;
+    T->y = T->step.y;
     T->spe = T->n_train / T->B_g;
     T->total_steps = T->spe * c->training.epochs;
     if (c->training.max_steps > 0 && c->training.max_steps < T->total_steps) T->total_steps = c->training.max_steps;
@@ -725,7 +691,7 @@ static int resume(trainer *T, rd_error *e)
 
 static void trainer_free(trainer *T)
 {
-    rd_allreduce_free(T->ar);
+    rd_step_free(&T->step);
     rd_model_free(&T->m);
     rd_data_free(&T->train);
     rd_data_free(&T->test);
@@ -733,9 +699,6 @@ static void trainer_free(trainer *T)
     free(T->val_ids);
     free(T->test_ids);
     free(T->perm);
-    free(T->x);
-    free(T->y);
-    free(T->dlogits);
     free(T->config_yaml);
     rd_buf_free(&T->metrics);
     if (T->lock_fd > 0) close(T->lock_fd);
@@ -782,8 +745,9 @@ int rd_train_run(const rd_config *c, const rd_train_opts *o, rd_dist *d)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (d->local_rank == 0 && (long)d->local_size * c->run.blas_threads > cores) {
         char msg[256];
-        snprintf(msg, sizeof msg, "warning: %d ranks x %d BLAS threads on %s exceed its %ld cores (slower, not wrong)",
-                 d->local_size, c->run.blas_threads, d->host, cores);
+        snprintf(msg, sizeof msg, "warning: %d rank%s x %d BLAS thread%s on %s exceed its %ld cores (slower, not wrong)",
+                 d->local_size, d->local_size == 1 ? "" : "s", c->run.blas_threads,
+                 c->run.blas_threads == 1 ? "" : "s", d->host, cores);
         rd_print_error(d, msg);
     }
 

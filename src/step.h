@@ -1,0 +1,71 @@
+/* step.h - one training step on this rank (DESIGN "One training step"), shared by the
+ * trainer's loop (train.c) and the benchmark (tests/bench), with a per-phase clock.
+ *
+ * The step owns the doubled-batch input, the logit gradients and the bucketed allreduce;
+ * it never allocates after rd_step_create.
+ */
+#ifndef RDROP_STEP_H
+#define RDROP_STEP_H
+
+#include "data.h"
+#include "dist.h"
+#include "loss.h"
+#include "model.h"
+
+/* Wall seconds per phase, ADDED to by the step functions (zero it per window). */
+typedef struct {
+    double gather;     /* batch gather (uint8 -> float) and doubling */
+    double masks;      /* dropout masks */
+    double forward;
+    double loss;
+    double backward;   /* includes the MPI_Test calls that progress the overlapped buckets */
+    double comm;       /* exposed communication: waiting for the allreduce after backward */
+    double check;      /* non-finite probe of the reduced gradient */
+    double update;     /* optimizer + max-norm */
+    double total;
+} rd_step_timing;
+
+typedef struct {
+    rd_model *m;
+    const rd_config *c;
+    rd_allreduce *ar;
+    rd_key drop_key;    /* this rank's dropout stream (rank mode) */
+    int B_g;            /* global batch */
+    int passes;
+    float *x;           /* [passes*B_max x input_dim] doubled batch (also an eval buffer) */
+    int32_t *y;         /* [passes*B_max] labels */
+    float *dlogits;     /* [passes*B_max x output_dim] */
+    bool parallel;      /* more than one rank: overlap the allreduce with backward */
+} rd_step;
+
+/* Buffers and the allreduce (buckets of dist.bucket_mb over grads + control block) for at
+ * most B_max samples per rank. m must be created with max_rows >= passes*B_max. */
+void rd_step_create(rd_step *S, rd_model *m, const rd_config *c, const rd_dist *d, int B_max);
+void rd_step_free(rd_step *S);
+
+/* The gradient buckets (DESIGN step 5) over grads + control block: edges descending from
+ * the buffer's length to 0 (see rd_allreduce_create); returns the number of buckets. Above
+ * the first dense layer: near-equal buckets of at most bucket_mb; the first dense layer's
+ * kernel and bias (nothing in backward follows it) at least two, so its upper rows are
+ * reduced while its last panels are computed. edges needs room for n_floats/1024 + 3. */
+int rd_step_buckets(const rd_model *m, double bucket_mb, size_t *edges);
+
+/* The control block (DESIGN appendix): RD_CONTROL_FLOATS floats after the gradients. The
+ * caller sets [0] stop request and [2] checkpoint-now before rd_step_compute; the step fills
+ * the rest; after it the block holds the sums over all ranks. */
+static inline float *rd_step_control(rd_step *S) { return S->m->grads + S->m->n_params; }
+
+/* Steps 1-6 for this rank's B samples idx[0..B) at step t of epoch `epoch`: gather and
+ * double the batch, draw the masks, forward, loss, backward overlapped (dist.overlap) with
+ * the bucketed allreduce, wait. Afterwards m->grads holds the global-batch gradient. */
+void rd_step_compute(rd_step *S, const rd_dataset *ds, const uint32_t *idx, int B, uint64_t t,
+                     uint32_t epoch, rd_step_timing *tm);
+
+/* True when the reduced gradient and the reduced non-finite count show no NaN/Inf (NaN and
+ * Inf survive the SUM, so every rank reaches the same verdict). */
+bool rd_step_finite(rd_step *S, rd_step_timing *tm);
+
+/* Step 7: SGD update and max-norm, identical on every rank. */
+void rd_step_update(rd_step *S, double lr, rd_step_timing *tm);
+
+#endif
