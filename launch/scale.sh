@@ -25,6 +25,7 @@
 #                                for the optimizer timing (launch/stepbench.c), else that column is empty
 #   --out DIR                    results folder (default results/scaling-<date>); --append keeps its CSV
 #   --keep-runs                  keep every run folder (checkpoints) under DIR/runs
+#   --report                     run nothing: rebuild the CSV, table and plot from DIR/raw.jsonl
 # Outputs in DIR: scaling.csv, scaling.md (table), scaling.png (gnuplot; skipped with a notice when
 # gnuplot is missing), stepbench.jsonl, comm.jsonl (with --comm-bench), logs/. Times are medians.
 # Columns: step_ms = wall time per optimizer step; compute_ms = forward + backward (the trainer's
@@ -38,7 +39,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC=$(cd "$HERE/.." && pwd)
 PY=/usr/bin/python3
 where=local ranks_list="" ppn=1 links="unlimited" algs="default" mode=both batch="" steps=80 logw=10
-repeat=3 full=0 comm_bench=0 hostfile="" rdrop="$SRC/build/rdrop" out="" append=0 keep=0
+repeat=3 full=0 report=0 comm_bench=0 hostfile="" rdrop="$SRC/build/rdrop" out="" append=0 keep=0
 
 die() { echo "scale: $*" >&2; exit "${2:-1}"; }
 say() { echo "scale: $*" >&2; }
@@ -61,6 +62,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --append) append=1; shift ;;
     --keep-runs) keep=1; shift ;;
+    --report) report=1; shift ;;
     -h|--help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $1 (see --help)" 2 ;;
     *) break ;;
@@ -80,7 +82,7 @@ export OPENBLAS_NUM_THREADS=1
 out=${out:-$SRC/results/scaling-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out/logs" "$out/runs"
 out=$(realpath "$out")
-[ $append = 1 ] || rm -f "$out/raw.jsonl" "$out/stepbench.jsonl" "$out/comm.jsonl"
+[ $append = 1 ] || [ $report = 1 ] || rm -f "$out/raw.jsonl" "$out/stepbench.jsonl" "$out/comm.jsonl"
 IFS=, read -r -a RANKS <<< "$ranks_list"
 IFS=, read -r -a LINKS <<< "$links"
 IFS=, read -r -a ALGS <<< "$algs"
@@ -227,6 +229,7 @@ for l in sys.stdin:
     print(json.dumps(r))' "$w" "$nodes" "$p" "$link" "$alg" >> "$out/comm.jsonl" || say "allreduce benchmark failed: $(tail -n 2 "$out/logs/comm.tmp")"
 }
 
+if [ $report = 0 ]; then
 say "config $config ${sets[*]}; $where; ranks/nodes ${RANKS[*]} x $ppn; links ${LINKS[*]}; allreduce ${ALGS[*]}; modes ${modes[*]}; batch $batch; $steps steps x $repeat; results in $out"
 say "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 bench_for "$batch"
@@ -248,6 +251,7 @@ for rep in $(seq "$repeat"); do
     done
   done
 done
+fi
 
 # ---- aggregate: medians, CSV, markdown, plot ----------------------------------------------------
 $PY - "$out" <<'PY'
@@ -286,7 +290,14 @@ for k, rs in groups.items():
         step_ms_min=min(r["step_ms"] for r in rs), step_ms_max=max(r["step_ms"] for r in rs),
         load1=mid["load1"], test_acc=st.median(acc) if acc else None))
 order = {"strong": 0, "weak": 1}
-lk = lambda l: (0 if l == "local" else 1, l)
+def lk(l):
+    """local first, then unlimited, then by falling bandwidth, a delay after the same bandwidth"""
+    if l == "local": return (0, 0, 0, l)
+    bw, _, d = l.partition("+")
+    mul = {"g": 1e9, "m": 1e6, "k": 1e3}
+    num = "".join(ch for ch in bw if ch.isdigit() or ch == ".")
+    rate = float(num) * mul.get(bw[len(num):len(num) + 1].lower(), 1) if num else float("inf")
+    return (1, -rate, 1 if d else 0, l)
 rows.sort(key=lambda r: (r["ranks"] > 1, order[r["mode"]], r["where"] != "local", lk(r["link"]), r["allreduce"], r["ranks"]))
 cols = ["mode", "where", "ranks", "nodes", "ppn", "link", "allreduce", "global_batch", "local_batch", "runs",
         "samples_per_s", "step_ms", "compute_ms", "optimizer_ms", "comm_exposed_ms", "other_ms", "speedup",
@@ -334,7 +345,7 @@ if command -v gnuplot >/dev/null 2>&1; then
     i=0
     for m in strong weak; do
       grep -q "^$m " "$out/series.txt" 2>/dev/null || continue
-      echo "set title '$m scaling'; set xlabel 'ranks'; set ylabel 'efficiency vs 1 rank'; set yrange [0:1.2]; set xtics 1; set grid; set key bottom left"
+      echo "set title '$m scaling'; set xlabel 'ranks'; set ylabel 'efficiency vs 1 rank'; set yrange [0:1.2]; set xtics 1; set grid; set key top right"
       plot="plot 1 title 'ideal' lw 1 dt 2 lc rgb 'gray'"
       idx=0
       while read -r sm sw sl sa; do

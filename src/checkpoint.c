@@ -742,8 +742,15 @@ static char **r_strs(reader *r, hid_t obj, const char *where, const char *name, 
         free(raw);
     } else if (ok) {
         size_t len = H5Tget_size(ft);
-        char *raw = rd_calloc((size_t)n * len + 1, 1);
-        ok = len > 0 && H5Aread(a, ft, raw) >= 0;
+        /* A fixed-length string attribute is stored in the file: it cannot be larger than the
+         * file (refuse before allocating what a damaged header claims). */
+        if (len == 0 || (uint64_t)n * len > r->size) {
+            r_fail(r, "%s attribute %s claims %llu bytes, more than the file holds", where_label(where), name,
+                   (unsigned long long)((uint64_t)n * len));
+            ok = false;
+        }
+        char *raw = ok ? rd_calloc((size_t)n * len + 1, 1) : NULL;
+        ok = ok && H5Aread(a, ft, raw) >= 0;
         for (int i = 0; ok && i < n; i++) out[i] = strndup(raw + (size_t)i * len, len);
         free(raw);
     }

@@ -21,8 +21,8 @@ int rd_fail(rd_error *e, int code, const char *fmt, ...)
 
 static void oom(size_t n)
 {
-    fprintf(stderr, "rdrop: out of memory allocating %zu bytes\n", n);
-    abort();
+    fprintf(stderr, "rdrop: out of memory allocating %zu bytes (a smaller model or batch, or more memory)\n", n);
+    exit(RD_EXIT_INTERNAL);
 }
 
 void *rd_malloc(size_t n)

@@ -483,6 +483,8 @@ static int setup_data(trainer *T, rd_error *e)
     T->train_ids = rd_malloc((size_t)T->n_train * sizeof(uint32_t));
     T->perm = rd_malloc((size_t)T->n_train * sizeof(uint32_t));
     rd_validation_split(n, T->n_val, c->run.seed, T->val_ids, T->train_ids);
+    T->st.n_validation = T->n_val;                              /* saved in /data */
+    T->st.validation_indices = T->n_val ? T->val_ids : NULL;
     T->test_ids = rd_malloc((size_t)T->test.n * sizeof(uint32_t));
     for (uint32_t i = 0; i < T->test.n; i++) T->test_ids[i] = i;
     if ((uint64_t)c->data.batch_size > T->n_train)
@@ -755,12 +757,17 @@ int rd_train_run(const rd_config *c, const rd_train_opts *o, rd_dist *d)
     int rc = setup_data(&T, &e);
     rc = rd_agree(d, rc, &e);
     if (!rc) rc = rd_agree(d, setup_model(&T, &e), &e);
-    if (!rc && d->rank == 0) {
-        rc = mkdir_p(T.run_dir, &e);
-        if (!rc) rc = lock_run_folder(&T, &e);
-        if (!rc) rc = tidy_run_folder(&T, o->resume != NULL, &e);
+    if (!rc) {
+        /* Rank 0 alone sets up the folder; every rank joins the agreement, so a failure there
+         * (folder held by another trainer, not creatable) is printed and no rank waits. */
+        int r0 = 0;
+        if (d->rank == 0) {
+            r0 = mkdir_p(T.run_dir, &e);
+            if (!r0) r0 = lock_run_folder(&T, &e);
+            if (!r0) r0 = tidy_run_folder(&T, o->resume != NULL, &e);
+        }
+        rc = rd_agree(d, r0, &e);
     }
-    if (!rc) rc = rd_agree(d, rc, &e);
     if (rc) { trainer_free(&T); return rc; }
 
     /* Rank 0 initialises and broadcasts (DESIGN protocol), or resumes. */

@@ -420,8 +420,9 @@ static void report(bench *b, const bench_opts *o, results *R, const char *load0)
     for (int w = 0; w < W; w++) fprintf(f, "%s%.1f", w ? "," : "", R->sps[w]);
     fprintf(f, "],\"step_ms\":%.4f,\"phases_ms\":{", step);
     for (int i = 0; i < 9; i++) fprintf(f, "%s\"%s\":%.4f", i ? "," : "", phase_names[i], ph[i]);
-    fprintf(f, "},\"comm_exposed_frac\":%.4f,\"gemm_gflop_per_step\":%.4f,\"achieved_gflops\":%.2f,",
-            ph[5] / step, R->flops * 1e-9, gf);
+    fprintf(f, "},\"comm_exposed_frac\":%.4f,\"comm_exposed_frac_windows\":[", ph[5] / step);
+    for (int w = 0; w < W; w++) fprintf(f, "%s%.4f", w ? "," : "", R->phase[5][w] / R->step_ms[w]);
+    fprintf(f, "],\"gemm_gflop_per_step\":%.4f,\"achieved_gflops\":%.2f,", R->flops * 1e-9, gf);
     if (o->sgemm) {
         fprintf(f, "\"sgemm_gflops\":%.2f,\"achieved_over_sgemm\":%.4f,\"sgemm_shapes\":[", sg, gf / sg);
         for (int k = 0; k < R->n_gemms; k++) {

@@ -38,9 +38,10 @@ done < "$TMP/counters"
 
 # distinct hostnames seen by the ranks themselves, launched through launch/mpirun.sh + hostfile
 "${CLUSTER[@]}" -q -n 3 --no-mpirun -- \
-  sh -c 'bash "$0/launch/mpirun.sh" -N 1 --hostfile "$CLUSTER_HOSTFILE" -- hostname' "$SRC" > "$TMP/hosts" 2>&1 \
-  || { cat "$TMP/hosts"; fail "launch/mpirun.sh --hostfile on the cluster failed"; }
-[ "$(sort -u "$TMP/hosts" | tr '\n' ' ')" = "node0 node1 node2 " ] || fail "hostnames: $(cat "$TMP/hosts")"
+  sh -c 'bash "$0/launch/mpirun.sh" -N 1 --hostfile "$CLUSTER_HOSTFILE" -- hostname' "$SRC" > "$TMP/hosts" 2> "$TMP/hosts.err" \
+  || { cat "$TMP/hosts" "$TMP/hosts.err"; fail "launch/mpirun.sh --hostfile on the cluster failed"; }
+# (stderr apart: Open MPI's rsh launcher may warn "setpgid(...) failed" when an orted execs first)
+[ "$(sort "$TMP/hosts" | tr '\n' ' ')" = "node0 node1 node2 " ] || fail "hostnames: $(cat "$TMP/hosts")"
 
 # resume across the cluster: stop at step 40 (max_steps), continue to the end, compare bitwise
 "${CLUSTER[@]}" -q -n 3 -- "$RDROP" train "$TINY" --out "$TMP/b" --set checkpoint.every_steps=20 \
