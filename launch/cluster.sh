@@ -42,7 +42,7 @@ nodes=3 ppn=1 threads=1 bw="" delay="" job_timeout=600 no_mpirun=0 counters="" q
 say() { [ "$quiet" = 1 ] || echo "cluster: $*" >&2; }
 die() { echo "cluster: $*" >&2; exit "${2:-1}"; }
 skip() { echo "cluster: SKIP: $*" >&2; exit 77; }
-usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 
 # ---- leftovers of crashed runs -----------------------------------------------------------
 owner_alive() {   # PID: is it a running cluster.sh?
@@ -283,7 +283,9 @@ else
 fi
 ip netns exec "${P}node0" unshare --uts sh -c 'hostname node0 && exec "$@"' sh "${cmd[@]}" < /dev/null &
 mp=$!
-sleep $((job_timeout + 30)) &
+# the watchdog lives in the switch namespace, so that even a kill -9 of this script leaves
+# nothing behind that the next run's leftover cleanup (ip netns pids) would not find
+ip netns exec "$SW" sleep $((job_timeout + 30)) &
 wd=$!
 interrupts=0
 forward() {

@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
     --bind-to) bind=$2; shift 2 ;;
     --mpirun-arg) extra+=("$2"); shift 2 ;;
     --dry-run) dry=1; shift ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     --) shift; break ;;
     *) break ;;
   esac

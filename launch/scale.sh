@@ -63,7 +63,7 @@ while [ $# -gt 0 ]; do
     --append) append=1; shift ;;
     --keep-runs) keep=1; shift ;;
     --report) report=1; shift ;;
-    -h|--help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     -*) die "unknown option $1 (see --help)" 2 ;;
     *) break ;;
   esac
