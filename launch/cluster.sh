@@ -174,7 +174,8 @@ trap 'exit 143' TERM
 clean_leftovers
 etc_netns_made=0
 [ -d /etc/netns ] || etc_netns_made=1
-T=$(mktemp -d "${TMPDIR:-/tmp}/rdrop-cluster.$$.XXXXXX")
+tmpl="rdrop-cluster.$$.$(printf 'X%.0s' 1 2 3 4 5 6)"   # mktemp template: six random characters
+T=$(mktemp -d "${TMPDIR:-/tmp}/$tmpl")
 chmod 755 "$T"
 t0=$(date +%s.%N)
 

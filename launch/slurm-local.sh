@@ -141,7 +141,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 clean_leftovers
-T=$(mktemp -d "${TMPDIR:-/tmp}/rdrop-slurm.$$.XXXXXX")
+tmpl="rdrop-slurm.$$.$(printf 'X%.0s' 1 2 3 4 5 6)"   # mktemp template: six random characters
+T=$(mktemp -d "${TMPDIR:-/tmp}/$tmpl")
 chmod 755 "$T"                       # munged refuses a socket whose parents are not world-executable
 t0=$SECONDS
 host=$(hostname -s)
