@@ -130,7 +130,10 @@ void rd_dist_mpi_version(char *buf, size_t n)
     /* First line only, e.g. "Open MPI v4.1.4, package: ..." -> up to the comma. */
     size_t k = strcspn(v, ",\n");
     v[k] = '\0';
-    snprintf(buf, n, "%s", v);
+    /* The nonblocking allreduce algorithm decides the summation order: record it too, so a
+     * resume under another choice says that bitwise continuation is not guaranteed. */
+    const char *alg = getenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm");
+    snprintf(buf, n, "%s (iallreduce algorithm %s)", v, alg ? alg : "default");
 }
 
 /* ---- bucketed nonblocking allreduce ---- */
