@@ -102,3 +102,14 @@ with gzip.GzipFile(path, "wb", mtime=0) as f:
     f.write(b)
 PYEOF
 }
+
+# setup_idx_case: small IDX files in $TMP/d with their config ($cfg), and a run folder ($run)
+# holding checkpoints whose state is snapshotted to $TMP/snap (assert_intact compares).
+setup_idx_case() {
+  d=$TMP/d
+  cfg=$d/idx.yaml
+  run=$TMP/run
+  make_idx "$d"
+  make_run "$run"
+  snapshot "$run" > "$TMP/snap"
+}

@@ -6,12 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/badinput_lib.sh"
 
-make_idx "$TMP/d"
-run=$TMP/run
-make_run "$run"
-snapshot "$run" > "$TMP/snap"
-d=$TMP/d
-cfg=$d/idx.yaml
+setup_idx_case   # sets d (IDX files), cfg (their config), run (a run with checkpoints)
 cp "$d/train-images.gz" "$TMP/keep.gz"
 size=$(stat -c %s "$TMP/keep.gz")
 # bytes in the middle of the deflate stream overwritten

@@ -6,12 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/badinput_lib.sh"
 
-make_idx "$TMP/d"
-run=$TMP/run
-make_run "$run"
-snapshot "$run" > "$TMP/snap"
-d=$TMP/d
-cfg=$d/idx.yaml
+setup_idx_case   # sets d (IDX files), cfg (their config), run (a run with checkpoints)
 cp "$d/train-labels.gz" "$TMP/keep.gz"
 gz_rewrite "$d/train-labels.gz" "b[:8+37] + bytes([10]) + b[8+38:]"
 expect_error 3 "train-labels\.gz: data\.train_labels: label 10 at index 37 is out of range \(0\.\.9\)" -- \
