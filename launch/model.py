@@ -6,9 +6,10 @@
 
 Allreduce of one bucket of n bytes over p ranks (alpha = per-message latency, beta = seconds
 per byte on a node's link, reduction cost folded into beta):
-    tree (binomial reduce + binomial broadcast: what Open MPI 4.1's libnbc runs for rdrop's
-          MPI_Iallreduce(MPI_IN_PLACE, ...)):     T = 2 L (alpha + n beta),   L = ceil(log2 p)
-    ring (--mca coll_libnbc_iallreduce_algorithm 1):  T = 2 (p-1) alpha + 2 (p-1)/p n beta
+    tree (binomial reduce + binomial broadcast: Open MPI 4.1 libnbc's own choice for an
+          MPI_Iallreduce(MPI_IN_PLACE, ...), algorithm 2): T = 2 L (alpha + n beta),   L = ceil(log2 p)
+    ring (algorithm 1, what rdrop selects unless the user sets coll_libnbc_iallreduce_algorithm):
+          T = 2 (p-1) alpha + 2 (p-1)/p n beta
 Overlap: rdrop starts bucket k's allreduce as soon as backward has finished its gradients
 (launch/stepbench.c records when, with the trainer's own backward and bucket plan); buckets
 go one after another on the links; what is left after backward is exposed. A tree's reduce
@@ -45,7 +46,11 @@ import sys
 def load_jsonl(path):
     if not os.path.exists(path):
         return []
-    return [json.loads(l) for l in open(path) if l.strip()]
+    rows = [json.loads(l) for l in open(path) if l.strip()]
+    for r in rows:               # results of scale.sh before it named both algorithms explicitly
+        if r.get("allreduce") == "default":
+            r["allreduce"] = "tree"
+    return rows
 
 
 def ceil_log2(p):
@@ -187,8 +192,8 @@ def main(argv):
     fits = {}
     say("### Allreduce fit (alpha-beta, per link and algorithm)\n")
     say("Least squares over the allreduce benchmark (message sizes 4 B .. rdrop's buckets, 2-4 emulated "
-        "nodes; medians of 9). `tree` = binomial reduce + broadcast (Open MPI 4.1 libnbc's choice for "
-        "rdrop's in-place MPI_Iallreduce), `ring` = `--mca coll_libnbc_iallreduce_algorithm 1`.\n")
+        "nodes; medians of 9). `ring` = libnbc algorithm 1 (rdrop's default), `tree` = binomial reduce + "
+        "broadcast (algorithm 2, Open MPI 4.1 libnbc's own choice for an in-place MPI_Iallreduce).\n")
     say("| link | algorithm | alpha (us) | beta (ns/B) | effective GB/s (1/beta) | nominal GB/s | points | median / max error (>= 1 MB) |")
     say("|---|---|---:|---:|---:|---:|---:|---:|")
     by = {}
@@ -205,9 +210,9 @@ def main(argv):
             f"{rate / 8e9 if rate else float('nan'):.3g} | {len(pts)} | {100 * st.median(errs) if errs else 0:.0f}% / {100 * max(errs) if errs else 0:.0f}% |")
     say("")
     # the host's own costs (TCP stack, copies, reduction) are a property of the transport, not of the
-    # algorithm: both algorithms use the unlimited link's fit of the default algorithm
-    hfit = fits.get(("unlimited", "default")) or fits.get(("unlimited", "ring")) or (50e-6, 0.3e-9)
-    host = {"default": hfit, "ring": hfit}
+    # algorithm: both algorithms use the unlimited link's fit (ring preferred)
+    hfit = fits.get(("unlimited", "ring")) or fits.get(("unlimited", "tree")) or (50e-6, 0.3e-9)
+    host = {"tree": hfit, "ring": hfit}
     for (link, alg), (a, b) in sorted(fits.items()):
         rate = rate_of(link)
         if rate:
@@ -275,8 +280,8 @@ def main(argv):
     a_host = {alg: host[alg][0] for alg in host}
     b_host = {alg: host[alg][1] for alg in host}
     say("### Predicted efficiency at scale (1 rank per node)\n")
-    say(f"alpha = {a_host['default'] * 1e6:.0f} us and "
-        f"beta = beta_host ({b_host['default'] * 1e9:.2f} ns/B) + 8/rate, both fitted on "
+    say(f"alpha = {a_host['ring'] * 1e6:.0f} us and "
+        f"beta = beta_host ({b_host['ring'] * 1e9:.2f} ns/B) + 8/rate, both fitted on "
         "the emulated cluster (TCP over veth); compute, optimizer and bucket readiness from stepbench at 1 rank. "
         "Weak: every node keeps a batch of 128 (global batch 128 x nodes), efficiency = T(1 rank) / T(N). "
         "Strong: global batch 128 split over the nodes (at most 128 nodes: one sample each), efficiency = T(1) / (N T(N)).\n")
@@ -293,7 +298,7 @@ def main(argv):
             for n in (nodes_list if mode == "weak" else strong_nodes):
                 cells = []
                 for rate in rates:
-                    for alg, key in (("tree", "default"), ("ring", "ring")):
+                    for alg, key in (("tree", "tree"), ("ring", "ring")):
                         alpha, beta = a_host[key], b_host[key] + 8.0 / rate
                         if mode == "weak":
                             bl = b1

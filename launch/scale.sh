@@ -11,8 +11,9 @@
 #   --ranks LIST                 e.g. 1,2 (local) or 2,3,4 (cluster); the 1-rank baseline always runs
 #   --ppn R                      ranks per node for cluster/alloc (default 1)
 #   --links LIST                 cluster: unlimited,10gbit,1gbit,1gbit+1ms (bandwidth[+one-way delay])
-#   --allreduce LIST             default (what rdrop gets: Open MPI 4.1 libnbc picks a binomial tree
-#                                for MPI_IN_PLACE) and/or ring (--mca coll_libnbc_iallreduce_algorithm 1)
+#   --allreduce LIST             ring (rdrop's default: it sets coll_libnbc_iallreduce_algorithm=1 unless
+#                                the user set it) and/or tree (=2, binomial: Open MPI 4.1 libnbc's own
+#                                choice for an in-place MPI_Iallreduce); passed explicitly to every run
 #   --mode strong|weak|both      default both
 #   --batch B                    strong: the global batch; weak: the per-rank batch (default: data.batch_size)
 #   --steps N                    optimizer steps per measurement run (training.max_steps; default 80)
@@ -38,7 +39,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC=$(cd "$HERE/.." && pwd)
 PY=/usr/bin/python3
-where=local ranks_list="" ppn=1 links="unlimited" algs="default" mode=both batch="" steps=80 logw=10
+where=local ranks_list="" ppn=1 links="unlimited" algs="ring" mode=both batch="" steps=80 logw=10
 repeat=3 full=0 report=0 comm_bench=0 hostfile="" rdrop="$SRC/build/rdrop" out="" append=0 keep=0
 
 die() { echo "scale: $*" >&2; exit "${2:-1}"; }
@@ -117,6 +118,9 @@ bench_for() {  # B_LOCAL: forward/backward/optimizer timing at this per-rank bat
     || say "notice: stepbench failed at batch $b"
 }
 
+# alg_id NAME: Open MPI 4.1 libnbc's number of an iallreduce algorithm
+alg_id() { case "$1" in ring) echo 1 ;; tree|binomial) echo 2 ;; *) die "--allreduce: ring or tree, not $1" 2 ;; esac; }
+
 # ---- one measurement run ---------------------------------------------------------------------
 # run_point MODE WHERE NODES PPN LINK ALG REP
 run_point() {
@@ -131,7 +135,7 @@ run_point() {
   extra=(--set "data.batch_size=$gb" --set "training.max_steps=$steps" --set "training.log_every_steps=$logw"
          --set checkpoint.every_epochs=0 --set checkpoint.keep=1)
   [ $full = 1 ] && extra=(--set "data.batch_size=$gb" --set "training.log_every_steps=$logw" --set checkpoint.keep=1)
-  [ "$alg" = ring ] && mca=(--mca coll_libnbc_iallreduce_algorithm 1)
+  mca=(--mca coll_libnbc_iallreduce_algorithm "$(alg_id "$alg")")
   load=$(cut -d' ' -f1 /proc/loadavg)
   t0=$(date +%s.%N)
   set +e
@@ -150,7 +154,7 @@ run_point() {
         --timeout 3600 "${margs[@]}" -- "$rdrop" train "$config" "${sets[@]}" "${extra[@]}" --out "$dir" > "$log" 2>&1 ;;
     alloc)
       if [ -n "${SLURM_JOB_ID:-}" ] && [ -z "$hostfile" ]; then
-        env ${mca:+OMPI_MCA_coll_libnbc_iallreduce_algorithm=1} timeout -k 10 3600 \
+        env OMPI_MCA_coll_libnbc_iallreduce_algorithm="$(alg_id "$alg")" timeout -k 10 3600 \
           srun --mpi=pmix -N "$nodes" --ntasks-per-node="$p" "$rdrop" train "$config" "${sets[@]}" "${extra[@]}" --out "$dir" > "$log" 2>&1
       else
         [ -n "$hostfile" ] || die "--where alloc needs a SLURM allocation or --hostfile"
@@ -210,7 +214,7 @@ except Exception:
     print(4194304)
 PY
 )"
-  [ "$alg" = ring ] && margs=(--mpirun-arg --mca --mpirun-arg coll_libnbc_iallreduce_algorithm --mpirun-arg 1)
+  margs=(--mpirun-arg --mca --mpirun-arg coll_libnbc_iallreduce_algorithm --mpirun-arg "$(alg_id "$alg")")
   set +e
   if [ "$w" = cluster ]; then
     bw=${link%%+*}; [ "$bw" = unlimited ] && bw=""
@@ -234,7 +238,7 @@ say "config $config ${sets[*]}; $where; ranks/nodes ${RANKS[*]} x $ppn; links ${
 say "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 bench_for "$batch"
 for rep in $(seq "$repeat"); do
-  run_point strong local 1 1 local default "$rep"      # the 1-rank baseline (both modes: same run)
+  run_point strong local 1 1 local "${ALGS[0]}" "$rep"      # the 1-rank baseline (both modes: same run)
 done
 for rep in $(seq "$repeat"); do
   for m in "${modes[@]}"; do

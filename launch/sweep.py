@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Run a grid of rdrop trainings, resumably, and tabulate them.
 
-usage: launch/sweep.sh SWEEP.yaml [--ranks N] [--out DIR] [--dry-run] [--report-only]
+usage: launch/sweep.sh SWEEP.yaml [--ranks N] [--jobs J] [--out DIR] [--dry-run] [--report-only]
 
 SWEEP.yaml:
     config: configs/fashion_mlp_rdrop.yaml   # the base config
@@ -10,9 +10,17 @@ SWEEP.yaml:
     set:                                     # fixed overrides for every run (optional)
       training.epochs: 20
       data.validation: 5000
+    variants:                                # named override sets (optional), crossed with grid
+      rdrop: {}
+      dropout: {rdrop.passes: 1}
+      none: {rdrop.passes: 1, model.layers.0.rate: 0, model.layers.2.rate: 0}
     grid:                                    # every combination is one run
       rdrop.alpha: [0, 0.5, 1, 3]
       run.seed: [1, 2, 3]
+
+--jobs J runs J grid points at once, each its own `mpirun -np N` (J x N should not exceed the
+cores: on a 2-core machine, --ranks 1 --jobs 2 gets the most runs per hour; wall times are then
+measured with the other job running).
 
 Each run lives in OUT/<key=value,...> and is started with --resume auto: a finished run
 (status.json "finished") is skipped, an interrupted one continues from its checkpoint.
@@ -50,7 +58,7 @@ def load_spec(path):
         die(f"{path}: not valid YAML: {e}")
     if not isinstance(spec, dict):
         die(f"{path}: expected a mapping with config, grid (and ranks, out, set)")
-    unknown = set(spec) - {"config", "ranks", "out", "set", "grid"}
+    unknown = set(spec) - {"config", "ranks", "jobs", "out", "set", "grid", "variants"}
     if unknown:
         die(f"{path}: unknown keys: {', '.join(sorted(unknown))}")
     if "config" not in spec or "grid" not in spec:
@@ -58,6 +66,10 @@ def load_spec(path):
     grid = spec["grid"]
     if not isinstance(grid, dict) or not grid or not all(isinstance(v, list) and v for v in grid.values()):
         die(f"{path}: grid: expected KEY: [values...] entries")
+    var = spec.get("variants")
+    if var is not None and (not isinstance(var, dict) or not var
+                            or not all(isinstance(v, dict) or v is None for v in var.values())):
+        die(f"{path}: variants: expected NAME: {{KEY: value, ...}} entries")
     return spec
 
 
@@ -137,10 +149,13 @@ def main(argv):
         return 0
     spec = load_spec(args[0])
     ranks, out, dry, report_only = int(spec.get("ranks", 2)), spec.get("out"), False, False
+    jobs = int(spec.get("jobs", 1))
     i = 1
     while i < len(args):
         if args[i] == "--ranks":
             ranks = int(args[i + 1]); i += 2
+        elif args[i] == "--jobs":
+            jobs = int(args[i + 1]); i += 2
         elif args[i] == "--out":
             out = args[i + 1]; i += 2
         elif args[i] == "--dry-run":
@@ -149,22 +164,33 @@ def main(argv):
             report_only = True; i += 1
         else:
             die(f"unknown argument {args[i]}")
+    if jobs < 1 or ranks < 1:
+        die("--ranks and --jobs must be >= 1")
+    if jobs * ranks > (os.cpu_count() or 1):
+        print(f"sweep: warning: {jobs} jobs x {ranks} ranks exceed the {os.cpu_count()} cores: "
+              "runs will share cores and their wall times will say so", file=sys.stderr)
     if not out:
         out = os.path.join("runs", "sweep-" + os.path.splitext(os.path.basename(args[0]))[0])
     out = os.path.abspath(out)
     os.makedirs(out, exist_ok=True)
     fixed = spec.get("set") or {}
-    keys = list(spec["grid"])
-    points = [dict(zip(keys, combo)) for combo in itertools.product(*(spec["grid"][k] for k in keys))]
+    variants = spec.get("variants") or {}
+    keys = (["variant"] if variants else []) + list(spec["grid"])
+    gkeys = list(spec["grid"])
+    combos = [dict(zip(gkeys, c)) for c in itertools.product(*(spec["grid"][k] for k in gkeys))]
+    if variants:
+        points = [({"variant": v, **c}, {**(variants[v] or {}), **c}) for v in variants for c in combos]
+    else:
+        points = [(c, c) for c in combos]
     rdrop = os.environ.get("RDROP", os.path.join(ROOT, "build", "rdrop"))
-    print(f"sweep: {len(points)} runs of {spec['config']} on {ranks} ranks into {out}")
+    print(f"sweep: {len(points)} runs of {spec['config']} on {ranks} ranks, {jobs} at a time, into {out}")
 
-    results = []
-    for n, point in enumerate(points, 1):
+    todo = []
+    for n, (point, over) in enumerate(points, 1):
         name = run_name(point)
         run_dir = os.path.join(out, name)
         st = status_of(run_dir)
-        sets = [f"{k}={scalar(v)}" for k, v in {**fixed, **point}.items()]
+        sets = [f"{k}={scalar(v)}" for k, v in {**fixed, **over}.items()]
         cmd = ["bash", os.path.join(HERE, "mpirun.sh"), "-n", str(ranks), "--", rdrop, "train", spec["config"],
                "--out", run_dir, "--resume", "auto"] + [a for s in sets for a in ("--set", s)]
         if report_only or (st and st.get("status") == "finished"):
@@ -172,20 +198,42 @@ def main(argv):
         elif dry:
             print(f"[{n}/{len(points)}] {name}: would run: {' '.join(cmd)}")
         else:
+            todo.append((n, name, run_dir, st, cmd))
+    running, stop = [], False
+    while todo or running:
+        while todo and len(running) < jobs and not stop:
+            n, name, run_dir, st, cmd = todo.pop(0)
             print(f"[{n}/{len(points)}] {name}: {'resuming' if st else 'starting'}", flush=True)
             os.makedirs(run_dir, exist_ok=True)
-            with open(os.path.join(run_dir, "sweep.log"), "a") as log:
-                rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT)
-            if rc != 0:
-                print(f"sweep: {name} exited {rc} (see {run_dir}/sweep.log); rerun the sweep to resume it",
-                      file=sys.stderr)
-                if rc == 75:
-                    return 75
-        s = summarize(read_metrics(run_dir))
+            log = open(os.path.join(run_dir, "sweep.log"), "a")
+            running.append((name, run_dir, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log))
+        if stop and not running:
+            break
+        if not running:
+            break
+        pid, status = os.wait()
+        for r in running:
+            if r[2].pid == pid:
+                name, run_dir, proc, log = r
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                log.close()
+                running.remove(r)
+                rc = proc.returncode
+                print(f"sweep: {name} {'finished' if rc == 0 else f'exited {rc}'}", flush=True)
+                if rc != 0:
+                    print(f"sweep: {name} exited {rc} (see {run_dir}/sweep.log); rerun the sweep to resume it",
+                          file=sys.stderr)
+                    if rc == 75:         # stopped by a signal or max_seconds: start nothing new
+                        stop = True
+                break
+    results = []
+    for point, _ in points:
+        name = run_name(point)
+        s = summarize(read_metrics(os.path.join(out, name)))
         results.append({"run": name, **{k: scalar(v) for k, v in point.items()}, **s})
 
     write_reports(out, keys, results)
-    return 0
+    return 75 if stop else 0
 
 
 def write_reports(out, keys, results):
@@ -200,14 +248,16 @@ def write_reports(out, keys, results):
     for r in results:
         groups.setdefault(tuple(r[k] for k in group_keys), []).append(r)
     lines = ["| " + " | ".join(group_keys + ["seeds", "best val acc", "test acc at best val",
-                                            "final test acc", "epochs", "wall time / run"]) + " |",
-             "|" + "---|" * (len(group_keys) + 6)]
+                                            "final test acc", "epochs", "wall time / run", "s / epoch"]) + " |",
+             "|" + "---|" * (len(group_keys) + 7)]
     for gk, rs in groups.items():
         bv, tb, ft = (mean_std([r[c] for r in rs]) for c in ("best_val_acc", "test_at_best", "final_test_acc"))
         wall, _ = mean_std([r["wall_s"] for r in rs])
         ep = max((r["epochs"] or 0) for r in rs)
+        per_ep, _ = mean_std([r["wall_s"] / r["epochs"] for r in rs if r["wall_s"] and r["epochs"]])
         lines.append("| " + " | ".join(list(gk) + [str(len(rs)), fmt(*bv), fmt(*tb), fmt(*ft), str(ep),
-                                                  f"{wall:.0f} s" if wall else "—"]) + " |")
+                                                  f"{wall:.0f} s" if wall else "—",
+                                                  f"{per_ep:.1f}" if per_ep else "—"]) + " |")
     text = "\n".join(lines) + "\n"
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write(text)

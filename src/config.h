@@ -75,6 +75,10 @@ typedef struct {
         bool shuffle;                      /* true */
         bool drop_last;                    /* true (false is refused: partial batches unsupported) */
         long validation;                   /* 0 */
+        struct {                           /* data.augment.*: training samples only */
+            bool flip;                     /* false: mirror left-right with probability 1/2 */
+            long shift;                    /* 0: translate by up to this many pixels each way */
+        } augment;
         struct {                           /* data.synthetic.*, used when format: synthetic */
             long train;                    /* 2048 */
             long test;                     /* 512 */

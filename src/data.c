@@ -187,7 +187,8 @@ static int check_end(gzFile gz, const char *path, rd_error *e)
     return gz_check(gz, path, false, e);
 }
 
-static int load_images(const char *path, uint32_t *n, uint32_t *features, uint8_t **x, rd_error *e)
+static int load_images(const char *path, uint32_t *n, uint32_t *features, uint32_t *rows, uint8_t **x,
+                       rd_error *e)
 {
     gzFile gz;
     int rc = gz_open(&gz, path, e);
@@ -208,6 +209,7 @@ static int load_images(const char *path, uint32_t *n, uint32_t *features, uint8_
     if (!rc) {
         *n = h.dims[0];
         *features = (uint32_t)f;
+        *rows = h.ndims == 3 ? h.dims[1] : 1;
     }
     return rc;
 }
@@ -248,9 +250,9 @@ static int load_labels(const char *path, const char *images_path, uint32_t n_ima
 int rd_data_load_idx(rd_dataset *d, const char *images_path, const char *labels_path, rd_error *e)
 {
     memset(d, 0, sizeof *d);
-    uint32_t n = 0, features = 0;
+    uint32_t n = 0, features = 0, rows = 1;
     uint8_t *x = NULL, *y = NULL;
-    int rc = load_images(images_path, &n, &features, &x, e);
+    int rc = load_images(images_path, &n, &features, &rows, &x, e);
     if (rc) return rc;
     rc = load_labels(labels_path, images_path, n, &y, e);
     if (rc) {
@@ -259,6 +261,8 @@ int rd_data_load_idx(rd_dataset *d, const char *images_path, const char *labels_
     }
     d->n = n;
     d->features = features;
+    d->rows = rows;
+    d->cols = features / rows;
     d->classes = IDX_CLASSES;
     d->x = x;
     d->y = y;
@@ -379,6 +383,8 @@ void rd_data_synthetic(rd_dataset *d, uint32_t n, uint32_t features, uint32_t cl
     synth_prototypes(proto, features, classes, seed);
     d->n = n;
     d->features = features;
+    d->rows = 1;
+    d->cols = features;
     d->classes = classes;
     d->x = rd_malloc((size_t)n * features);
     d->y = rd_malloc(n);
@@ -406,5 +412,44 @@ void rd_data_gather(const rd_dataset *d, const uint32_t *idx, uint32_t count, fl
         float *dst = x + (size_t)i * f;
         for (size_t j = 0; j < f; j++) dst[j] = (float)src[j] / 255.0f;
         if (y) y[i] = d->y[idx[i]];
+    }
+}
+
+/* ---------------------------------------------------------------- augmentation */
+
+/* floor(v * range / 2^32): multiply-shift, bias below range / 2^32. */
+static int scaled(uint32_t v, uint32_t range) { return (int)(((uint64_t)v * range) >> 32); }
+
+void rd_data_augment(const rd_dataset *d, const rd_augment *a, uint64_t seed, uint32_t epoch,
+                     const uint32_t *idx, uint32_t count, float *x, float *scratch)
+{
+    if (!a->flip && a->shift <= 0) return;
+    const int R = (int)d->rows, C = (int)d->cols, s = a->shift > 0 ? a->shift : 0;
+    const uint32_t range = 2u * (uint32_t)s + 1u;
+    const size_t f = d->features;
+    const rd_key key = rd_rng_key(seed, RD_PURPOSE_AUGMENT, 0);
+    for (uint32_t i = 0; i < count; i++) {
+        const uint32_t ctr[4] = {idx[i], epoch, 0, 0};
+        uint32_t v[4];
+        rd_philox(key, ctr, v);
+        const bool mirror = a->flip && (v[0] & 1u);
+        const int dx = s ? scaled(v[1], range) - s : 0;
+        const int dy = s && R > 1 ? scaled(v[2], range) - s : 0;
+        if (!mirror && dx == 0 && dy == 0) continue;
+        float *row = x + (size_t)i * f;
+        memcpy(scratch, row, f * sizeof *row);
+        for (int r = 0; r < R; r++) {
+            float *out = row + (size_t)r * C;
+            const int sr = r - dy;
+            if (sr < 0 || sr >= R) {
+                memset(out, 0, (size_t)C * sizeof *out);
+                continue;
+            }
+            const float *in = scratch + (size_t)sr * C;
+            for (int c = 0; c < C; c++) {
+                const int sc = c - dx;
+                out[c] = sc < 0 || sc >= C ? 0.0f : in[mirror ? C - 1 - sc : sc];
+            }
+        }
     }
 }

@@ -6,11 +6,13 @@
 #define RDROP_DATA_H
 
 #include "common.h"
+#include "rng.h"
 
 typedef struct {
     uint32_t n;          /* samples */
     uint32_t features;   /* values per sample (28*28 = 784 for Fashion-MNIST) */
     uint32_t classes;    /* labels are < classes (10 for IDX files) */
+    uint32_t rows, cols; /* image shape: IDX n x rows x cols; 1 x features otherwise */
     uint8_t *x;          /* [n x features] row-major */
     uint8_t *y;          /* [n] */
 } rd_dataset;
@@ -45,5 +47,20 @@ void rd_data_free(rd_dataset *d);
 /* x[i*features + f] = d->x[idx[i]*features + f] / 255.0f, y[i] = d->y[idx[i]], i < count.
  * y may be NULL (features only). */
 void rd_data_gather(const rd_dataset *d, const uint32_t *idx, uint32_t count, float *x, int32_t *y);
+
+/* Training-time augmentation (data.augment) of gathered rows x[i] = sample idx[i], in place:
+ * the sample's transform is a function of (seed, epoch, dataset index) only -- the same on
+ * any rank, at any world size and after a resume. Philox key rd_rng_key(seed,
+ * RD_PURPOSE_AUGMENT, 0), counter {index, epoch, 0, 0}, one block v: mirror left-right iff
+ * flip and v[0] & 1; shift by dx = floor(v[1] (2s+1) / 2^32) - s columns and (images with
+ * rows > 1) dy = floor(v[2] (2s+1) / 2^32) - s rows, s = shift; pixels shifted in are 0.
+ * out[r][c] = in[r - dy][m(c - dx)], m(j) = cols-1-j if mirrored else j; scratch: features floats. */
+typedef struct {
+    bool flip;
+    int shift;           /* 0 = none */
+} rd_augment;
+
+void rd_data_augment(const rd_dataset *d, const rd_augment *a, uint64_t seed, uint32_t epoch,
+                     const uint32_t *idx, uint32_t count, float *x, float *scratch);
 
 #endif

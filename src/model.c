@@ -311,12 +311,12 @@ static void dense_dz_db(rd_layer *L, const rd_layer *D, float *db, int rows)
 }
 
 /* Panels of a backward GEMM over the `in` rows of W: 1 without a progress hook, else about
- * one per RD_PANEL_FLOPS, at least 16 rows each (edges on multiples of 16). */
+ * one per RD_PANEL_FLOPS, at least RD_PANEL_MIN_ROWS rows each (edges on multiples of 16). */
 static int n_panels(const rd_model *m, const rd_layer *L)
 {
     if (!m->progress) return 1;
     double flops = 2.0 * m->max_rows * (double)L->in * L->out;
-    int n = (int)(flops / RD_PANEL_FLOPS + 0.5), most = L->in / 16;
+    int n = (int)(flops / RD_PANEL_FLOPS + 0.5), most = L->in / RD_PANEL_MIN_ROWS;
     if (n > most) n = most;
     return n < 1 ? 1 : n;
 }

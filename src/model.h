@@ -49,6 +49,11 @@ typedef struct {
 
 /* FLOPs per backward GEMM panel when progress is set (~1 ms at 100 GFLOP/s). */
 #define RD_PANEL_FLOPS 1e8
+/* Fewest rows of W per panel: every panel packs the whole other operand again (for dW the
+ * rows x out gradient of Z), so thin panels of a wide layer spend their time packing. */
+#ifndef RD_PANEL_MIN_ROWS
+#define RD_PANEL_MIN_ROWS 128
+#endif
 
 /* Floats after the gradients in `grads`, reduced with them (DESIGN control block). */
 #define RD_CONTROL_FLOATS 8

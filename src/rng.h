@@ -16,6 +16,7 @@ enum {
     RD_PURPOSE_INIT = 3,
     RD_PURPOSE_SHUFFLE = 4,
     RD_PURPOSE_VALIDATION = 5,
+    RD_PURPOSE_AUGMENT = 6,
 };
 
 typedef struct { uint32_t k[2]; } rd_key;

@@ -18,6 +18,7 @@ void rd_step_create(rd_step *S, rd_model *m, const rd_config *c, const rd_dist *
     S->x = rd_malloc(rows * (size_t)m->input_dim * sizeof(float));
     S->y = rd_malloc(rows * sizeof(int32_t));
     S->dlogits = rd_malloc(rows * (size_t)m->output_dim * sizeof(float));
+    S->scratch = rd_malloc((size_t)m->input_dim * sizeof(float));
     size_t *edges = rd_malloc((m->n_params + RD_CONTROL_FLOATS) / 1024 * sizeof *edges + 4 * sizeof *edges);
     int nb = rd_step_buckets(m, c->dist.bucket_mb, edges);
     S->ar = rd_allreduce_create(d, m->grads, edges, nb);
@@ -58,6 +59,7 @@ void rd_step_free(rd_step *S)
     free(S->x);
     free(S->y);
     free(S->dlogits);
+    free(S->scratch);
     memset(S, 0, sizeof *S);
 }
 
@@ -87,6 +89,8 @@ void rd_step_compute(rd_step *S, const rd_dataset *ds, const uint32_t *idx, int 
     double t0 = rd_now(), start = t0;
 
     rd_data_gather(ds, idx, (uint32_t)B, S->x, S->y);
+    const rd_augment aug = {c->data.augment.flip, (int)c->data.augment.shift};
+    rd_data_augment(ds, &aug, c->run.seed, epoch, idx, (uint32_t)B, S->x, S->scratch);
     if (S->passes == 2) memcpy(S->x + (size_t)B * in, S->x, (size_t)B * in * sizeof(float));
     lap(&tm->gather, &t0);
 

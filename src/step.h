@@ -35,6 +35,7 @@ typedef struct {
     float *x;           /* [passes*B_max x input_dim] doubled batch (also an eval buffer) */
     int32_t *y;         /* [passes*B_max] labels */
     float *dlogits;     /* [passes*B_max x output_dim] */
+    float *scratch;     /* [input_dim] for data.augment */
     bool parallel;      /* more than one rank: overlap the allreduce with backward */
 } rd_step;
 

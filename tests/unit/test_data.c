@@ -153,13 +153,15 @@ static void expect_image_error(blob img, const char *want)
 
 /* ---------------------------------------------------------------- good files */
 
-static void check_good(const char *ip, const char *lp)
+static void check_good_shape(const char *ip, const char *lp, uint32_t rows)
 {
     rd_dataset d;
     rd_error e = {0, ""};
     assert_int_equal(rd_data_load_idx(&d, ip, lp, &e), 0);
     assert_int_equal(d.n, N);
     assert_int_equal(d.features, R * C);
+    assert_int_equal(d.rows, rows);
+    assert_int_equal(d.cols, R * C / rows);
     assert_int_equal(d.classes, 10);
     uint8_t px[N * R * C];
     fill_pixels(px, sizeof px);
@@ -168,6 +170,8 @@ static void check_good(const char *ip, const char *lp)
     rd_data_free(&d);
     assert_true(is_zero(&d));
 }
+
+static void check_good(const char *ip, const char *lp) { check_good_shape(ip, lp, R); }
 
 static void test_good_plain_and_gz(void **state)
 {
@@ -193,7 +197,7 @@ static void test_good_2d_images(void **state)
     uint32_t dims[2] = {N, R * C};
     blob img = idx_blob(0x802, dims, 2, px, sizeof px), lab = labels_blob();
     char *ip = write_gz(img), *lp = write_plain(lab);
-    check_good(ip, lp);
+    check_good_shape(ip, lp, 1);
     drop(ip);
     drop(lp);
     free(img.bytes);
@@ -679,6 +683,161 @@ static void test_gather(void **state)
     assert_close(out2[2], 9 / 255.0, 0, 1e-7);
 }
 
+
+/* ---------------------------------------------------------------- augmentation */
+
+/* A 4 x 5 "image" dataset of n samples whose pixel (r, c) of sample i is 1 + 20 r + c + 100 i
+ * (below 256 for i < 2), gathered as floats: a transform is read off the output directly. */
+static rd_dataset image_set(uint32_t n)
+{
+    rd_dataset d = {0};
+    d.n = n;
+    d.rows = 4;
+    d.cols = 5;
+    d.features = 20;
+    d.classes = 2;
+    d.x = malloc((size_t)n * 20);
+    d.y = calloc(n, 1);
+    for (uint32_t i = 0; i < n; i++)
+        for (int r = 0; r < 4; r++)
+            for (int c = 0; c < 5; c++) d.x[i * 20 + r * 5 + c] = (uint8_t)((1 + 20 * r + c + 100 * i) % 256);
+    return d;
+}
+
+/* The transform of sample idx at (seed, epoch) as the documented formula gives it. */
+static void expected_transform(uint64_t seed, uint32_t epoch, uint32_t index, int flip, int s,
+                               int *mirror, int *dx, int *dy)
+{
+    uint32_t ctr[4] = {index, epoch, 0, 0}, v[4];
+    rd_philox(rd_rng_key(seed, RD_PURPOSE_AUGMENT, 0), ctr, v);
+    *mirror = flip && (v[0] & 1u);
+    *dx = s ? (int)(((uint64_t)v[1] * (uint64_t)(2 * s + 1)) >> 32) - s : 0;
+    *dy = s ? (int)(((uint64_t)v[2] * (uint64_t)(2 * s + 1)) >> 32) - s : 0;
+}
+
+static void test_augment_off_is_identity(void **state)
+{
+    (void)state;
+    rd_dataset d = image_set(2);
+    uint32_t idx[2] = {1, 0};
+    float x[40], ref[40], scratch[20];
+    rd_data_gather(&d, idx, 2, x, NULL);
+    memcpy(ref, x, sizeof x);
+    const rd_augment off = {false, 0};
+    rd_data_augment(&d, &off, 7, 3, idx, 2, x, scratch);
+    assert_memory_equal(x, ref, sizeof x);
+    rd_data_free(&d);
+}
+
+/* Every output pixel against the formula, over many (seed, epoch) draws: mirrors, shifts in
+ * both directions and zero fill all occur. */
+static void test_augment_matches_formula(void **state)
+{
+    (void)state;
+    rd_dataset d = image_set(2);
+    const rd_augment a = {true, 2};
+    float x[20], scratch[20];
+    int seen_mirror = 0, seen_plain = 0, seen_dx[5] = {0}, seen_dy[5] = {0};
+    for (uint32_t epoch = 0; epoch < 200; epoch++) {
+        uint32_t i = epoch % 2;
+        rd_data_gather(&d, &i, 1, x, NULL);
+        rd_data_augment(&d, &a, 11, epoch, &i, 1, x, scratch);
+        int mirror, dx, dy;
+        expected_transform(11, epoch, i, 1, 2, &mirror, &dx, &dy);
+        assert_true(dx >= -2 && dx <= 2 && dy >= -2 && dy <= 2);
+        seen_mirror += mirror;
+        seen_plain += !mirror;
+        seen_dx[dx + 2]++;
+        seen_dy[dy + 2]++;
+        for (int r = 0; r < 4; r++)
+            for (int c = 0; c < 5; c++) {
+                int sr = r - dy, sc = c - dx;
+                double want = 0.0;
+                if (sr >= 0 && sr < 4 && sc >= 0 && sc < 5) {
+                    int cc = mirror ? 4 - sc : sc;
+                    want = d.x[i * 20 + sr * 5 + cc] / 255.0;
+                }
+                assert_close(x[r * 5 + c], want, 0, 1e-7);
+            }
+    }
+    assert_true(seen_mirror > 70 && seen_plain > 70);      /* about 100 each */
+    for (int k = 0; k < 5; k++) assert_true(seen_dx[k] > 15 && seen_dy[k] > 15);   /* about 40 */
+    rd_data_free(&d);
+}
+
+/* A mirror alone reverses every row; a shift alone moves the picture and fills zeros. */
+static void test_augment_flip_and_shift_by_hand(void **state)
+{
+    (void)state;
+    rd_dataset d = image_set(1);
+    float x[20], scratch[20];
+    uint32_t i = 0;
+    const rd_augment flip = {true, 0}, shift = {false, 1};
+    int done_flip = 0, done_shift = 0;
+    for (uint32_t epoch = 0; epoch < 64 && !(done_flip && done_shift); epoch++) {
+        int mirror, dx, dy;
+        expected_transform(5, epoch, 0, 1, 0, &mirror, &dx, &dy);
+        if (mirror && !done_flip) {
+            rd_data_gather(&d, &i, 1, x, NULL);
+            rd_data_augment(&d, &flip, 5, epoch, &i, 1, x, scratch);
+            assert_close(x[0], 5 / 255.0, 0, 1e-7);     /* row 0 was 1 2 3 4 5 */
+            assert_close(x[4], 1 / 255.0, 0, 1e-7);
+            assert_close(x[15], 65 / 255.0, 0, 1e-7);   /* row 3 was 61 .. 65 */
+            done_flip = 1;
+        }
+        expected_transform(5, epoch, 0, 0, 1, &mirror, &dx, &dy);
+        if (dx == 1 && dy == 1 && !done_shift) {
+            rd_data_gather(&d, &i, 1, x, NULL);
+            rd_data_augment(&d, &shift, 5, epoch, &i, 1, x, scratch);
+            for (int c = 0; c < 5; c++) assert_true(x[c] == 0.0f);          /* row 0 filled */
+            for (int r = 0; r < 4; r++) assert_true(x[r * 5] == 0.0f);      /* column 0 filled */
+            assert_close(x[1 * 5 + 1], 1 / 255.0, 0, 1e-7);                 /* (0,0) -> (1,1) */
+            assert_close(x[3 * 5 + 4], 44 / 255.0, 0, 1e-7);                /* (2,3) -> (3,4) */
+            done_shift = 1;
+        }
+    }
+    assert_true(done_flip && done_shift);
+    rd_data_free(&d);
+}
+
+/* The transform depends on (seed, epoch, dataset index) only, not on the batch position;
+ * another epoch or seed draws another one; a 1 x F sample (synthetic data) never moves
+ * vertically. */
+static void test_augment_keyed_by_sample(void **state)
+{
+    (void)state;
+    rd_dataset d = image_set(2);
+    const rd_augment a = {true, 2};
+    float one[20], two[40], scratch[20];
+    uint32_t i1 = 1, idx[2] = {0, 1};
+    rd_data_gather(&d, &i1, 1, one, NULL);
+    rd_data_augment(&d, &a, 3, 9, &i1, 1, one, scratch);
+    rd_data_gather(&d, idx, 2, two, NULL);
+    rd_data_augment(&d, &a, 3, 9, idx, 2, two, scratch);
+    assert_memory_equal(one, two + 20, sizeof one);
+    int differ = 0;
+    for (uint32_t epoch = 10; epoch < 20; epoch++) {
+        float other[20];
+        rd_data_gather(&d, &i1, 1, other, NULL);
+        rd_data_augment(&d, &a, 3, epoch, &i1, 1, other, scratch);
+        differ += memcmp(other, one, sizeof one) != 0;
+    }
+    assert_true(differ >= 5);
+    rd_dataset flat = image_set(2);
+    flat.rows = 1;
+    flat.cols = 20;
+    for (uint32_t epoch = 0; epoch < 50; epoch++) {
+        float f[20];
+        rd_data_gather(&flat, &i1, 1, f, NULL);
+        rd_data_augment(&flat, &a, 3, epoch, &i1, 1, f, scratch);
+        int nz = 0;
+        for (int k = 0; k < 20; k++) nz += f[k] != 0.0f;
+        assert_true(nz >= 18);     /* a horizontal shift of at most 2 drops at most 2 values */
+    }
+    rd_data_free(&flat);
+    rd_data_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -699,6 +858,10 @@ int main(void)
         cmocka_unit_test(test_synthetic_difficulty),
         cmocka_unit_test(test_synthetic_values),
         cmocka_unit_test(test_gather),
+        cmocka_unit_test(test_augment_off_is_identity),
+        cmocka_unit_test(test_augment_matches_formula),
+        cmocka_unit_test(test_augment_flip_and_shift_by_hand),
+        cmocka_unit_test(test_augment_keyed_by_sample),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# labels: mpi;sweep
+# launch/sweep.sh with named variants (override sets crossed with the grid) and --jobs 2: every
+# variant x seed runs in its own folder with its own overrides, two runs at a time, and the
+# table groups the seeds of each variant (mean ± std, seconds per epoch).
+source "$(dirname "$0")/lib.sh"
+cd "$SRC"
+export RDROP
+out=$TMP/sweep
+bash launch/sweep.sh configs/sweeps/tiny_variants.yaml --out "$out" > "$TMP/log" 2>&1 || { cat "$TMP/log"; fail "sweep exited $?"; }
+cat "$TMP/log"
+[ "$(grep -c ": starting" "$TMP/log")" -eq 6 ] || fail "expected 6 runs started"
+# two at a time: the second run starts before the first one ends
+awk '/: starting/ { s++ } / finished$/ { print s; exit }' "$TMP/log" | grep -qx 2 \
+  || fail "--jobs 2 did not start two runs before the first finished"
+for v in rdrop dropout none; do
+  for s in 1 2; do
+    d="$out/variant=$v,run.seed=$s"
+    [ -f "$d/config.yaml" ] || fail "$d: no resolved config"
+    [ "$(cat "$d/status.json" | $PY -c 'import json,sys; print(json.load(sys.stdin)["status"])')" = finished ] \
+      || fail "$d did not finish"
+  done
+done
+$PY - "$out" <<'PYEOF' || fail "a variant's overrides did not reach its runs"
+import os, sys, yaml
+out = sys.argv[1]
+want = {"rdrop": (2, 0.1, 0.5), "dropout": (1, 0.1, 0.5), "none": (1, 0.0, 0.0)}
+for v, (passes, r0, r2) in want.items():
+    for s in (1, 2):
+        c = yaml.safe_load(open(os.path.join(out, f"variant={v},run.seed={s}", "config.yaml")))
+        got = (c["rdrop"]["passes"], c["model"]["layers"][0]["rate"], c["model"]["layers"][2]["rate"])
+        assert got == (passes, r0, r2) and c["run"]["seed"] == s, (v, s, got)
+print("every run got its variant's overrides")
+PYEOF
+for v in rdrop dropout none; do
+  grep -q "^| $v | 2 | 0\.[0-9]* ± 0\.[0-9]* | 0\.[0-9]* ± 0\.[0-9]* | .* | [0-9.]* |$" "$out/results.md" \
+    || { cat "$out/results.md"; fail "no mean ± std row with seconds per epoch for $v"; }
+done
+pass "sweep variants x seeds, two jobs at a time"
