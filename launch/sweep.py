@@ -132,8 +132,8 @@ def mean_std(xs):
     if not xs:
         return None, None
     m = sum(xs) / len(xs)
-    s = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
-    return m, s
+    s = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else None
+    return m, s     # no spread from one run
 
 
 def fmt(m, s=None, digits=4):
