@@ -230,14 +230,17 @@ def main(argv):
     for point, _ in points:
         name = run_name(point)
         s = summarize(read_metrics(os.path.join(out, name)))
-        results.append({"run": name, **{k: scalar(v) for k, v in point.items()}, **s})
+        st = status_of(os.path.join(out, name))
+        results.append({"run": name, **{k: scalar(v) for k, v in point.items()}, **s,
+                        "status": (st or {}).get("status", "not run")})
 
     write_reports(out, keys, results)
     return 75 if stop else 0
 
 
 def write_reports(out, keys, results):
-    cols = ["run"] + keys + ["best_val_acc", "best_step", "test_at_best", "final_test_acc", "epochs", "wall_s"]
+    cols = ["run"] + keys + ["best_val_acc", "best_step", "test_at_best", "final_test_acc", "epochs", "wall_s",
+                             "status"]
     with open(os.path.join(out, "results.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols)
         w.writeheader()
@@ -250,12 +253,16 @@ def write_reports(out, keys, results):
     lines = ["| " + " | ".join(group_keys + ["seeds", "best val acc", "test acc at best val",
                                             "final test acc", "epochs", "wall time / run", "s / epoch"]) + " |",
              "|" + "---|" * (len(group_keys) + 7)]
-    for gk, rs in groups.items():
+    for gk, runs in groups.items():
+        # the figures of a grid point come from its finished runs only: a run still going (or
+        # stopped) would pull the mean towards its early epochs
+        rs = [r for r in runs if r["status"] == "finished"]
+        seeds = str(len(rs)) + (f" (+{len(runs) - len(rs)} unfinished)" if len(rs) < len(runs) else "")
         bv, tb, ft = (mean_std([r[c] for r in rs]) for c in ("best_val_acc", "test_at_best", "final_test_acc"))
         wall, _ = mean_std([r["wall_s"] for r in rs])
-        ep = max((r["epochs"] or 0) for r in rs)
+        ep = max([r["epochs"] or 0 for r in rs] or [0])
         per_ep, _ = mean_std([r["wall_s"] / r["epochs"] for r in rs if r["wall_s"] and r["epochs"]])
-        lines.append("| " + " | ".join(list(gk) + [str(len(rs)), fmt(*bv), fmt(*tb), fmt(*ft), str(ep),
+        lines.append("| " + " | ".join(list(gk) + [seeds, fmt(*bv), fmt(*tb), fmt(*ft), str(ep),
                                                   f"{wall:.0f} s" if wall else "—",
                                                   f"{per_ep:.1f}" if per_ep else "—"]) + " |")
     text = "\n".join(lines) + "\n"

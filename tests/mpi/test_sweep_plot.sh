@@ -34,6 +34,10 @@ newest=$(ls "$victim"/ckpt-*.h5 | tail -n 1)
 previous=$(ls "$victim"/ckpt-*.h5 | tail -n 2 | head -n 1)
 rm "$newest"
 echo '{"status":"stopped"}' > "$victim/status.json"
+# the report keeps an unfinished run out of its grid point's mean
+bash launch/sweep.sh configs/sweeps/tiny_alpha.yaml --out "$out" --report-only > "$TMP/log_r" 2>&1 || { cat "$TMP/log_r"; fail "--report-only exited $?"; }
+grep -q "^| 1 | 1 (+1 unfinished) | 0\.[0-9]* |" "$out/results.md" || { cat "$out/results.md"; fail "the unfinished run was not set apart"; }
+tr -d '\r' < "$out/results.csv" | grep -q ',stopped$' || fail "results.csv has no status column"
 bash launch/sweep.sh configs/sweeps/tiny_alpha.yaml --out "$out" > "$TMP/log2" 2>&1 || { cat "$TMP/log2"; fail "second sweep exited $?"; }
 [ "$(grep -c "finished, skipped" "$TMP/log2")" -eq 3 ] || { cat "$TMP/log2"; fail "finished runs were not skipped"; }
 grep -q "rdrop.alpha=1,run.seed=2: resuming" "$TMP/log2" || fail "the interrupted run was not resumed"
