@@ -68,7 +68,9 @@ kill_and_time 1 rdrop ckpt-000000050.h5 "$TMP/log1"
 last=$(newest)
 start_run "$TMP/log2" --resume auto
 grep_resume() { grep -q "resuming from .*$2" "$1" || { cat "$1"; fail "did not resume from $2"; }; }
-step=$((10#$(echo "$last" | sed 's/ckpt-\([0-9]*\)\.h5/\1/') + 75))
+# wait for the third every-25-steps checkpoint after it (the newest may be an epoch-end one,
+# e.g. step 64 when the kill lands late under load; last + 75 is then no checkpoint step)
+step=$(( (10#$(echo "$last" | sed 's/ckpt-\([0-9]*\)\.h5/\1/') / 25 + 3) * 25 ))
 kill_and_time 2 orted "$(printf 'ckpt-%09d.h5' $step)" "$TMP/log2"
 grep_resume "$TMP/log2" "$last"
 last2=$(newest)
