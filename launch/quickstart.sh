@@ -8,4 +8,14 @@ cd "$here"
 bash launch/deps.sh
 bash launch/build.sh
 bash datasets/fashion-mnist.sh
-exec bash launch/mpirun.sh -n 2 -- build/rdrop train configs/fashion_mlp_rdrop.yaml "$@"
+rc=0
+bash launch/mpirun.sh -n 2 -- build/rdrop train configs/fashion_mlp_rdrop.yaml "$@" || rc=$?
+if [ $rc -eq 0 ]; then
+  newest=$(ls runs/fashion_mlp_rdrop/ckpt-*.h5 2>/dev/null | tail -n 1 || true)
+  echo
+  echo "next:"
+  [ -n "$newest" ] && echo "  build/rdrop eval $newest    # evaluate the checkpoint (per-class accuracy too)"
+  echo "  bash launch/mpirun.sh -n 2 -- build/rdrop train configs/fashion_mlp_best.yaml    # the tuned recipe: 40 epochs, ~0.907 test (README \"Results\")"
+  echo "  bash tests/run.sh    # the test suite"
+fi
+exit $rc
