@@ -194,7 +194,8 @@ def main(argv):
         cmd = ["bash", os.path.join(HERE, "mpirun.sh"), "-n", str(ranks), "--", rdrop, "train", spec["config"],
                "--out", run_dir, "--resume", "auto"] + [a for s in sets for a in ("--set", s)]
         if report_only or (st and st.get("status") == "finished"):
-            print(f"[{n}/{len(points)}] {name}: {'finished, skipped' if st else 'not run'}")
+            state = (st or {}).get("status", "not run")
+            print(f"[{n}/{len(points)}] {name}: " + ("finished, skipped" if state == "finished" else state))
         elif dry:
             print(f"[{n}/{len(points)}] {name}: would run: {' '.join(cmd)}")
         else:

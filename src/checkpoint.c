@@ -485,6 +485,7 @@ static void write_state(writer *w, hid_t f, const ckpt_src *src)
     g = w_group(w, f, "data");
     w_u64(w, g, "position", s->position);
     w_u32(w, g, "validation", s->n_validation);
+    w_u32(w, g, "train_samples", s->n_train);
     hsize_t nv = s->n_validation;
     w_data(w, g, "validation_indices", H5T_STD_U32LE, H5T_NATIVE_UINT32, sizeof(uint32_t), 1, &nv,
            s->validation_indices);
@@ -966,6 +967,8 @@ static void read_train_state(reader *r, hid_t f, rd_train_state *s)
     hid_t g = r_group(r, f, "data", "/data");
     r_u64(r, g, "/data", "position", &s->position);
     r_u32(r, g, "/data", "validation", &s->n_validation);
+    s->n_train = 0;
+    if (!r->rc && H5Aexists(g, "train_samples") > 0) r_u32(r, g, "/data", "train_samples", &s->n_train);
     /* An empty split may be stored as an empty dataset or not at all. */
     if (!r->rc && (s->n_validation > 0 || H5Lexists(g, "validation_indices", H5P_DEFAULT) > 0)) {
         uint64_t n = 0;

@@ -36,6 +36,8 @@ typedef struct {
     int64_t best_step;         /* -1 when none yet */
     int64_t patience_left;
     uint32_t n_validation;
+    uint32_t n_train;          /* training samples used (after the split and data.train_samples);
+                                  0 when read from a checkpoint that predates the attribute */
     uint32_t *validation_indices;  /* [n_validation], sorted */
     char *metrics;             /* bytes of metrics.jsonl up to this step */
     size_t metrics_len;

@@ -118,6 +118,7 @@ static const rd_key rd_keys[] = {
     {KEY("data.shuffle", K_BOOL, data.shuffle)},
     {KEY("data.drop_last", K_BOOL, data.drop_last)},
     {KEY("data.validation", K_LONG, data.validation), GE(0)},
+    {KEY("data.train_samples", K_LONG, data.train_samples), GE(0)},
     SECTION("data.augment"),
     {KEY("data.augment.flip", K_BOOL, data.augment.flip)},
     {KEY("data.augment.shift", K_LONG, data.augment.shift), IN(0, 64)},
@@ -1238,6 +1239,9 @@ static int validate_data(rd_ctx *x, const rd_config *c)
     if (c->data.format == RD_DATA_SYNTHETIC && c->data.validation >= c->data.synthetic.train)
         return fail_key(x, "data.validation", NULL, "must be less than data.synthetic.train (%ld), got %ld",
                         c->data.synthetic.train, c->data.validation);
+    if (c->data.format == RD_DATA_SYNTHETIC && c->data.validation + c->data.train_samples > c->data.synthetic.train)
+        return fail_key(x, "data.train_samples", NULL, "%ld plus data.validation %ld is more than data.synthetic.train "
+                        "(%ld)", c->data.train_samples, c->data.validation, c->data.synthetic.train);
     return 0;
 }
 

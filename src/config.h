@@ -75,6 +75,7 @@ typedef struct {
         bool shuffle;                      /* true */
         bool drop_last;                    /* true (false is refused: partial batches unsupported) */
         long validation;                   /* 0 */
+        long train_samples;                /* 0 = all not held out; else a seed-chosen subset */
         struct {                           /* data.augment.*: training samples only */
             bool flip;                     /* false: mirror left-right with probability 1/2 */
             long shift;                    /* 0: translate by up to this many pixels each way */

@@ -299,10 +299,13 @@ static int cmd_eval(int argc, char **argv)
             for (uint32_t i = 0; i < n; i++) ids[i] = i;
         } else {
             uint32_t nval = (uint32_t)c->data.validation;
-            train_ids = rd_malloc((size_t)(train.n - nval) * sizeof *train_ids);
-            rd_validation_split(train.n, nval, c->run.seed, ids, train_ids);
+            uint32_t ntrain = train.n - nval;
+            if (c->data.train_samples > 0 && (uint64_t)c->data.train_samples < ntrain)
+                ntrain = (uint32_t)c->data.train_samples;
+            train_ids = rd_malloc((size_t)(ntrain ? ntrain : 1) * sizeof *train_ids);
+            rd_data_split(train.n, nval, ntrain, c->run.seed, ids, train_ids);
             if (!strcmp(split, "train")) {
-                n = train.n - nval;
+                n = ntrain;
                 memcpy(ids, train_ids, (size_t)n * sizeof *ids);
             } else {
                 n = nval;
@@ -367,6 +370,7 @@ static int cmd_inspect(int argc, char **argv)
         printf("best val      %.4f at step %lld (patience left %lld)\n", s->best_val_acc, (long long)s->best_step,
                (long long)s->patience_left);
     printf("validation    %u held-out samples\n", s->n_validation);
+    if (s->n_train) printf("train         %u samples\n", s->n_train);
     size_t rows = 0;
     for (size_t i = 0; i < s->metrics_len; i++) rows += s->metrics[i] == '\n';
     printf("metrics       %zu rows\n", rows);

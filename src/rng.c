@@ -263,18 +263,24 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-void rd_validation_split(uint32_t n, uint32_t nval, uint64_t seed, uint32_t *val_ids, uint32_t *train_ids)
+void rd_data_split(uint32_t n, uint32_t nval, uint32_t ntrain, uint64_t seed, uint32_t *val_ids,
+                   uint32_t *train_ids)
 {
-    uint32_t *perm = rd_malloc((size_t)n * sizeof *perm);
+    uint32_t *perm = rd_malloc((size_t)(n ? n : 1) * sizeof *perm);
     for (uint32_t i = 0; i < n; i++) perm[i] = i;
-    if (nval > 0) {
+    if (nval > 0 || ntrain < n - nval) {
         rd_wordstream s;
         rd_wordstream_init(&s, rd_rng_key(seed, RD_PURPOSE_VALIDATION, 0), 0, 0, 0);
         rd_shuffle(perm, n, &s);
     }
     if (nval) memcpy(val_ids, perm, (size_t)nval * sizeof *perm);
-    memcpy(train_ids, perm + nval, (size_t)(n - nval) * sizeof *perm);
+    memcpy(train_ids, perm + nval, (size_t)ntrain * sizeof *perm);
     if (nval) qsort(val_ids, nval, sizeof *val_ids, cmp_u32);
-    qsort(train_ids, n - nval, sizeof *train_ids, cmp_u32);
+    qsort(train_ids, ntrain, sizeof *train_ids, cmp_u32);
     free(perm);
+}
+
+void rd_validation_split(uint32_t n, uint32_t nval, uint64_t seed, uint32_t *val_ids, uint32_t *train_ids)
+{
+    rd_data_split(n, nval, n - nval, seed, val_ids, train_ids);
 }

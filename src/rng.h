@@ -69,4 +69,11 @@ void rd_epoch_permutation(uint32_t *perm, const uint32_t *train_ids, uint32_t n,
  * ascending) go to val_ids, the rest (sorted ascending) to train_ids. */
 void rd_validation_split(uint32_t n, uint32_t nval, uint64_t seed, uint32_t *val_ids, uint32_t *train_ids);
 
+/* The same split with a training subset: val_ids as above; train_ids gets the next `ntrain`
+ * entries of the same permutation (sorted ascending), so the validation set does not depend
+ * on ntrain and a smaller subset is a subset of a larger one. ntrain = n - nval is
+ * rd_validation_split. Requires nval + ntrain <= n. */
+void rd_data_split(uint32_t n, uint32_t nval, uint32_t ntrain, uint64_t seed, uint32_t *val_ids,
+                   uint32_t *train_ids);
+
 #endif

@@ -479,11 +479,19 @@ static int setup_data(trainer *T, rd_error *e)
                        "(the training set has %u)", c->data.train_images, c->data.validation, n);
     T->n_val = (uint32_t)c->data.validation;
     T->n_train = n - T->n_val;
+    if (c->data.train_samples > 0) {
+        if ((uint64_t)c->data.train_samples > T->n_train)
+            return rd_fail(e, RD_EXIT_CONFIG, "%s: data.train_samples: %ld is more than the %u training samples "
+                           "left after data.validation (%ld held out)", c->data.train_images,
+                           c->data.train_samples, T->n_train, c->data.validation);
+        T->n_train = (uint32_t)c->data.train_samples;
+    }
     T->val_ids = rd_malloc((size_t)(T->n_val ? T->n_val : 1) * sizeof(uint32_t));
     T->train_ids = rd_malloc((size_t)T->n_train * sizeof(uint32_t));
     T->perm = rd_malloc((size_t)T->n_train * sizeof(uint32_t));
-    rd_validation_split(n, T->n_val, c->run.seed, T->val_ids, T->train_ids);
-    T->st.n_validation = T->n_val;                              /* saved in /data */
+    rd_data_split(n, T->n_val, T->n_train, c->run.seed, T->val_ids, T->train_ids);
+    T->st.n_train = T->n_train;                                 /* saved in /data */
+    T->st.n_validation = T->n_val;
     T->st.validation_indices = T->n_val ? T->val_ids : NULL;
     T->test_ids = rd_malloc((size_t)T->test.n * sizeof(uint32_t));
     for (uint32_t i = 0; i < T->test.n; i++) T->test_ids[i] = i;
@@ -641,7 +649,7 @@ static int resume(trainer *T, rd_error *e)
     struct {
         int64_t step, epoch, best_step, patience_left, sum_steps;
         double lr, sum_loss, sum_ce, sum_kl, sum_correct, sum_samples, best_val_acc;
-        int world_size, n_validation;
+        int world_size, n_validation, n_train;
     } pk;
     memset(&pk, 0, sizeof pk);
     if (T->d->rank == 0) {
@@ -650,6 +658,7 @@ static int resume(trainer *T, rd_error *e)
         pk.sum_steps = s->sum_steps; pk.lr = s->lr; pk.sum_loss = s->sum_loss; pk.sum_ce = s->sum_ce;
         pk.sum_kl = s->sum_kl; pk.sum_correct = s->sum_correct; pk.sum_samples = s->sum_samples;
         pk.best_val_acc = s->best_val_acc; pk.world_size = info.world_size; pk.n_validation = (int)s->n_validation;
+        pk.n_train = (int)s->n_train;
         rd_buf_free(&T->metrics);
         rd_buf_append(&T->metrics, s->metrics ? s->metrics : "", s->metrics_len);
         rd_notice(T->d, "resuming from %s (step %lld, epoch %lld)", path, (long long)pk.step, (long long)pk.epoch);
@@ -678,6 +687,11 @@ static int resume(trainer *T, rd_error *e)
     if ((uint32_t)pk.n_validation != T->n_val) {
         rd_fail(e, RD_EXIT_CHECKPOINT, "%s: the checkpoint holds out %d validation samples, the config %u",
                 path, pk.n_validation, T->n_val);
+        return rd_agree(T->d, T->d->rank == 0 ? RD_EXIT_CHECKPOINT : 0, e);
+    }
+    if (pk.n_train != 0 && (uint32_t)pk.n_train != T->n_train) {   /* 0: written before train_samples existed */
+        rd_fail(e, RD_EXIT_CHECKPOINT, "%s: the checkpoint trains on %d samples, the config on %u "
+                "(data.train_samples)", path, pk.n_train, T->n_train);
         return rd_agree(T->d, T->d->rank == 0 ? RD_EXIT_CHECKPOINT : 0, e);
     }
     rd_dist_bcast(T->d, T->m.params, T->m.n_params * sizeof(float), 0);

@@ -449,6 +449,38 @@ static void test_validation_split(void **state)
     for (uint32_t i = 0; i < N; i++) assert_int_equal(train2[i], i);
 }
 
+/* data.train_samples: a seed-chosen subset of the non-held-out samples; the held-out set does
+ * not depend on it, smaller subsets nest inside larger ones, ntrain = n - nval is the plain split. */
+static void test_data_split_subset(void **state)
+{
+    enum { N = 1000, NV = 100 };
+    uint32_t val[NV], train[N], val2[NV], sub[N], sub2[N];
+    rd_validation_split(N, NV, 7, val, train);
+    rd_data_split(N, NV, N - NV, 7, val2, sub);
+    assert_memory_equal(val, val2, sizeof val);
+    assert_memory_equal(train, sub, (N - NV) * 4);
+    rd_data_split(N, NV, 300, 7, val2, sub);
+    assert_memory_equal(val, val2, sizeof val);          /* same validation set */
+    uint8_t intrain[N] = {0};
+    for (int i = 0; i < N - NV; i++) intrain[train[i]] = 1;
+    for (int i = 0; i < 300; i++) {
+        if (i) assert_true(sub[i - 1] < sub[i]);
+        assert_int_equal(intrain[sub[i]], 1);             /* never a held-out sample */
+    }
+    assert_true(sub[0] < 100 && sub[299] > 900);          /* spread over the set, not a prefix */
+    rd_data_split(N, NV, 50, 7, val2, sub2);
+    uint8_t insub[N] = {0};
+    for (int i = 0; i < 300; i++) insub[sub[i]] = 1;
+    for (int i = 0; i < 50; i++) assert_int_equal(insub[sub2[i]], 1);   /* nested */
+    rd_data_split(N, NV, 300, 8, val2, sub2);
+    assert_true(memcmp(sub, sub2, 300 * 4) != 0);         /* another seed, another subset */
+    /* no validation but a subset: still drawn from the permutation, not the first ntrain */
+    rd_data_split(N, 0, 300, 7, val2, sub);
+    int prefix = 1;
+    for (uint32_t i = 0; i < 300; i++) prefix &= sub[i] == i;
+    assert_false(prefix);
+}
+
 /* ---- golden values: pin rng_version 1 ---- */
 
 /* Fisher-Yates from the last index down on ref_philox(key, {draw, epoch, 0, 0}). */
@@ -540,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_uniform_below),
         cmocka_unit_test(test_epoch_permutation),
         cmocka_unit_test(test_validation_split),
+        cmocka_unit_test(test_data_split_subset),
         cmocka_unit_test(test_golden_rng_version_1),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
