@@ -10,6 +10,9 @@ SWEEP.yaml:
     set:                                     # fixed overrides for every run (optional)
       training.epochs: 20
       data.validation: 5000
+    baseline: dropout                        # optional: a variant every other is compared with,
+                                             # paired by the other keys (the seed): mean ± std of
+                                             # the test-at-best-val difference, in points
     variants:                                # named override sets (optional), crossed with grid
       rdrop: {}
       dropout: {rdrop.passes: 1}
@@ -58,7 +61,7 @@ def load_spec(path):
         die(f"{path}: not valid YAML: {e}")
     if not isinstance(spec, dict):
         die(f"{path}: expected a mapping with config, grid (and ranks, out, set)")
-    unknown = set(spec) - {"config", "ranks", "jobs", "out", "set", "grid", "variants"}
+    unknown = set(spec) - {"config", "ranks", "jobs", "out", "set", "grid", "variants", "baseline"}
     if unknown:
         die(f"{path}: unknown keys: {', '.join(sorted(unknown))}")
     if "config" not in spec or "grid" not in spec:
@@ -70,6 +73,9 @@ def load_spec(path):
     if var is not None and (not isinstance(var, dict) or not var
                             or not all(isinstance(v, dict) or v is None for v in var.values())):
         die(f"{path}: variants: expected NAME: {{KEY: value, ...}} entries")
+    base = spec.get("baseline")
+    if base is not None and (not var or base not in var):
+        die(f"{path}: baseline: {base!r} is not one of the variants")
     return spec
 
 
@@ -235,11 +241,27 @@ def main(argv):
         results.append({"run": name, **{k: scalar(v) for k, v in point.items()}, **s,
                         "status": (st or {}).get("status", "not run")})
 
-    write_reports(out, keys, results)
+    write_reports(out, keys, results, spec.get("baseline"))
     return 75 if stop else 0
 
 
-def write_reports(out, keys, results):
+def paired_delta(runs, results, keys, base):
+    """Test accuracy at best validation of each finished run minus that of the baseline variant's
+    finished run with the same other keys (the same seed, so the same data split and init):
+    (mean, std, runs ahead, pairs), in points."""
+    other = [k for k in keys if k != "variant"]
+    by_key = {tuple(r[k] for k in other): r for r in results
+              if r["variant"] == base and r["status"] == "finished" and r["test_at_best"] is not None}
+    d = []
+    for r in runs:
+        b = by_key.get(tuple(r[k] for k in other))
+        if r["status"] == "finished" and r["test_at_best"] is not None and b is not None:
+            d.append(100.0 * (r["test_at_best"] - b["test_at_best"]))
+    m, sd = mean_std(d)
+    return m, sd, sum(x > 0 for x in d), len(d)
+
+
+def write_reports(out, keys, results, base=None):
     cols = ["run"] + keys + ["best_val_acc", "best_step", "test_at_best", "final_test_acc", "epochs", "wall_s",
                              "status"]
     with open(os.path.join(out, "results.csv"), "w", newline="") as f:
@@ -252,8 +274,9 @@ def write_reports(out, keys, results):
     for r in results:
         groups.setdefault(tuple(r[k] for k in group_keys), []).append(r)
     lines = ["| " + " | ".join(group_keys + ["seeds", "best val acc", "test acc at best val",
-                                            "final test acc", "epochs", "wall time / run", "s / epoch"]) + " |",
-             "|" + "---|" * (len(group_keys) + 7)]
+                                            "final test acc", "epochs", "wall time / run", "s / epoch"]
+                            + ([f"test vs {base}, paired (points)"] if base else [])) + " |",
+             "|" + "---|" * (len(group_keys) + 7 + (1 if base else 0))]
     for gk, runs in groups.items():
         # the figures of a grid point come from its finished runs only: a run still going (or
         # stopped) would pull the mean towards its early epochs
@@ -263,9 +286,16 @@ def write_reports(out, keys, results):
         wall, _ = mean_std([r["wall_s"] for r in rs])
         ep = max([r["epochs"] or 0 for r in rs] or [0])
         per_ep, _ = mean_std([r["wall_s"] / r["epochs"] for r in rs if r["wall_s"] and r["epochs"]])
-        lines.append("| " + " | ".join(list(gk) + [seeds, fmt(*bv), fmt(*tb), fmt(*ft), str(ep),
-                                                  f"{wall:.0f} s" if wall else "—",
-                                                  f"{per_ep:.1f}" if per_ep else "—"]) + " |")
+        cells = list(gk) + [seeds, fmt(*bv), fmt(*tb), fmt(*ft), str(ep), f"{wall:.0f} s" if wall else "—",
+                            f"{per_ep:.1f}" if per_ep else "—"]
+        if base:
+            if runs[0]["variant"] == base:
+                cells.append("(baseline)")
+            else:
+                m, sd, ahead, n = paired_delta(runs, results, keys, base)
+                cells.append("—" if m is None else
+                             f"{m:+.2f}" + (f" ± {sd:.2f}" if sd is not None else "") + f" ({ahead} of {n} ahead)")
+        lines.append("| " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write(text)
