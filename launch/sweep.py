@@ -12,7 +12,7 @@ SWEEP.yaml:
       data.validation: 5000
     baseline: dropout                        # optional: a variant every other is compared with,
                                              # paired by the other keys (the seed): mean ± std of
-                                             # the test-at-best-val difference, in points
+                                             # the best-val and test-at-best-val differences, in points
     variants:                                # named override sets (optional), crossed with grid
       rdrop: {}
       dropout: {rdrop.passes: 1}
@@ -245,18 +245,18 @@ def main(argv):
     return 75 if stop else 0
 
 
-def paired_delta(runs, results, keys, base):
-    """Test accuracy at best validation of each finished run minus that of the baseline variant's
-    finished run with the same other keys (the same seed, so the same data split and init):
-    (mean, std, runs ahead, pairs), in points."""
+def paired_delta(runs, results, keys, base, col):
+    """Column `col` (test_at_best, best_val_acc) of each finished run minus that of the baseline
+    variant's finished run with the same other keys (the same seed, so the same data split and
+    init): (mean, std, runs ahead, pairs), in points."""
     other = [k for k in keys if k != "variant"]
     by_key = {tuple(r[k] for k in other): r for r in results
-              if r["variant"] == base and r["status"] == "finished" and r["test_at_best"] is not None}
+              if r["variant"] == base and r["status"] == "finished" and r[col] is not None}
     d = []
     for r in runs:
         b = by_key.get(tuple(r[k] for k in other))
-        if r["status"] == "finished" and r["test_at_best"] is not None and b is not None:
-            d.append(100.0 * (r["test_at_best"] - b["test_at_best"]))
+        if r["status"] == "finished" and r[col] is not None and b is not None:
+            d.append(100.0 * (r[col] - b[col]))
     m, sd = mean_std(d)
     return m, sd, sum(x > 0 for x in d), len(d)
 
@@ -275,8 +275,9 @@ def write_reports(out, keys, results, base=None):
         groups.setdefault(tuple(r[k] for k in group_keys), []).append(r)
     lines = ["| " + " | ".join(group_keys + ["seeds", "best val acc", "test acc at best val",
                                             "final test acc", "epochs", "wall time / run", "s / epoch"]
-                            + ([f"test vs {base}, paired (points)"] if base else [])) + " |",
-             "|" + "---|" * (len(group_keys) + 7 + (1 if base else 0))]
+                            + ([f"val vs {base}, paired (points)", f"test vs {base}, paired (points)"]
+                               if base else [])) + " |",
+             "|" + "---|" * (len(group_keys) + 7 + (2 if base else 0))]
     for gk, runs in groups.items():
         # the figures of a grid point come from its finished runs only: a run still going (or
         # stopped) would pull the mean towards its early epochs
@@ -289,10 +290,11 @@ def write_reports(out, keys, results, base=None):
         cells = list(gk) + [seeds, fmt(*bv), fmt(*tb), fmt(*ft), str(ep), f"{wall:.0f} s" if wall else "—",
                             f"{per_ep:.1f}" if per_ep else "—"]
         if base:
-            if runs[0]["variant"] == base:
-                cells.append("(baseline)")
-            else:
-                m, sd, ahead, n = paired_delta(runs, results, keys, base)
+            for col in ("best_val_acc", "test_at_best"):
+                if runs[0]["variant"] == base:
+                    cells.append("(baseline)")
+                    continue
+                m, sd, ahead, n = paired_delta(runs, results, keys, base, col)
                 cells.append("—" if m is None else
                              f"{m:+.2f}" + (f" ± {sd:.2f}" if sd is not None else "") + f" ({ahead} of {n} ahead)")
         lines.append("| " + " | ".join(cells) + " |")

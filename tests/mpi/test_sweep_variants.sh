@@ -37,21 +37,23 @@ for v in rdrop dropout none; do
     || { cat "$out/results.md"; fail "no mean ± std row with seconds per epoch for $v"; }
 done
 # baseline: dropout: every other variant's paired difference, recomputed here from results.csv
-grep -q "^| dropout | .* | (baseline) |$" "$out/results.md" || fail "the baseline row is not marked"
+grep -q "^| dropout | .* | (baseline) | (baseline) |$" "$out/results.md" || fail "the baseline row is not marked"
 $PY - "$out" <<'PYEOF' || fail "paired differences in results.md do not match results.csv"
 import csv, os, re, statistics, sys
 out = sys.argv[1]
 rows = list(csv.DictReader(open(os.path.join(out, "results.csv"))))
-acc = {(r["variant"], r["run.seed"]): float(r["test_at_best"]) for r in rows}
 md = open(os.path.join(out, "results.md")).read()
+cell = r"([+-][0-9.]+) ± ([0-9.]+) \(([0-9]) of 2 ahead\)"
 for v in ("rdrop", "none"):
-    d = [100 * (acc[(v, s)] - acc[("dropout", s)]) for s in ("1", "2")]
     line = next(l for l in md.splitlines() if l.startswith(f"| {v} |"))
-    m = re.search(r"\| ([+-][0-9.]+) ± ([0-9.]+) \(([0-9]) of 2 ahead\) \|$", line)
+    m = re.search(r"\| " + cell + r" \| " + cell + r" \|$", line)
     assert m, line
-    assert abs(float(m.group(1)) - statistics.mean(d)) < 0.006, (line, d)
-    assert abs(float(m.group(2)) - statistics.stdev(d)) < 0.006, (line, d)
-    assert int(m.group(3)) == sum(x > 0 for x in d), (line, d)
+    for i, col in enumerate(("best_val_acc", "test_at_best")):
+        acc = {(r["variant"], r["run.seed"]): float(r[col]) for r in rows}
+        d = [100 * (acc[(v, s)] - acc[("dropout", s)]) for s in ("1", "2")]
+        assert abs(float(m.group(3 * i + 1)) - statistics.mean(d)) < 0.006, (line, col, d)
+        assert abs(float(m.group(3 * i + 2)) - statistics.stdev(d)) < 0.006, (line, col, d)
+        assert int(m.group(3 * i + 3)) == sum(x > 0 for x in d), (line, col, d)
 print("paired differences check out")
 PYEOF
 pass "sweep variants x seeds, two jobs at a time"
