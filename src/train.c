@@ -422,13 +422,13 @@ static int train_step(trainer *T, step_flags *fl)
     const uint32_t *idx = T->perm + (size_t)pos * T->B_g + T->lo;
 
     float *ctl = rd_step_control(&T->step);
-    ctl[0] = stop_requested ? 1.0f : 0.0f;
-    ctl[2] = 0.0f;
+    ctl[RD_CTL_STOP] = stop_requested ? 1.0f : 0.0f;
+    ctl[RD_CTL_CLOCK] = RD_CLOCK_NONE;
     if (T->d->rank == 0) {
         double elapsed = now_wall() - T->t_start;
-        if (c->training.max_seconds > 0 && elapsed >= c->training.max_seconds) ctl[2] = 2.0f;
+        if (c->training.max_seconds > 0 && elapsed >= c->training.max_seconds) ctl[RD_CTL_CLOCK] = RD_CLOCK_STOP;
         else if (c->checkpoint.every_seconds > 0 && now_wall() - T->t_last_ckpt >= c->checkpoint.every_seconds)
-            ctl[2] = 1.0f;
+            ctl[RD_CTL_CLOCK] = RD_CLOCK_CHECKPOINT;
     }
     rd_step_compute(&T->step, &T->train, idx, T->B_l, t, (uint32_t)epoch, &tm);
 
@@ -439,7 +439,7 @@ static int train_step(trainer *T, step_flags *fl)
         rd_fail(&e, RD_EXIT_NONFINITE,
                 "%s: non-finite %s at step %lld (epoch %lld): update skipped, nothing written; %s%s "
                 "(try a lower optimizer.lr)",
-                T->run_dir, ctl[1] > 0.0f ? "loss" : "gradient", (long long)s->step + 1, (long long)epoch + 1,
+                T->run_dir, ctl[RD_CTL_NONFINITE] > 0.0f ? "loss" : "gradient", (long long)s->step + 1, (long long)epoch + 1,
                 T->last_ckpt_step >= 0 ? "resume point: " : "no checkpoint written yet",
                 T->last_ckpt_step >= 0 ? last : "");
         if (T->d->rank == 0) rd_print_error(T->d, e.msg);
@@ -450,15 +450,15 @@ static int train_step(trainer *T, step_flags *fl)
     rd_step_update(&T->step, lr, &tm);
     s->step++;
     s->lr = lr;
-    s->sum_loss += ctl[3];
-    s->sum_ce += ctl[4];
-    s->sum_kl += ctl[5];
-    s->sum_correct += ctl[6];
-    s->sum_samples += ctl[7];
+    s->sum_loss += ctl[RD_CTL_LOSS];
+    s->sum_ce += ctl[RD_CTL_CE];
+    s->sum_kl += ctl[RD_CTL_KL];
+    s->sum_correct += ctl[RD_CTL_CORRECT];
+    s->sum_samples += ctl[RD_CTL_SAMPLES];
     s->sum_steps++;
-    fl->stop = ctl[0] > 0.0f;
-    fl->ckpt_now = ctl[2] > 0.0f;
-    fl->stop_clock = ctl[2] > 1.5f;
+    fl->stop = ctl[RD_CTL_STOP] > 0.0f;
+    fl->ckpt_now = ctl[RD_CTL_CLOCK] >= RD_CLOCK_CHECKPOINT;
+    fl->stop_clock = ctl[RD_CTL_CLOCK] >= RD_CLOCK_STOP;
     T->comm_s += tm.comm;
     T->compute_s += tm.total - tm.comm;
     T->step_time_sum += tm.total;
