@@ -418,7 +418,10 @@ static int cmd_inspect(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    g_argv = argv;
+    /* getopt_long permutes argv's pointers: keep the order the user gave for the restart */
+    char **copy = rd_malloc(((size_t)argc + 1) * sizeof *copy);
+    memcpy(copy, argv, ((size_t)argc + 1) * sizeof *copy);
+    g_argv = copy;
     if (argc < 2) {
         fputs(USAGE, stderr);
         return RD_EXIT_CONFIG;

@@ -211,7 +211,7 @@ static void write_status(trainer *T, const char *state, int code)
     char buf[512];
     int n = snprintf(buf, sizeof buf,
                      "{\"status\":\"%s\",\"step\":%lld,\"epoch\":%lld,\"exit_code\":%d,\"host\":\"%s\",\"pid\":%ld,"
-                     "\"blas_core\":\"%s\",\"blas_core_origin\":\"%s\",\"blas_gflops\":%.1f}\n",
+                     "\"blas_core\":\"%s\",\"blas_core_origin\":\"%s\",\"blas_gflop_per_s\":%.1f}\n",
                      state, (long long)T->st.step, (long long)T->st.epoch, code, T->d->host, (long)getpid(),
                      rd_blas_corename(), rd_blas_origin(), T->blas_gflops);
     rd_error e;
@@ -328,7 +328,7 @@ static void train_row(trainer *T)
              now - T->t_start, sps, T->compute_s, T->comm_s, eta);
     if (!T->blas_reported) {   /* provenance of the speed figures: once per process */
         size_t n = strlen(row) - 1;
-        snprintf(row + n, sizeof row - n, ",\"blas_core\":\"%s\",\"blas_core_origin\":\"%s\",\"blas_gflops\":%.1f}",
+        snprintf(row + n, sizeof row - n, ",\"blas_core\":\"%s\",\"blas_core_origin\":\"%s\",\"blas_gflop_per_s\":%.1f}",
                  rd_blas_corename(), rd_blas_origin(), T->blas_gflops);
         T->blas_reported = true;
     }
