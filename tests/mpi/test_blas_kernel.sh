@@ -14,14 +14,15 @@ command -v strace > /dev/null || { echo "SKIP: strace missing (apt-get install s
 unset OPENBLAS_CORETYPE
 args=(--set training.max_steps=30 --set checkpoint.every_steps=0)
 
-# execs FILE: how many times an rdrop image was executed (per process, summed)
-execs() { grep -cE 'execve\("[^"]*(/rdrop|/proc/self/exe)", .*= 0$' "$1" || true; }
+# execs PREFIX: how many times an rdrop image was executed (strace -ff: one file per process,
+# so no call is split by another process's output)
+execs() { cat "$1".* | grep -cE 'execve\("[^"]*(/rdrop|/proc/self/exe)", .*= 0$' || true; }
 
 # 1 rank: forced fallback + best -> one restart, class kernel, same bits as by hand
-OPENBLAS_CORETYPE=Prescott strace -f -qq -e trace=execve -o "$TMP/st1" \
+OPENBLAS_CORETYPE=Prescott strace -ff -qq -e trace=execve -o "$TMP/st1" \
   "$RDROP" train "$TINY" "${args[@]}" --set run.blas_core=best --out "$TMP/best1" > "$TMP/best1.log" 2>&1 \
   || { cat "$TMP/best1.log"; fail "best run failed"; }
-n=$(execs "$TMP/st1"); [ "$n" -eq 2 ] || { cat "$TMP/st1"; fail "expected 1 start + 1 restart, saw $n execs"; }
+n=$(execs "$TMP/st1"); [ "$n" -eq 2 ] || { cat "$TMP"/st1.*; fail "expected 1 start + 1 restart, saw $n execs"; }
 grep -q "^blas .*kernel $K (rdrop: OpenBLAS picked Prescott), [0-9.]* GF/s" "$TMP/best1.log" \
   || { cat "$TMP/best1.log"; fail "header does not name kernel $K chosen by rdrop"; }
 OPENBLAS_CORETYPE=$K "$RDROP" train "$TINY" "${args[@]}" --set run.blas_core=keep --out "$TMP/hand1" > "$TMP/hand1.log" 2>&1 \
@@ -42,11 +43,11 @@ PYEOF
 pass "1 rank: Prescott forced, best -> one restart onto $K, bitwise equal to OPENBLAS_CORETYPE=$K"
 
 # 2 ranks under mpirun
-OPENBLAS_CORETYPE=Prescott strace -f -qq -e trace=execve -o "$TMP/st2" \
+OPENBLAS_CORETYPE=Prescott strace -ff -qq -e trace=execve -o "$TMP/st2" \
   timeout -k 10 300 mpirun -np 2 --oversubscribe --bind-to none -x OPENBLAS_NUM_THREADS -x OPENBLAS_CORETYPE \
   "$RDROP" train "$TINY" "${args[@]}" --set run.blas_core=best --out "$TMP/best2" > "$TMP/best2.log" 2>&1 \
   || { cat "$TMP/best2.log"; fail "2-rank best run failed"; }
-n=$(execs "$TMP/st2"); [ "$n" -eq 4 ] || { grep rdrop "$TMP/st2"; fail "2 ranks: expected 2 starts + 2 restarts, saw $n"; }
+n=$(execs "$TMP/st2"); [ "$n" -eq 4 ] || { grep rdrop "$TMP"/st2.*; fail "2 ranks: expected 2 starts + 2 restarts, saw $n"; }
 OPENBLAS_CORETYPE=$K timeout -k 10 300 mpirun -np 2 --oversubscribe --bind-to none -x OPENBLAS_NUM_THREADS \
   -x OPENBLAS_CORETYPE "$RDROP" train "$TINY" "${args[@]}" --set run.blas_core=keep --out "$TMP/hand2" \
   > "$TMP/hand2.log" 2>&1 || { cat "$TMP/hand2.log"; fail "2-rank hand-set run failed"; }
@@ -54,7 +55,7 @@ $COMPARE "$TMP/best2/ckpt-000000030.h5" "$TMP/hand2/ckpt-000000030.h5" > "$TMP/c
 pass "2 ranks: one restart per rank onto $K, bitwise equal to the hand-set kernel"
 
 # keep: no restart, the forced kernel stays
-OPENBLAS_CORETYPE=Prescott strace -f -qq -e trace=execve -o "$TMP/st3" \
+OPENBLAS_CORETYPE=Prescott strace -ff -qq -e trace=execve -o "$TMP/st3" \
   "$RDROP" train "$TINY" "${args[@]}" --set run.blas_core=keep --out "$TMP/keep" > "$TMP/keep.log" 2>&1 \
   || { cat "$TMP/keep.log"; fail "keep run failed"; }
 n=$(execs "$TMP/st3"); [ "$n" -eq 1 ] || fail "keep restarted ($n execs)"
