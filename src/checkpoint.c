@@ -434,35 +434,10 @@ static void write_model(writer *w, hid_t f, const ckpt_src *src)
     free(arch);
 }
 
-/* Shortest of %.15g..%.17g that reads back as the same double. */
-static void fmt_double(char *buf, size_t n, double v)
-{
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, n, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) return;
-    }
-}
-
-static void schedule_json(char *buf, size_t n, const rd_config *c)
-{
-    char decay[32], gamma[32], lr_min[32];
-    fmt_double(decay, sizeof decay, c->schedule.decay);
-    fmt_double(gamma, sizeof gamma, c->schedule.gamma);
-    fmt_double(lr_min, sizeof lr_min, c->schedule.lr_min);
-    const char *kind = rd_sched_name(c->schedule.kind);
-    snprintf(buf, n,
-             "{\"kind\":\"%s\",\"warmup_steps\":%ld,\"decay\":%s,\"gamma\":%s,\"step_steps\":%ld,"
-             "\"decay_steps\":%ld,\"lr_min\":%s,\"scale_lr\":\"%s\",\"base_batch\":%ld}",
-             kind ? kind : "unknown", c->schedule.warmup_steps, decay, gamma,
-             c->schedule.step_steps, c->schedule.decay_steps, lr_min,
-             c->schedule.scale_lr_linear ? "linear" : "none", c->schedule.base_batch);
-}
-
 static void write_optimizer(writer *w, hid_t f, const ckpt_src *src)
 {
     const rd_config *c = src->c;
-    char sched[512];
-    schedule_json(sched, sizeof sched, c);
+    char *sched = rd_config_section_json(c, "schedule");
     hid_t g = w_group(w, f, "optimizer");
     w_f64(w, g, "lr", src->s->lr);
     w_f64(w, g, "momentum", c->optimizer.momentum);
@@ -473,6 +448,7 @@ static void write_optimizer(writer *w, hid_t f, const ckpt_src *src)
     for (int i = 0; i < src->m->n_dense; i++) write_dense(w, gm, i, src->dense[i], src->momentum, false);
     w_close_group(w, gm);
     w_close_group(w, g);
+    free(sched);
 }
 
 static void write_state(writer *w, hid_t f, const ckpt_src *src)
@@ -1185,18 +1161,12 @@ static char *join_lines(char **lines, int n)
 {
     if (n == 0) return NULL;
     qsort(lines, (size_t)n, sizeof *lines, cmp_str);
-    size_t len = 1;
-    for (int i = 0; i < n; i++) len += strlen(lines[i]) + 1;
-    char *out = rd_malloc(len), *p = out;
+    rd_buf b = {0};
     for (int i = 0; i < n; i++) {
-        size_t k = strlen(lines[i]);
-        memcpy(p, lines[i], k);
-        p[k] = '\n';
-        p += k + 1;
+        rd_buf_printf(&b, "%s\n", lines[i]);
         free(lines[i]);
     }
-    *p = '\0';
-    return out;
+    return b.p;
 }
 
 static void push_line(char ***lines, int *n, int *cap, const char *s)
