@@ -113,3 +113,24 @@ void rd_fmt_double(char *buf, size_t n, double v)
         if (strtod(buf, NULL) == v) return;
     }
 }
+
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 (RFC 3629: no overlongs, no surrogates). */
+int rd_utf8_len(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (p[0] < 0x80) return 1;
+    int n = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 && p[0] < 0xe0 ? 2 : 0;
+    if (n == 0 || (n == 3 && p[0] >= 0xf0)) return 0;
+    for (int i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
+    if (n == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0))) return 0;
+    if (n == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))) return 0;
+    return n;
+}
+
+bool rd_utf8_valid(const char *s)
+{
+    for (int k; *s; s += k)
+        if ((k = rd_utf8_len(s)) == 0) return false;
+    return true;
+}

@@ -56,4 +56,9 @@ void rd_buf_free(rd_buf *b);
  * "0.050000000000000003"). */
 void rd_fmt_double(char *buf, size_t n, double v);
 
+/* Bytes of the valid UTF-8 sequence at s (1-4; RFC 3629: no overlong forms, no surrogates),
+ * 0 when invalid. rd_utf8_valid: the whole string is valid UTF-8. */
+int rd_utf8_len(const char *s);
+bool rd_utf8_valid(const char *s);
+
 #endif

@@ -1262,6 +1262,20 @@ static int resolve_paths(rd_ctx *x, rd_config *c)
     return 0;
 }
 
+int rd_config_set_out(rd_config *c, const char *dir, rd_error *e)
+{
+    if (!rd_utf8_valid(dir))
+        return rd_fail(e, RD_EXIT_CONFIG, "--out: the folder name must be UTF-8 text (it is stored in the run's YAML config)");
+    if (strlen(dir) >= RD_PATH_MAX)
+        return rd_fail(e, RD_EXIT_CONFIG, "--out: path too long (%zu bytes, at most %d)", strlen(dir), RD_PATH_MAX - 1);
+    char p[RD_PATH_MAX];
+    copy_str(p, sizeof p, dir);
+    rd_ctx x = {.c = c, .name = "--out", .e = e};
+    int rc = resolve_path(&x, "run.out", p);
+    if (!rc) copy_str(c->run.out, sizeof c->run.out, p);
+    return one_line(rc, e);
+}
+
 /* "runs/<file name without directory and extension>" */
 static void default_out(const char *name, char *out)
 {

@@ -143,6 +143,11 @@ int rd_config_validate(const rd_config *c, const char *name, rd_error *e);
  * limit with the synthetic width, or counting one input for IDX data. */
 int rd_config_check_model_size(const rd_config *c, long input_dim, const char *name, rd_error *e);
 
+/* --out DIR: run.out = DIR resolved like every path of the config (absolute, against the
+ * current directory; "." segments and trailing slashes dropped). DIR must be UTF-8. Returns 0
+ * or RD_EXIT_CONFIG. */
+int rd_config_set_out(rd_config *c, const char *dir, rd_error *e);
+
 /* The resolved config as YAML with every key, written by libyaml's emitter from the key
  * table (block style, table order; doubles in the shortest form that reads back exactly,
  * paths double-quoted). Caller frees. */

@@ -32,19 +32,6 @@ char *rd_json_text(const json_t *v)
 
 char *rd_json_text_digits(const json_t *v, int digits) { return dump(v, digits); }
 
-/* Length of the valid UTF-8 sequence at p (1-4), or 0 (RFC 3629: no overlongs, no surrogates). */
-static int utf8_len(const unsigned char *p)
-{
-    if (p[0] < 0x80) return 1;
-    int n = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 && p[0] < 0xe0 ? 2 : 0;
-    if (n == 0 || (n == 3 && p[0] >= 0xf0)) return 0;
-    for (int i = 1; i < n; i++)
-        if ((p[i] & 0xc0) != 0x80) return 0;
-    if (n == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0))) return 0;
-    if (n == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))) return 0;
-    return n;
-}
-
 json_t *rd_json_str(const char *s)
 {
     json_t *j = json_string(s);
@@ -52,7 +39,7 @@ json_t *rd_json_str(const char *s)
     size_t n = strlen(s);
     char *clean = rd_malloc(3 * n + 1), *o = clean;
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        int k = utf8_len(p);
+        int k = rd_utf8_len((const char *)p);
         if (k) {
             memcpy(o, p, (size_t)k);
             o += k;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "blas.h"
+#include "json.h"
 #include "log.h"
 #include "train.h"
 
@@ -130,41 +131,11 @@ static int parse_train_args(int argc, char **argv, train_args *a, const char *he
 
 /* Well-formed UTF-8 without control characters? The run folder's path is stored in the
  * resolved config (YAML), which holds only UTF-8 text. */
-static bool utf8_path_ok(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
-        if (n < 0 || (n == 1 && *p < 0xc2) || (n == 0 && (*p < 0x20 || *p == 0x7f))) return false;
-        for (int i = 1; i <= n; i++)
-            if ((p[i] & 0xc0) != 0x80) return false;
-        p += n + 1;
-    }
-    return true;
-}
-
 static int load_config(rd_config *c, const train_args *a, rd_error *e)
 {
     int rc = rd_config_load(c, a->config, a->nsets, a->sets, e);
     if (rc) return rc;
-    if (a->out && !utf8_path_ok(a->out))
-        return rd_fail(e, RD_EXIT_CONFIG, "--out: the folder name must be UTF-8 text without control "
-                       "characters (it is stored in the run's YAML config)");
-    if (a->out) {
-        if (a->out[0] == '/') {
-            snprintf(c->run.out, sizeof c->run.out, "%s", a->out);
-        } else {
-            char cwd[PATH_MAX];
-            if (!getcwd(cwd, sizeof cwd)) return rd_fail(e, RD_EXIT_CONFIG, "--out: cannot resolve %s", a->out);
-            const char *rel = a->out;
-            while (rel[0] == '.' && rel[1] == '/') rel += 2;
-            if (strlen(cwd) + strlen(rel) + 2 > sizeof c->run.out)
-                return rd_fail(e, RD_EXIT_CONFIG, "--out: path too long: %s", a->out);
-            snprintf(c->run.out, sizeof c->run.out, "%.*s/%s", (int)(sizeof c->run.out / 2), cwd, rel);
-        }
-        size_t n = strlen(c->run.out);
-        while (n > 1 && c->run.out[n - 1] == '/') c->run.out[--n] = '\0';
-    }
+    if (a->out) return rd_config_set_out(c, a->out, e);
     return 0;
 }
 
@@ -249,11 +220,20 @@ static void print_eval(const char *path, const char *split, const rd_eval_result
     double acc = r->samples ? (double)r->correct / (double)r->samples : 0.0;
     double loss = r->samples ? r->loss_sum / (double)r->samples : 0.0;
     if (json) {
-        printf("{\"checkpoint\":\"%s\",\"data\":\"%s\",\"accuracy\":%.9g,\"loss\":%.9g,\"samples\":%ld,\"correct\":%ld,"
-               "\"per_class_accuracy\":[", path, split, acc, loss, r->samples, r->correct);
+        json_t *o = json_object(), *pc = json_array();
+        rd_json_set(o, "checkpoint", rd_json_str(path));
+        rd_json_set(o, "data", json_string(split));
+        rd_json_set(o, "accuracy", json_real(acc));
+        rd_json_set(o, "loss", json_real(loss));
+        rd_json_set(o, "samples", json_integer(r->samples));
+        rd_json_set(o, "correct", json_integer(r->correct));
         for (int k = 0; k < K && k < 256; k++)
-            printf("%s%.9g", k ? "," : "", r->class_total[k] ? (double)r->class_correct[k] / (double)r->class_total[k] : 0.0);
-        printf("]}\n");
+            json_array_append_new(pc, json_real(r->class_total[k] ? (double)r->class_correct[k] / (double)r->class_total[k] : 0.0));
+        rd_json_set(o, "per_class_accuracy", pc);
+        char *text = rd_json_text(o);
+        printf("%s\n", text);
+        free(text);
+        json_decref(o);
         return;
     }
     printf("checkpoint  %s\ndata        %s (%ld samples)\naccuracy    %.4f (%ld correct)\nloss        %.4f (mean cross-entropy)\n",

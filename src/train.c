@@ -16,6 +16,7 @@
 #include <cblas.h>
 
 #include "blas.h"
+#include "json.h"
 #include "log.h"
 #include "optim.h"
 #include "step.h"
@@ -165,6 +166,14 @@ typedef struct {
 
 static double now_wall(void) { return rd_now(); }
 
+/* The BLAS kernel's provenance (status.json, the first train row of a process). */
+static void add_blas_fields(json_t *o, double gflops)
+{
+    rd_json_set(o, "blas_core", rd_json_str(rd_blas_corename()));
+    rd_json_set(o, "blas_core_origin", rd_json_str(rd_blas_origin()));
+    rd_json_set(o, "blas_gflop_per_s", json_real(round(gflops * 10.0) / 10.0));
+}
+
 /* ---- run folder (rank 0) ---- */
 
 static int mkdir_p(const char *path, rd_error *e)
@@ -208,14 +217,23 @@ static int write_text_file(const char *dir, const char *name, const char *text, 
 static void write_status(trainer *T, const char *state, int code)
 {
     if (T->d->rank != 0) return;
-    char buf[512];
-    int n = snprintf(buf, sizeof buf,
-                     "{\"status\":\"%s\",\"step\":%lld,\"epoch\":%lld,\"exit_code\":%d,\"host\":\"%s\",\"pid\":%ld,"
-                     "\"blas_core\":\"%s\",\"blas_core_origin\":\"%s\",\"blas_gflop_per_s\":%.1f}\n",
-                     state, (long long)T->st.step, (long long)T->st.epoch, code, T->d->host, (long)getpid(),
-                     rd_blas_corename(), rd_blas_origin(), T->blas_gflops);
+    json_t *o = json_object();
+    rd_json_set(o, "status", json_string(state));
+    rd_json_set(o, "step", json_integer(T->st.step));
+    rd_json_set(o, "epoch", json_integer(T->st.epoch));
+    rd_json_set(o, "exit_code", json_integer(code));
+    rd_json_set(o, "host", rd_json_str(T->d->host));
+    rd_json_set(o, "pid", json_integer(getpid()));
+    rd_json_set(o, "run", rd_json_str(T->run_dir));
+    add_blas_fields(o, T->blas_gflops);
+    char *text = rd_json_text_digits(o, 9);
+    json_decref(o);
+    rd_buf b = {0};
+    rd_buf_printf(&b, "%s\n", text);
     rd_error e;
-    write_text_file(T->run_dir, "status.json", buf, (size_t)n, &e);
+    write_text_file(T->run_dir, "status.json", b.p, b.len, &e);
+    rd_buf_free(&b);
+    free(text);
 }
 
 static bool is_run_file(const char *name)
@@ -287,19 +305,23 @@ static int lock_run_folder(trainer *T, rd_error *e)
 
 /* ---- metrics ---- */
 
-static void append_metrics(trainer *T, const char *row)
+/* One metrics.jsonl row: reals at 9 significant digits (what the rows always had). */
+static void append_metrics(trainer *T, json_t *row)
 {
-    if (T->d->rank != 0) return;
-    rd_buf_printf(&T->metrics, "%s\n", row);
+    char *text = rd_json_text_digits(row, 9);
+    json_decref(row);
+    if (T->d->rank != 0) { free(text); return; }
+    rd_buf_printf(&T->metrics, "%s\n", text);
     char path[RD_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/metrics.jsonl", T->run_dir);
     FILE *f = fopen(path, "ab");
     if (!f) {
         rd_warn(T->d, "%s: cannot append: %s", path, strerror(errno));
-        return;
+    } else {
+        fprintf(f, "%s\n", text);
+        fclose(f);
     }
-    fprintf(f, "%s\n", row);
-    fclose(f);
+    free(text);
 }
 
 static int64_t epoch_display(const trainer *T)
@@ -319,17 +341,23 @@ static void train_row(trainer *T)
     double sps = wall > 0 ? s->sum_samples / wall : 0.0;
     double per_step = T->steps_this_process > 0 ? T->step_time_sum / (double)T->steps_this_process : 0.0;
     double eta = per_step * (double)(T->total_steps - s->step);
-    char row[1024];
-    snprintf(row, sizeof row,
-             "{\"kind\":\"train\",\"epoch\":%lld,\"step\":%lld,\"loss\":%.9g,\"ce\":%.9g,\"kl\":%.9g,"
-             "\"acc\":%.9g,\"lr\":%.9g,\"samples\":%.0f,\"time_s\":%.3f,\"samples_per_s\":%.1f,"
-             "\"compute_s\":%.3f,\"comm_exposed_s\":%.3f,\"eta_s\":%.1f}",
-             (long long)epoch_display(T), (long long)s->step, loss, ce, kl, acc, s->lr, s->sum_samples,
-             now - T->t_start, sps, T->compute_s, T->comm_s, eta);
+    json_t *row = json_object();
+    rd_json_set(row, "kind", json_string("train"));
+    rd_json_set(row, "epoch", json_integer(epoch_display(T)));
+    rd_json_set(row, "step", json_integer(s->step));
+    rd_json_set(row, "loss", json_real(loss));
+    rd_json_set(row, "ce", json_real(ce));
+    rd_json_set(row, "kl", json_real(kl));
+    rd_json_set(row, "acc", json_real(acc));
+    rd_json_set(row, "lr", json_real(s->lr));
+    rd_json_set(row, "samples", json_integer((json_int_t)s->sum_samples));
+    rd_json_set(row, "time_s", json_real(round((now - T->t_start) * 1e3) / 1e3));
+    rd_json_set(row, "samples_per_s", json_real(round(sps * 10.0) / 10.0));
+    rd_json_set(row, "compute_s", json_real(round(T->compute_s * 1e3) / 1e3));
+    rd_json_set(row, "comm_exposed_s", json_real(round(T->comm_s * 1e3) / 1e3));
+    rd_json_set(row, "eta_s", json_real(round(eta * 10.0) / 10.0));
     if (!T->blas_reported) {   /* provenance of the speed figures: once per process */
-        size_t n = strlen(row) - 1;
-        snprintf(row + n, sizeof row - n, ",\"blas_core\":\"%s\",\"blas_core_origin\":\"%s\",\"blas_gflop_per_s\":%.1f}",
-                 rd_blas_corename(), rd_blas_origin(), T->blas_gflops);
+        add_blas_fields(row, T->blas_gflops);
         T->blas_reported = true;
     }
     append_metrics(T, row);
@@ -362,11 +390,15 @@ static double eval_split(trainer *T, const char *split, const uint32_t *ids, uin
                 ids, n, T->d, T->x, T->y, &r);
     double acc = r.samples ? (double)r.correct / (double)r.samples : 0.0;
     double loss = r.samples ? r.loss_sum / (double)r.samples : 0.0;
-    char row[512];
-    snprintf(row, sizeof row,
-             "{\"kind\":\"eval\",\"split\":\"%s\",\"epoch\":%lld,\"step\":%lld,\"loss\":%.9g,\"acc\":%.9g,"
-             "\"samples\":%ld,\"time_s\":%.3f}",
-             split, (long long)epoch_display(T), (long long)T->st.step, loss, acc, r.samples, now_wall() - t0);
+    json_t *row = json_object();
+    rd_json_set(row, "kind", json_string("eval"));
+    rd_json_set(row, "split", json_string(split));
+    rd_json_set(row, "epoch", json_integer(epoch_display(T)));
+    rd_json_set(row, "step", json_integer(T->st.step));
+    rd_json_set(row, "loss", json_real(loss));
+    rd_json_set(row, "acc", json_real(acc));
+    rd_json_set(row, "samples", json_integer(r.samples));
+    rd_json_set(row, "time_s", json_real(round((now_wall() - t0) * 1e3) / 1e3));
     append_metrics(T, row);
     return acc;
 }
@@ -565,79 +597,46 @@ static int blas_check(trainer *T, rd_error *e)
     return 0;
 }
 
-/* Split resolved YAML into top-level sections "key:\n  ...". */
-static char *section_of(const char *yaml, const char *key)
+/* A changed setting that the resume may accept: with --allow-config-change a warning, else an
+ * error naming it (docs/ARCHITECTURE.md, "Resume"). */
+static int fixed_setting_changed(trainer *T, const char *what, const char *path, rd_error *e)
 {
-    size_t kl = strlen(key);
-    const char *p = yaml;
-    while (p && *p) {
-        if (!strncmp(p, key, kl) && p[kl] == ':') {
-            const char *end = p;
-            do {
-                end = strchr(end, '\n');
-                if (!end) { end = p + strlen(p); break; }
-                end++;
-            } while (*end == ' ' || *end == '-');
-            size_t n = (size_t)(end - p);
-            char *out = rd_malloc(n + 1);
-            memcpy(out, p, n);
-            out[n] = '\0';
-            return out;
-        }
-        p = strchr(p, '\n');
-        if (p) p++;
+    if (T->opts.allow_config_change) {
+        rd_warn(T->d, "warning: %s changed since the checkpoint (--allow-config-change): "
+                "the trajectory is no longer the original's", what);
+        return 0;
     }
-    return rd_strdup("");
+    return rd_fail(e, RD_EXIT_CONFIG, "%s: %s differs from the checkpoint's config; "
+                   "pass --allow-config-change to resume anyway", path, what);
 }
 
-/* Compare the checkpoint's config with the new one (DESIGN: what may change on resume). */
+/* Compare the checkpoint's config with the new one, section by section, as structs. */
 static int check_resume_config(trainer *T, const rd_ckpt_info *info, const char *path, rd_error *e)
 {
-    rd_config old;
+    rd_config *old = rd_malloc(sizeof *old);
     rd_error pe;
-    if (rd_config_load_text(&old, info->config_yaml, strlen(info->config_yaml), path, 0, NULL, &pe) != 0)
-        return rd_fail(e, RD_EXIT_CHECKPOINT, "%s: the stored config does not load: %s", path, pe.msg);
-    char *a = rd_config_to_yaml(&old), *b = T->config_yaml;
-    char *la = rd_config_layers_json(&old), *lb = rd_config_layers_json(T->c);
     int rc = 0;
-    char *ma = section_of(a, "model"), *mb = section_of(b, "model");
-    if (strcmp(la, lb) || strcmp(ma, mb)) {
+    if (rd_config_load_text(old, info->config_yaml, strlen(info->config_yaml), path, 0, NULL, &pe) != 0)
+        rc = rd_fail(e, RD_EXIT_CHECKPOINT, "%s: the stored config does not load: %s", path, pe.msg);
+    if (!rc && !rd_config_section_equal(old, T->c, "model")) {
+        char *la = rd_config_layers_json(old), *lb = rd_config_layers_json(T->c);
         rc = rd_fail(e, RD_EXIT_CHECKPOINT, "%s: architecture mismatch: the checkpoint has model.layers %s, "
                      "the config wants %s", path, la, lb);
+        free(la);
+        free(lb);
     }
-    free(ma);
-    free(mb);
-    static const char *free_keys[] = {"training", "checkpoint", "dist"};
-    static const char *fixed_keys[] = {"rdrop", "optimizer", "schedule", "data", "rng"};
-    for (size_t i = 0; !rc && i < sizeof free_keys / sizeof *free_keys; i++) {
-        char *x = section_of(a, free_keys[i]), *y = section_of(b, free_keys[i]);
-        if (strcmp(x, y)) rd_notice(T->d, "resume: %s.* changed since the checkpoint; using the new values", free_keys[i]);
-        free(x);
-        free(y);
+    static const char *free_sections[] = {"training", "checkpoint", "dist"};
+    static const char *fixed_sections[] = {"rdrop", "optimizer", "schedule", "data", "rng"};
+    for (size_t i = 0; !rc && i < sizeof free_sections / sizeof *free_sections; i++)
+        if (!rd_config_section_equal(old, T->c, free_sections[i]))
+            rd_notice(T->d, "resume: %s.* changed since the checkpoint; using the new values", free_sections[i]);
+    for (size_t i = 0; !rc && i < sizeof fixed_sections / sizeof *fixed_sections; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "%s.*", fixed_sections[i]);
+        if (!rd_config_section_equal(old, T->c, fixed_sections[i])) rc = fixed_setting_changed(T, what, path, e);
     }
-    for (size_t i = 0; !rc && i < sizeof fixed_keys / sizeof *fixed_keys; i++) {
-        char *x = section_of(a, fixed_keys[i]), *y = section_of(b, fixed_keys[i]);
-        if (strcmp(x, y)) {
-            if (T->opts.allow_config_change)
-                rd_warn(T->d, "warning: %s.* changed since the checkpoint (--allow-config-change): "
-                          "the trajectory is no longer the original's", fixed_keys[i]);
-            else
-                rc = rd_fail(e, RD_EXIT_CONFIG, "%s: %s.* differs from the checkpoint's config; "
-                             "pass --allow-config-change to resume anyway", path, fixed_keys[i]);
-        }
-        free(x);
-        free(y);
-    }
-    if (!rc && old.run.seed != T->c->run.seed) {
-        if (T->opts.allow_config_change)
-            rd_warn(T->d, "warning: run.seed changed since the checkpoint (--allow-config-change)");
-        else
-            rc = rd_fail(e, RD_EXIT_CONFIG, "%s: run.seed differs from the checkpoint's (%llu); "
-                         "pass --allow-config-change to resume anyway", path, (unsigned long long)old.run.seed);
-    }
-    free(a);
-    free(la);
-    free(lb);
+    if (!rc && old->run.seed != T->c->run.seed) rc = fixed_setting_changed(T, "run.seed", path, e);
+    free(old);
     return rc;
 }
 
