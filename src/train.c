@@ -640,105 +640,114 @@ static int check_resume_config(trainer *T, const rd_ckpt_info *info, const char 
     return rc;
 }
 
-/* Rank 0 picks and reads the checkpoint; all ranks receive the state. Returns 0, an error,
- * or -1 for "nothing to resume from: start fresh". */
+/* Rank 0: the checkpoint to resume from per --resume ("" = none in the folder: start fresh). */
+static int pick_checkpoint(trainer *T, char *path, size_t cap, rd_error *e)
+{
+    int rc = 0;
+    if (!strcmp(T->opts.resume, "auto")) {
+        rd_ckpt_entry *list = NULL;
+        char *bad = NULL;
+        int n = rd_ckpt_list(T->run_dir, &list, &bad);
+        if (bad && *bad) {
+            char *line = bad;
+            while (line && *line) {
+                char *nl = strchr(line, '\n');
+                if (nl) *nl = '\0';
+                rd_warn(T->d, "resume: skipped %s", line);
+                line = nl ? nl + 1 : NULL;
+            }
+        }
+        if (n > 0) snprintf(path, cap, "%s", list[0].path);
+        else if (bad && *bad)
+            rc = rd_fail(e, RD_EXIT_CHECKPOINT, "%s: no checkpoint verifies (see the lines above)", T->run_dir);
+        rd_ckpt_list_free(list, n);
+        free(bad);
+    } else {
+        snprintf(path, cap, "%s", T->opts.resume);
+    }
+    return rc;
+}
+
+/* Rank 0: say what changed since the checkpoint that decides the bits of the continuation. */
+static void report_resume_changes(trainer *T, const rd_ckpt_info *info)
+{
+    char now_core[64];
+    snprintf(now_core, sizeof now_core, "%s", openblas_get_corename());
+    const char *changed = info->world_size != T->d->size ? "world size"
+                        : info->blas_threads != T->c->run.blas_threads ? "run.blas_threads"
+                        : strcmp(info->blas_core, now_core) ? "OpenBLAS core type"
+                        : info->bucket_mb != T->c->dist.bucket_mb ? "dist.bucket_mb"
+                        : (info->overlap != 0) != T->c->dist.overlap ? "dist.overlap"
+                        : strcmp(info->mpi_version, T->mpi_version) ? "MPI version" : NULL;
+    if (info->world_size != T->d->size) {
+        if (T->c->rng.dropout_stream == RD_STREAM_RANK)
+            rd_warn(T->d, "warning: elastic resume: the checkpoint was written by %d ranks, this run has %d; "
+                      "with rng.dropout_stream: rank the trajectory differs from a %d-rank run",
+                      info->world_size, T->d->size, info->world_size);
+        else
+            rd_notice(T->d, "elastic resume: %d ranks -> %d; rng.dropout_stream: sample draws the same masks, "
+                      "only the floating-point summation order differs", info->world_size, T->d->size);
+    } else if (changed) {
+        rd_warn(T->d, "warning: bitwise continuation not guaranteed: %s changed", changed);
+    }
+}
+
+/* Every rank: the checkpoint's split must be this config's. */
+static int check_resumed_split(trainer *T, const rd_train_state *s, const char *path, rd_error *e)
+{
+    int rc = 0;
+    if (s->n_validation != T->n_val)
+        rc = rd_fail(e, RD_EXIT_CHECKPOINT, "%s: the checkpoint holds out %u validation samples, the config %u",
+                     path, s->n_validation, T->n_val);
+    else if (s->n_train != 0 && s->n_train != T->n_train)   /* 0: written before train_samples existed */
+        rc = rd_fail(e, RD_EXIT_CHECKPOINT, "%s: the checkpoint trains on %u samples, the config on %u "
+                     "(data.train_samples)", path, s->n_train, T->n_train);
+    return rc ? rd_agree(T->d, T->d->rank == 0 ? rc : 0, e) : 0;
+}
+
+/* Rank 0 picks and reads the checkpoint; every rank receives the weights, the momentum and the
+ * state (the field table of checkpoint.c). Returns 0, an error, or -1 for "nothing to resume
+ * from: start fresh". */
 static int resume(trainer *T, rd_error *e)
 {
     char path[RD_PATH_MAX + 64] = "";
-    int rc = 0;
     rd_ckpt_info info;
     memset(&info, 0, sizeof info);
+    int rc = 0;
     if (T->d->rank == 0) {
-        if (!strcmp(T->opts.resume, "auto")) {
-            rd_ckpt_entry *list = NULL;
-            char *bad = NULL;
-            int n = rd_ckpt_list(T->run_dir, &list, &bad);
-            if (bad && *bad) {
-                char *line = bad;
-                while (line && *line) {
-                    char *nl = strchr(line, '\n');
-                    if (nl) *nl = '\0';
-                    rd_warn(T->d, "resume: skipped %s", line);
-                    line = nl ? nl + 1 : NULL;
-                }
-            }
-            if (n > 0) snprintf(path, sizeof path, "%s", list[0].path);
-            else if (bad && *bad)
-                rc = rd_fail(e, RD_EXIT_CHECKPOINT, "%s: no checkpoint verifies (see the lines above)", T->run_dir);
-            rd_ckpt_list_free(list, n);
-            free(bad);
-        } else {
-            snprintf(path, sizeof path, "%s", T->opts.resume);
-        }
+        rc = pick_checkpoint(T, path, sizeof path, e);
         if (!rc && path[0]) rc = rd_ckpt_read_info(path, &info, e);
         if (!rc && path[0]) rc = check_resume_config(T, &info, path, e);
         if (!rc && path[0]) rc = rd_ckpt_read_params(path, &T->m, true, e);
     }
     rc = rd_agree(T->d, rc, e);
-    if (rc) { rd_ckpt_info_free(&info); return rc; }
     int have = path[0] != '\0';
-    rd_dist_bcast(T->d, &have, sizeof have, 0);
-    if (!have) {
-        rd_notice(T->d, "resume: no checkpoint in %s; starting a new run", T->run_dir);
-        return -1;
+    if (!rc) rd_dist_bcast(T->d, &have, sizeof have, 0);
+    if (rc || !have) {
+        rd_ckpt_info_free(&info);
+        if (!rc) rd_notice(T->d, "resume: no checkpoint in %s; starting a new run", T->run_dir);
+        return rc ? rc : -1;
     }
-    /* Broadcast the state (rank 0 read it). */
-    struct {
-        int64_t step, epoch, best_step, patience_left, sum_steps;
-        double lr, sum_loss, sum_ce, sum_kl, sum_correct, sum_samples, best_val_acc;
-        int world_size, n_validation, n_train;
-    } pk;
-    memset(&pk, 0, sizeof pk);
+    uint64_t slots[RD_STATE_SLOTS] = {0};
     if (T->d->rank == 0) {
-        rd_train_state *s = &info.state;
-        pk.step = s->step; pk.epoch = s->epoch; pk.best_step = s->best_step; pk.patience_left = s->patience_left;
-        pk.sum_steps = s->sum_steps; pk.lr = s->lr; pk.sum_loss = s->sum_loss; pk.sum_ce = s->sum_ce;
-        pk.sum_kl = s->sum_kl; pk.sum_correct = s->sum_correct; pk.sum_samples = s->sum_samples;
-        pk.best_val_acc = s->best_val_acc; pk.world_size = info.world_size; pk.n_validation = (int)s->n_validation;
-        pk.n_train = (int)s->n_train;
+        rd_train_state_pack(&info.state, slots);
         rd_buf_free(&T->metrics);
-        rd_buf_append(&T->metrics, s->metrics ? s->metrics : "", s->metrics_len);
-        rd_notice(T->d, "resuming from %s (step %lld, epoch %lld)", path, (long long)pk.step, (long long)pk.epoch);
-        char now_core[64];
-        snprintf(now_core, sizeof now_core, "%s", openblas_get_corename());
-        const char *changed = info.world_size != T->d->size ? "world size"
-                            : info.blas_threads != T->c->run.blas_threads ? "run.blas_threads"
-                            : strcmp(info.blas_core, now_core) ? "OpenBLAS core type"
-                            : info.bucket_mb != T->c->dist.bucket_mb ? "dist.bucket_mb"
-                            : (info.overlap != 0) != T->c->dist.overlap ? "dist.overlap"
-                            : strcmp(info.mpi_version, T->mpi_version) ? "MPI version" : NULL;
-        if (info.world_size != T->d->size) {
-            if (T->c->rng.dropout_stream == RD_STREAM_RANK)
-                rd_warn(T->d, "warning: elastic resume: the checkpoint was written by %d ranks, this run has %d; "
-                          "with rng.dropout_stream: rank the trajectory differs from a %d-rank run",
-                          info.world_size, T->d->size, info.world_size);
-            else
-                rd_notice(T->d, "elastic resume: %d ranks -> %d; rng.dropout_stream: sample draws the same masks, "
-                          "only the floating-point summation order differs", info.world_size, T->d->size);
-        } else if (changed) {
-            rd_warn(T->d, "warning: bitwise continuation not guaranteed: %s changed", changed);
-        }
+        rd_buf_append(&T->metrics, info.state.metrics ? info.state.metrics : "", info.state.metrics_len);
+        rd_notice(T->d, "resuming from %s (step %lld, epoch %lld)", path, (long long)info.state.step,
+                  (long long)info.state.epoch);
+        report_resume_changes(T, &info);
     }
     rd_ckpt_info_free(&info);
-    rd_dist_bcast(T->d, &pk, sizeof pk, 0);
-    if ((uint32_t)pk.n_validation != T->n_val) {
-        rd_fail(e, RD_EXIT_CHECKPOINT, "%s: the checkpoint holds out %d validation samples, the config %u",
-                path, pk.n_validation, T->n_val);
-        return rd_agree(T->d, T->d->rank == 0 ? RD_EXIT_CHECKPOINT : 0, e);
-    }
-    if (pk.n_train != 0 && (uint32_t)pk.n_train != T->n_train) {   /* 0: written before train_samples existed */
-        rd_fail(e, RD_EXIT_CHECKPOINT, "%s: the checkpoint trains on %d samples, the config on %u "
-                "(data.train_samples)", path, pk.n_train, T->n_train);
-        return rd_agree(T->d, T->d->rank == 0 ? RD_EXIT_CHECKPOINT : 0, e);
-    }
+    rd_dist_bcast(T->d, slots, sizeof slots, 0);
+    rd_train_state s = T->st;
+    rd_train_state_unpack(&s, slots);
+    rc = check_resumed_split(T, &s, path, e);
+    if (rc) return rc;
     rd_dist_bcast(T->d, T->m.params, T->m.n_params * sizeof(float), 0);
     rd_dist_bcast(T->d, T->m.momentum, T->m.n_params * sizeof(float), 0);
-    rd_train_state *s = &T->st;
-    s->step = pk.step; s->epoch = pk.epoch; s->best_step = pk.best_step; s->patience_left = pk.patience_left;
-    s->sum_steps = pk.sum_steps; s->lr = pk.lr; s->sum_loss = pk.sum_loss; s->sum_ce = pk.sum_ce;
-    s->sum_kl = pk.sum_kl; s->sum_correct = pk.sum_correct; s->sum_samples = pk.sum_samples;
-    s->best_val_acc = pk.best_val_acc;
-    T->last_ckpt_step = s->step;
+    s.n_train = T->n_train;   /* equal, or 0 from a file older than the attribute */
+    T->st = s;
+    T->last_ckpt_step = s.step;
     return 0;
 }
 

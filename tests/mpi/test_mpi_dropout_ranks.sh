@@ -7,7 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 
 common=(--set training.max_steps=20 --set checkpoint.every_steps=5 --set checkpoint.every_epochs=0)
-run_mpi 2 train "$TINY" --out "$TMP/a" "${common[@]}" > "$TMP/loga" 2>&1 || { cat "$TMP/loga"; fail "run a exited $?"; }
+run_mpi 2 train "$TINY" --out "$TMP/a" "${common[@]}" > "$TMP/loga" 2>&1 || { rc=$?; cat "$TMP/loga"; fail "run a exited $rc"; }
 grep -c "equal on all 2 ranks" "$TMP/loga" | grep -qx 4 || { cat "$TMP/loga"; fail "expected 4 checkpoints with equal CRCs on 2 ranks"; }
 run_mpi 2 train "$TINY" --out "$TMP/b" "${common[@]}" > "$TMP/logb" 2>&1 || fail "run b exited $?"
 $COMPARE "$TMP/a/ckpt-000000020.h5" "$TMP/b/ckpt-000000020.h5" --groups model,optimizer --attrs || fail "two identical 2-rank runs differ"

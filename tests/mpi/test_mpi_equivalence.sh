@@ -7,8 +7,8 @@ source "$(dirname "$0")/lib.sh"
 
 common=(--set model.layers.0.rate=0 --set model.layers.2.rate=0 --set training.max_steps=20
         --set checkpoint.every_epochs=0)
-run_mpi 1 train "$TINY" --out "$TMP/one" "${common[@]}" > "$TMP/log1" 2>&1 || { cat "$TMP/log1"; fail "1 rank exited $?"; }
-run_mpi 2 train "$TINY" --out "$TMP/two" "${common[@]}" > "$TMP/log2" 2>&1 || { cat "$TMP/log2"; fail "2 ranks exited $?"; }
+run_mpi 1 train "$TINY" --out "$TMP/one" "${common[@]}" > "$TMP/log1" 2>&1 || { rc=$?; cat "$TMP/log1"; fail "1 rank exited $rc"; }
+run_mpi 2 train "$TINY" --out "$TMP/two" "${common[@]}" > "$TMP/log2" 2>&1 || { rc=$?; cat "$TMP/log2"; fail "2 ranks exited $rc"; }
 a=$TMP/one/ckpt-000000020.h5
 b=$TMP/two/ckpt-000000020.h5
 [ -f "$a" ] && [ -f "$b" ] || fail "missing final checkpoints"

@@ -5,7 +5,7 @@
 # position, training state and metrics BITWISE identical to an uninterrupted run.
 source "$(dirname "$0")/lib.sh"
 
-run_mpi 2 train "$TINY" --out "$TMP/a" "${SLOW[@]}" > "$TMP/loga" 2>&1 || { cat "$TMP/loga"; fail "run A exited $?"; }
+run_mpi 2 train "$TINY" --out "$TMP/a" "${SLOW[@]}" > "$TMP/loga" 2>&1 || { rc=$?; cat "$TMP/loga"; fail "run A exited $rc"; }
 
 run_mpi 2 train "$TINY" --out "$TMP/b" "${SLOW[@]}" > "$TMP/logb" 2>&1 &
 mp=$!
@@ -21,7 +21,7 @@ echo "killed rank pid $victim with SIGKILL; mpirun exited $rc"
 last=$(ls "$TMP/b"/ckpt-*.h5 | tail -n 1)
 echo "last checkpoint before the kill: $last"
 
-run_mpi 2 train "$TINY" --out "$TMP/b" "${SLOW[@]}" --resume auto > "$TMP/logr" 2>&1 || { cat "$TMP/logr"; fail "resume exited $?"; }
+run_mpi 2 train "$TINY" --out "$TMP/b" "${SLOW[@]}" --resume auto > "$TMP/logr" 2>&1 || { rc=$?; cat "$TMP/logr"; fail "resume exited $rc"; }
 grep "resuming from" "$TMP/logr" || fail "resume did not say where it resumed from"
 $COMPARE "$TMP/a/ckpt-000001000.h5" "$TMP/b/ckpt-000001000.h5" --groups model,optimizer,data --attrs \
   || fail "resumed run differs from the uninterrupted run"
