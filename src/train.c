@@ -789,154 +789,201 @@ static void print_settings(const trainer *T)
     free(layers);
 }
 
+/* ---- the run: setup, the step loop and its policies ---- */
+
+static void warn_oversubscribed(const rd_dist *d, int threads)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (d->local_rank != 0 || (long)d->local_size * threads <= cores) return;
+    char msg[256];
+    snprintf(msg, sizeof msg, "warning: %d rank%s x %d BLAS thread%s on %s exceed its %ld cores (slower, not wrong)",
+             d->local_size, d->local_size == 1 ? "" : "s", threads, threads == 1 ? "" : "s", d->host, cores);
+    rd_print_error(d, msg);
+}
+
+static void trainer_init(trainer *T, const rd_config *c, const rd_train_opts *o, rd_dist *d)
+{
+    memset(T, 0, sizeof *T);
+    T->c = c;
+    T->d = d;
+    T->opts = *o;
+    T->perm_epoch = -1;
+    T->last_test_acc = T->last_val_acc = -1.0;
+    T->st.best_val_acc = -1.0;
+    T->st.best_step = -1;
+    T->st.patience_left = c->training.patience;
+    T->last_ckpt_step = -1;
+    T->t_start = T->t_interval = T->t_last_ckpt = now_wall();
+    snprintf(T->run_dir, sizeof T->run_dir, "%s", c->run.out);
+    rd_dist_mpi_version(T->mpi_version, sizeof T->mpi_version);
+    T->config_yaml = rd_config_to_yaml(c);
+    openblas_set_num_threads(c->run.blas_threads);
+    warn_oversubscribed(d, c->run.blas_threads);
+}
+
+/* Rank 0 alone creates, locks and tidies the folder; every rank joins the agreement, so a
+ * failure there (held by another trainer, not creatable) is printed and no rank waits. */
+static int prepare_run_folder(trainer *T, rd_error *e)
+{
+    int rc = 0;
+    if (T->d->rank == 0) {
+        rc = mkdir_p(T->run_dir, e);
+        if (!rc) rc = lock_run_folder(T, e);
+        if (!rc) rc = tidy_run_folder(T, T->opts.resume != NULL, e);
+    }
+    return rd_agree(T->d, rc, e);
+}
+
+/* Resume, or rank 0 initialises and broadcasts (docs/ARCHITECTURE.md, "Distribution protocol"). */
+static int start_weights(trainer *T, bool *resumed, rd_error *e)
+{
+    *resumed = false;
+    if (T->opts.resume) {
+        int r = resume(T, e);
+        if (r > 0) return r;
+        *resumed = r == 0;
+    }
+    if (!*resumed) {
+        if (T->d->rank == 0) rd_model_init_params(&T->m, T->c->model.init, T->c->run.seed);
+        rd_dist_bcast(T->d, T->m.params, T->m.n_params * sizeof(float), 0);
+    }
+    return 0;
+}
+
+/* config.yaml and metrics.jsonl (the checkpoint's rows on a resume); a failure is reported,
+ * not fatal: the checkpoints are what a run must write. */
+static void write_run_files(trainer *T)
+{
+    if (T->d->rank != 0) return;
+    rd_error e;
+    int rc = write_text_file(T->run_dir, "config.yaml", T->config_yaml, strlen(T->config_yaml), &e);
+    if (!rc) rc = write_text_file(T->run_dir, "metrics.jsonl", T->metrics.p ? T->metrics.p : "", T->metrics.len, &e);
+    if (rc) rd_print_error(T->d, e.msg);
+}
+
+static bool log_due(const trainer *T, bool epoch_end)
+{
+    const long every = T->c->training.log_every_steps;
+    return !epoch_end && every > 0 && T->st.step % every == 0;
+}
+
+static bool eval_due(const trainer *T, int64_t epoch)
+{
+    const long every = T->c->training.eval_every_epochs;
+    return (every > 0 && epoch % every == 0) || T->st.step >= T->total_steps;
+}
+
+static bool checkpoint_due(const trainer *T, const step_flags *fl, bool epoch_end, bool early_stop)
+{
+    const rd_config *c = T->c;
+    const int64_t s = T->st.step;
+    return (c->checkpoint.every_steps > 0 && s % c->checkpoint.every_steps == 0) ||
+           (epoch_end && c->checkpoint.every_epochs > 0 && (s / T->spe) % c->checkpoint.every_epochs == 0) ||
+           fl->ckpt_now || fl->stop || s >= T->total_steps || early_stop;
+}
+
+/* After an evaluation with a validation set: keep best.h5, count down the patience. */
+static int track_best(trainer *T, int64_t epoch, bool *early_stop)
+{
+    rd_train_state *s = &T->st;
+    const long patience = T->c->training.patience;
+    if (T->last_val_acc > s->best_val_acc) {
+        s->best_val_acc = T->last_val_acc;
+        s->best_step = s->step;
+        s->patience_left = patience;
+        return save_checkpoint(T, "best.h5");
+    }
+    if (patience > 0 && --s->patience_left <= 0) {
+        *early_stop = true;
+        rd_notice(T->d, "early stopping at epoch %lld: validation accuracy has not improved for %ld evaluations "
+                  "(best %.4f at step %lld)", (long long)epoch, patience, s->best_val_acc, (long long)s->best_step);
+    }
+    return 0;
+}
+
+static int end_of_epoch(trainer *T, bool *early_stop)
+{
+    const int64_t epoch = T->st.step / T->spe;
+    const bool due = eval_due(T, epoch);
+    if (due) {
+        if (T->n_val) T->last_val_acc = eval_split(T, "val", T->val_ids, T->n_val);
+        T->last_test_acc = eval_split(T, "test", T->test_ids, T->test.n);
+    }
+    train_row(T);
+    return T->n_val && due ? track_best(T, epoch, early_stop) : 0;
+}
+
+static int stop_on_request(trainer *T, const step_flags *fl, bool epoch_end)
+{
+    if (!epoch_end) train_row(T);
+    rd_notice(T->d, "stopped at step %lld on %s; continue with --resume auto", (long long)T->st.step,
+              fl->stop ? "request (signal)" : "training.max_seconds");
+    write_status(T, "stopped", RD_EXIT_STOPPED);
+    return RD_EXIT_STOPPED;
+}
+
+/* The loop: step, then log, evaluate, checkpoint, stop. Returns 0 or the exit code. */
+static int run_steps(trainer *T)
+{
+    while (T->st.step < T->total_steps) {
+        step_flags fl = {0};
+        bool early_stop = false;
+        int rc = train_step(T, &fl);
+        const bool epoch_end = T->st.step % T->spe == 0;
+        if (!rc && log_due(T, epoch_end)) train_row(T);
+        if (!rc && epoch_end) rc = end_of_epoch(T, &early_stop);
+        if (!rc && checkpoint_due(T, &fl, epoch_end, early_stop)) rc = save_checkpoint(T, NULL);
+        if (rc) {
+            write_status(T, "failed", rc);
+            return rc;
+        }
+        if (fl.stop || fl.stop_clock) return stop_on_request(T, &fl, epoch_end);
+        if (early_stop) break;
+    }
+    return 0;
+}
+
+/* The last partial epoch's test accuracy, status "finished" and the summary lines. */
+static void finish(trainer *T)
+{
+    if (T->st.step % T->spe != 0) {
+        T->last_test_acc = eval_split(T, "test", T->test_ids, T->test.n);
+        train_row(T);
+    }
+    write_status(T, "finished", 0);
+    if (T->d->rank != 0) return;
+    char el[32], path[RD_PATH_MAX + 64];
+    rd_format_duration(el, sizeof el, now_wall() - T->t_start);
+    printf("final test accuracy %.4f after %lld steps (%s)\n", T->last_test_acc, (long long)T->st.step, el);
+    if (T->n_val && T->st.best_step >= 0)
+        printf("best validation accuracy %.4f at step %lld: %s/best.h5\n", T->st.best_val_acc,
+               (long long)T->st.best_step, T->run_dir);
+    rd_ckpt_name(path, sizeof path, T->run_dir, T->st.step);
+    printf("checkpoint %s\nmetrics    %s/metrics.jsonl\n", path, T->run_dir);
+    fflush(stdout);
+}
+
 int rd_train_run(const rd_config *c, const rd_train_opts *o, rd_dist *d)
 {
     trainer T;
-    memset(&T, 0, sizeof T);
-    T.c = c;
-    T.d = d;
-    T.opts = *o;
-    T.perm_epoch = -1;
-    T.last_test_acc = T.last_val_acc = -1.0;
-    T.st.best_val_acc = -1.0;
-    T.st.best_step = -1;
-    T.st.patience_left = c->training.patience;
-    T.last_ckpt_step = -1;
-    T.t_start = T.t_interval = T.t_last_ckpt = now_wall();
-    snprintf(T.run_dir, sizeof T.run_dir, "%s", c->run.out);
-    rd_dist_mpi_version(T.mpi_version, sizeof T.mpi_version);
-    T.config_yaml = rd_config_to_yaml(c);
-    openblas_set_num_threads(c->run.blas_threads);
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (d->local_rank == 0 && (long)d->local_size * c->run.blas_threads > cores) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "warning: %d rank%s x %d BLAS thread%s on %s exceed its %ld cores (slower, not wrong)",
-                 d->local_size, d->local_size == 1 ? "" : "s", c->run.blas_threads,
-                 c->run.blas_threads == 1 ? "" : "s", d->host, cores);
-        rd_print_error(d, msg);
-    }
-
+    trainer_init(&T, c, o, d);
     rd_error e = {0};
-    int rc = setup_data(&T, &e);
-    rc = rd_agree(d, rc, &e);
+    bool resumed = false;
+    int rc = rd_agree(d, setup_data(&T, &e), &e);
     if (!rc) rc = rd_agree(d, setup_model(&T, &e), &e);
     if (!rc) rc = rd_agree(d, blas_check(&T, &e), &e);
-    if (!rc) {
-        /* Rank 0 alone sets up the folder; every rank joins the agreement, so a failure there
-         * (folder held by another trainer, not creatable) is printed and no rank waits. */
-        int r0 = 0;
-        if (d->rank == 0) {
-            r0 = mkdir_p(T.run_dir, &e);
-            if (!r0) r0 = lock_run_folder(&T, &e);
-            if (!r0) r0 = tidy_run_folder(&T, o->resume != NULL, &e);
-        }
-        rc = rd_agree(d, r0, &e);
-    }
-    if (rc) { trainer_free(&T); return rc; }
-
-    /* Rank 0 initialises and broadcasts (DESIGN protocol), or resumes. */
-    bool resumed = false;
-    if (o->resume) {
-        int r = resume(&T, &e);
-        if (r > 0) { trainer_free(&T); return r; }
-        resumed = r == 0;
-    }
-    if (!resumed) {
-        if (d->rank == 0) rd_model_init_params(&T.m, c->model.init, c->run.seed);
-        rd_dist_bcast(d, T.m.params, T.m.n_params * sizeof(float), 0);
-    }
-    if (d->rank == 0) {
-        rd_error we;
-        int wr = write_text_file(T.run_dir, "config.yaml", T.config_yaml, strlen(T.config_yaml), &we);
-        char mpath[RD_PATH_MAX + 32];
-        snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", T.run_dir);
-        if (!wr) wr = write_text_file(T.run_dir, "metrics.jsonl", T.metrics.p ? T.metrics.p : "", T.metrics.len, &we);
-        if (wr) rd_print_error(d, we.msg);
-    }
-    if (T.st.step >= T.total_steps && resumed) {
+    if (!rc) rc = prepare_run_folder(&T, &e);
+    if (!rc) rc = start_weights(&T, &resumed, &e);
+    if (!rc) write_run_files(&T);
+    if (!rc && resumed && T.st.step >= T.total_steps) {
         rd_notice(d, "already complete: step %lld of %lld", (long long)T.st.step, (long long)T.total_steps);
         write_status(&T, "finished", 0);
-        trainer_free(&T);
-        return 0;
-    }
-    print_settings(&T);
-    write_status(&T, "running", 0);
-
-    int exit_code = 0;
-    bool early_stop = false;
-    while (T.st.step < T.total_steps) {
-        step_flags fl = {0};
-        rc = train_step(&T, &fl);
-        if (rc) { exit_code = rc; write_status(&T, "failed", rc); break; }
-        const int64_t s = T.st.step;
-        const bool epoch_end = s % T.spe == 0;
-        const bool last = s >= T.total_steps;
-        bool logged = false;
-        if (c->training.log_every_steps > 0 && s % c->training.log_every_steps == 0 && !epoch_end) {
-            train_row(&T);
-            logged = true;
-        }
-        if (epoch_end) {
-            int64_t ep = s / T.spe;
-            bool do_eval = c->training.eval_every_epochs > 0 && ep % c->training.eval_every_epochs == 0;
-            if (do_eval || last) {
-                if (T.n_val) T.last_val_acc = eval_split(&T, "val", T.val_ids, T.n_val);
-                T.last_test_acc = eval_split(&T, "test", T.test_ids, T.test.n);
-            }
-            train_row(&T);
-            logged = true;
-            if (T.n_val && (do_eval || last)) {
-                if (T.last_val_acc > T.st.best_val_acc) {
-                    T.st.best_val_acc = T.last_val_acc;
-                    T.st.best_step = s;
-                    T.st.patience_left = c->training.patience;
-                    rc = save_checkpoint(&T, "best.h5");
-                    if (rc) { exit_code = rc; write_status(&T, "failed", rc); break; }
-                } else if (c->training.patience > 0 && --T.st.patience_left <= 0) {
-                    early_stop = true;
-                    rd_notice(d, "early stopping at epoch %lld: validation accuracy has not improved for %ld evaluations "
-                              "(best %.4f at step %lld)", (long long)ep, c->training.patience, T.st.best_val_acc,
-                              (long long)T.st.best_step);
-                }
-            }
-        }
-        (void)logged;
-        bool ckpt = (c->checkpoint.every_steps > 0 && s % c->checkpoint.every_steps == 0) ||
-                    (epoch_end && c->checkpoint.every_epochs > 0 && (s / T.spe) % c->checkpoint.every_epochs == 0) ||
-                    fl.ckpt_now || fl.stop || last || early_stop;
-        if (ckpt) {
-            rc = save_checkpoint(&T, NULL);
-            if (rc) { exit_code = rc; write_status(&T, "failed", rc); break; }
-        }
-        if (fl.stop || fl.stop_clock) {
-            if (!epoch_end) train_row(&T);
-            rd_notice(d, "stopped at step %lld on %s; continue with --resume auto", (long long)s,
-                      fl.stop ? "request (signal)" : "training.max_seconds");
-            exit_code = RD_EXIT_STOPPED;
-            write_status(&T, "stopped", exit_code);
-            break;
-        }
-        if (early_stop) break;
-    }
-    if (exit_code == 0) {
-        if (T.st.step % T.spe != 0) {
-            T.last_test_acc = eval_split(&T, "test", T.test_ids, T.test.n);
-            train_row(&T);
-        }
-        write_status(&T, "finished", 0);
-        if (d->rank == 0) {
-            char el[32];
-            rd_format_duration(el, sizeof el, now_wall() - T.t_start);
-            printf("final test accuracy %.4f after %lld steps (%s)\n", T.last_test_acc, (long long)T.st.step, el);
-            if (T.n_val && T.st.best_step >= 0)
-                printf("best validation accuracy %.4f at step %lld: %s/best.h5\n", T.st.best_val_acc,
-                       (long long)T.st.best_step, T.run_dir);
-            char path[RD_PATH_MAX + 64];
-            rd_ckpt_name(path, sizeof path, T.run_dir, T.st.step);
-            printf("checkpoint %s\nmetrics    %s/metrics.jsonl\n", path, T.run_dir);
-            fflush(stdout);
-        }
+    } else if (!rc) {
+        print_settings(&T);
+        write_status(&T, "running", 0);
+        rc = run_steps(&T);
+        if (!rc) finish(&T);
     }
     trainer_free(&T);
-    return exit_code;
+    return rc;
 }
