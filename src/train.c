@@ -512,28 +512,47 @@ static int train_step(trainer *T, step_flags *fl)
 
 /* ---- setup ---- */
 
+int rd_split_make(rd_split *s, const rd_config *c, uint32_t n, const char *name, rd_error *e)
+{
+    memset(s, 0, sizeof *s);
+    if (c->data.validation < 0 || (uint64_t)c->data.validation >= n)
+        return rd_fail(e, RD_EXIT_CONFIG, "%s: data.validation: %ld held-out samples leave none to train on "
+                       "(the training set has %u)", name, c->data.validation, n);
+    s->n_val = (uint32_t)c->data.validation;
+    s->n_train = n - s->n_val;
+    if (c->data.train_samples > 0) {
+        if ((uint64_t)c->data.train_samples > s->n_train)
+            return rd_fail(e, RD_EXIT_CONFIG, "%s: data.train_samples: %ld is more than the %u training samples "
+                           "left after data.validation (%ld held out)", name, c->data.train_samples, s->n_train,
+                           c->data.validation);
+        s->n_train = (uint32_t)c->data.train_samples;
+    }
+    s->val_ids = rd_malloc((size_t)(s->n_val ? s->n_val : 1) * sizeof(uint32_t));
+    s->train_ids = rd_malloc((size_t)s->n_train * sizeof(uint32_t));
+    rd_data_split(n, s->n_val, s->n_train, c->run.seed, s->val_ids, s->train_ids);
+    return 0;
+}
+
+void rd_split_free(rd_split *s)
+{
+    free(s->train_ids);
+    free(s->val_ids);
+    memset(s, 0, sizeof *s);
+}
+
 static int setup_data(trainer *T, rd_error *e)
 {
     const rd_config *c = T->c;
     int rc = rd_load_datasets(c, &T->train, &T->test, e);
     if (rc) return rc;
-    uint32_t n = T->train.n;
-    if (c->data.validation < 0 || (uint64_t)c->data.validation >= n)
-        return rd_fail(e, RD_EXIT_CONFIG, "%s: data.validation: %ld held-out samples leave none to train on "
-                       "(the training set has %u)", c->data.train_images, c->data.validation, n);
-    T->n_val = (uint32_t)c->data.validation;
-    T->n_train = n - T->n_val;
-    if (c->data.train_samples > 0) {
-        if ((uint64_t)c->data.train_samples > T->n_train)
-            return rd_fail(e, RD_EXIT_CONFIG, "%s: data.train_samples: %ld is more than the %u training samples "
-                           "left after data.validation (%ld held out)", c->data.train_images,
-                           c->data.train_samples, T->n_train, c->data.validation);
-        T->n_train = (uint32_t)c->data.train_samples;
-    }
-    T->val_ids = rd_malloc((size_t)(T->n_val ? T->n_val : 1) * sizeof(uint32_t));
-    T->train_ids = rd_malloc((size_t)T->n_train * sizeof(uint32_t));
+    rd_split sp;
+    rc = rd_split_make(&sp, c, T->train.n, c->data.train_images, e);
+    if (rc) return rc;
+    T->n_val = sp.n_val;
+    T->n_train = sp.n_train;
+    T->val_ids = sp.val_ids;
+    T->train_ids = sp.train_ids;
     T->perm = rd_malloc((size_t)T->n_train * sizeof(uint32_t));
-    rd_data_split(n, T->n_val, T->n_train, c->run.seed, T->val_ids, T->train_ids);
     T->st.n_train = T->n_train;                                 /* saved in /data */
     T->st.n_validation = T->n_val;
     T->st.validation_indices = T->n_val ? T->val_ids : NULL;
