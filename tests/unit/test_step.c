@@ -114,7 +114,10 @@ static void steps_allocate_nothing(int passes, rd_stream_mode mode)
 
 static void test_no_allocation_per_step(void **state)
 {
-    if (!COUNT_ALLOCS) skip();
+    if (!COUNT_ALLOCS) {
+        print_message("SKIP: allocations are not counted under AddressSanitizer (it owns malloc)\n");
+        skip();
+    }
     steps_allocate_nothing(2, RD_STREAM_RANK);
     steps_allocate_nothing(1, RD_STREAM_RANK);
     steps_allocate_nothing(2, RD_STREAM_SAMPLE);
@@ -126,7 +129,10 @@ static void test_no_allocation_per_step(void **state)
  * them below 256, still valid classes here). */
 static void test_no_allocation_wide(void **state)
 {
-    if (!COUNT_ALLOCS) skip();
+    if (!COUNT_ALLOCS) {
+        print_message("SKIP: allocations are not counted under AddressSanitizer (it owns malloc)\n");
+        skip();
+    }
     enum { IN = 40, WIDE = 5000, K = 2000, B = 4 };
     rd_config c;
     rd_config_defaults(&c);
