@@ -50,6 +50,14 @@ set -e
 [ $rc -eq 3 ] || { check_vg "data error"; fail "data error path exited $rc, want 3"; }
 check_vg "data error path"
 echo "valgrind part: $(( $(date +%s) - t0 ))s"
+# Negative control: valgrind with these options reports a real out-of-bounds read in rdrop's
+# code (tests/tools/canary_oob.c), so "no error" above is a verdict, not a blind spot.
+canary=$(dirname "$RDROP")/tests/canary_oob
+[ -x "$canary" ] || fail "$canary not built"
+rc=0
+timeout -k 10 120 "${VG[@]}" --log-file="$TMP/canary.log" "$canary" > /dev/null 2>&1 || rc=$?
+[ $rc -eq 99 ] && grep -q "Invalid read" "$TMP/canary.log" || { cat "$TMP/canary.log"; fail "valgrind missed the canary's out-of-bounds read (exit $rc)"; }
+echo "negative control: valgrind reports the canary's invalid read (exit 99)"
 
 # --- allocations per step
 cat > "$TMP/malloc_count.c" <<'CEOF'
