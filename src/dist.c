@@ -88,11 +88,6 @@ static void allreduce(const rd_dist *d, void *buf, size_t n, MPI_Datatype t, siz
     }
 }
 
-void rd_dist_allreduce_floats(const rd_dist *d, float *buf, size_t n)
-{
-    allreduce(d, buf, n, MPI_FLOAT, sizeof(float));
-}
-
 void rd_dist_allreduce_doubles(const rd_dist *d, double *buf, size_t n)
 {
     allreduce(d, buf, n, MPI_DOUBLE, sizeof(double));

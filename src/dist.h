@@ -31,7 +31,6 @@ void rd_dist_finalize(rd_dist *d);
  * and these functions return nothing (docs/ARCHITECTURE.md, "Errors and exit codes"). A rank
  * that dies is the launcher's to report; checkpoints already written stay intact. */
 void rd_dist_bcast(const rd_dist *d, void *buf, size_t bytes, int root);
-void rd_dist_allreduce_floats(const rd_dist *d, float *buf, size_t n);   /* SUM in place */
 void rd_dist_allreduce_doubles(const rd_dist *d, double *buf, size_t n); /* SUM in place */
 int rd_dist_max_int(const rd_dist *d, int v);
 int rd_dist_min_int(const rd_dist *d, int v);
