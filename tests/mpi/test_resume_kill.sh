@@ -26,4 +26,13 @@ grep "resuming from" "$TMP/logr" || fail "resume did not say where it resumed fr
 $COMPARE "$TMP/a/ckpt-000001000.h5" "$TMP/b/ckpt-000001000.h5" --groups model,optimizer,data --attrs \
   || fail "resumed run differs from the uninterrupted run"
 same_metrics "$TMP/a/metrics.jsonl" "$TMP/b/metrics.jsonl" || fail "metrics differ"
+# Negative control: a continuation from the same checkpoint that is NOT exact (another seed:
+# other masks and order from there on) must be told apart by the same comparison.
+mkdir -p "$TMP/c"
+cp "$last" "$TMP/c/"
+run_mpi 2 train "$TINY" --out "$TMP/c" "${SLOW[@]}" --resume auto --allow-config-change --set run.seed=1 > "$TMP/logc" 2>&1 \
+  || { rc=$?; cat "$TMP/logc"; fail "control resume exited $rc"; }
+if $COMPARE "$TMP/a/ckpt-000001000.h5" "$TMP/c/ckpt-000001000.h5" --groups model > /dev/null; then
+  fail "control: a resume with another seed compares equal: the comparison cannot see a wrong continuation"
+fi
 pass "SIGKILL at $(basename "$last") + --resume auto == uninterrupted run, bitwise"

@@ -648,6 +648,38 @@ static void test_round_trip(void **state)
     free(again);
 }
 
+/* The resume check compares configs section by section as structs (rd_config_section_equal):
+ * a change is seen in its own section only, nested sections and layer keys included. */
+static void test_section_equal(void **state)
+{
+    rd_config a, b;
+    rd_config_defaults(&a);
+    static const char *sections[] = {"model", "rdrop", "optimizer", "schedule", "data", "training",
+                                     "checkpoint", "rng", "dist", "run"};
+    const size_t n = sizeof sections / sizeof *sections;
+    for (int k = 0; k < 6; k++) {
+        b = a;
+        const char *want;
+        switch (k) {
+        case 0: b.data.augment.shift = 2; want = "data"; break;                  /* nested section */
+        case 1: b.model.layers[1].units = 512; want = "model"; break;            /* a layer key */
+        case 2: b.model.n_layers = 5; want = "model"; break;                      /* the layer count */
+        case 3: b.schedule.scale_lr_linear = true; want = "schedule"; break;      /* a flag enum */
+        case 4: snprintf(b.data.test_images, sizeof b.data.test_images, "/x"); want = "data"; break;   /* a path */
+        default: b.run.seed = 5; want = "run"; break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            bool equal = rd_config_section_equal(&a, &b, sections[i]);
+            if (equal == !strcmp(sections[i], want)) print_error("case %d, section %s\n", k, sections[i]);
+            assert_int_equal(equal, strcmp(sections[i], want) != 0);
+        }
+    }
+    /* a value no section holds (a dropout layer's unused units) is not compared */
+    b = a;
+    b.model.layers[0].units = 99;
+    assert_true(rd_config_section_equal(&a, &b, "model"));
+}
+
 static void test_round_trip_files(void **state)
 {
     rd_config c, back;
@@ -799,6 +831,7 @@ int main(void)
         cmocka_unit_test(test_set_errors),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_round_trip_files),
+        cmocka_unit_test(test_section_equal),
         cmocka_unit_test(test_layers_json),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_shipped_configs_load),
