@@ -20,6 +20,8 @@ echo "killed rank pid $victim with SIGKILL; mpirun exited $rc"
 [ ! -e "$TMP/b/ckpt-000001000.h5" ] || fail "run B finished before the kill: inconclusive"
 last=$(ls "$TMP/b"/ckpt-*.h5 | tail -n 1)
 echo "last checkpoint before the kill: $last"
+mkdir -p "$TMP/c"
+cp "$last" "$TMP/c/"   # for the negative control below (the resume prunes old checkpoints)
 
 run_mpi 2 train "$TINY" --out "$TMP/b" "${SLOW[@]}" --resume auto > "$TMP/logr" 2>&1 || { rc=$?; cat "$TMP/logr"; fail "resume exited $rc"; }
 grep "resuming from" "$TMP/logr" || fail "resume did not say where it resumed from"
@@ -28,8 +30,6 @@ $COMPARE "$TMP/a/ckpt-000001000.h5" "$TMP/b/ckpt-000001000.h5" --groups model,op
 same_metrics "$TMP/a/metrics.jsonl" "$TMP/b/metrics.jsonl" || fail "metrics differ"
 # Negative control: a continuation from the same checkpoint that is NOT exact (another seed:
 # other masks and order from there on) must be told apart by the same comparison.
-mkdir -p "$TMP/c"
-cp "$last" "$TMP/c/"
 run_mpi 2 train "$TINY" --out "$TMP/c" "${SLOW[@]}" --resume auto --allow-config-change --set run.seed=1 > "$TMP/logc" 2>&1 \
   || { rc=$?; cat "$TMP/logc"; fail "control resume exited $rc"; }
 if $COMPARE "$TMP/a/ckpt-000001000.h5" "$TMP/c/ckpt-000001000.h5" --groups model > /dev/null; then
