@@ -1348,3 +1348,10 @@ void rd_ckpt_prune(const char *dir, long keep, long keep_every_epochs, int64_t s
     }
     free(v);
 }
+
+void rd_ckpt_hdf5_version(char *out, size_t n)
+{
+    unsigned maj = 0, min = 0, rel = 0;
+    H5get_libversion(&maj, &min, &rel);
+    snprintf(out, n, "%u.%u.%u", maj, min, rel);
+}

@@ -133,6 +133,9 @@ int rd_ckpt_read_params(const char *path, rd_model *m, bool momentum, rd_error *
 /* Run-folder helpers. Checkpoints are DIR/ckpt-<step %09>.h5. */
 void rd_ckpt_name(char *out, size_t n, const char *dir, int64_t step);
 
+/* "1.10.8": the HDF5 library rdrop runs with. */
+void rd_ckpt_hdf5_version(char *out, size_t n);
+
 /* List DIR/ckpt-*.h5 sorted by step descending (parsed from the file's `step` attribute
  * only for files that verify; `bad` receives one line per file that did not verify:
  * "FILE: reason", each ending in '\n', sorted by name; NULL when there is none). Returns

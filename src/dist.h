@@ -31,6 +31,7 @@ void rd_dist_finalize(rd_dist *d);
  * and these functions return nothing (docs/ARCHITECTURE.md, "Errors and exit codes"). A rank
  * that dies is the launcher's to report; checkpoints already written stay intact. */
 void rd_dist_bcast(const rd_dist *d, void *buf, size_t bytes, int root);
+void rd_dist_allreduce_floats(const rd_dist *d, float *buf, size_t n);   /* SUM in place */
 void rd_dist_allreduce_doubles(const rd_dist *d, double *buf, size_t n); /* SUM in place */
 int rd_dist_max_int(const rd_dist *d, int v);
 int rd_dist_min_int(const rd_dist *d, int v);
@@ -54,6 +55,12 @@ void rd_allreduce_poll(rd_allreduce *a);
 /* Start what remains and wait for all buckets. Returns seconds spent waiting. */
 double rd_allreduce_finish(rd_allreduce *a);
 void rd_allreduce_free(rd_allreduce *a);
+
+/* Every rank's `bytes` bytes, in rank order, into all (size * bytes) on every rank. */
+int rd_dist_allgather_bytes(const rd_dist *d, const void *mine, void *all, size_t bytes);
+/* Median seconds per round trip of `bytes` between ranks a and b over `iters` rounds (after
+ * one warm-up); called by a and b (others return 0 at once). */
+double rd_dist_pingpong(const rd_dist *d, int a, int b, size_t bytes, int iters);
 
 /* "Open MPI 4.1.4" etc. */
 void rd_dist_mpi_version(char *buf, size_t n);

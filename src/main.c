@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "blas.h"
+#include "doctor.h"
 #include "json.h"
 #include "log.h"
 #include "train.h"
@@ -24,6 +25,7 @@ static const char *USAGE =
     "  eval             evaluate a checkpoint on the test (or train/val) set\n"
     "  inspect FILE     show a checkpoint's metadata, state and layers\n"
     "  config CONFIG    print the resolved config and check it\n"
+    "  doctor [CONFIG]  measure this machine, network and run folder; predict the step time\n"
     "  version          print the version\n"
     "\n"
     "'rdrop <command> --help' describes a command. Exit codes: 0 done, 1 internal/MPI/lock,\n"
@@ -69,6 +71,16 @@ static const char *CONFIG_HELP =
     "\n"
     "Print the resolved config (every key, absolute paths) and check it, including that the\n"
     "data files exist. Exit 0 when valid, 2 for a config error, 3 for a missing data file.\n";
+
+static const char *DOCTOR_HELP =
+    "usage: rdrop doctor [CONFIG [--set KEY=VALUE]... [--out DIR]]\n"
+    "\n"
+    "Measure before a long job (alone, or under mpirun / srun on the job's nodes): the OpenBLAS\n"
+    "kernel against this CPU's class, sgemm GF/s against a peak estimate, ranks x BLAS threads\n"
+    "against each node's cores and binding, allreduce time and bandwidth up to dist.bucket_mb and\n"
+    "the slowest pair of nodes, the run folder's write+fsync speed and free space for\n"
+    "checkpoint.keep checkpoints; with CONFIG, the predicted step and epoch time. One line per\n"
+    "check ('ok' or 'problem'). Exit 0 all ok, 1 a problem found, 2 could not run.\n";
 
 static int usage_error(const char *msg)
 {
@@ -172,6 +184,43 @@ static int cmd_train(int argc, char **argv)
         rd_train_opts o = {.resume = a.resume, .allow_config_change = a.allow_change};
         rc = rd_train_run(c, &o, &d);
     }
+    free(c);
+    rd_dist_finalize(&d);
+    return rc;
+}
+
+static int cmd_doctor(int argc, char **argv)
+{
+    train_args a;
+    memset(&a, 0, sizeof a);
+    bool with_config = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(DOCTOR_HELP, stdout); return 0; }
+        if (argv[i][0] != '-' && (i == 1 || (strcmp(argv[i - 1], "--set") && strcmp(argv[i - 1], "--out")))) with_config = true;
+    }
+    if (with_config) {
+        int rc = parse_train_args(argc, argv, &a, DOCTOR_HELP, false);
+        if (rc >= 0) return rc;
+        select_blas(&a);
+    } else {
+        if (argc > 1) return usage_error("doctor: options need a CONFIG file argument");
+        rd_blas_select("auto", g_argv);
+    }
+    rd_dist d;
+    rd_error e = {0};
+    int rc = rd_dist_init(&d, &argc, &argv, &e);
+    if (rc) {
+        rd_print_error(NULL, e.msg);
+        rd_dist_finalize(&d);
+        return 2;
+    }
+    rd_config *c = NULL;
+    if (with_config) {
+        c = rd_malloc(sizeof *c);
+        rc = rd_agree(&d, load_config(c, &a, &e), &e);
+    }
+    if (!rc) rc = rd_doctor_run(c, &d);
+    else rc = 2;
     free(c);
     rd_dist_finalize(&d);
     return rc;
@@ -428,6 +477,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(cmd, "config")) return cmd_config(argc - 1, argv + 1);
+    if (!strcmp(cmd, "doctor")) return cmd_doctor(argc - 1, argv + 1);
     fprintf(stderr, "rdrop: unknown command '%s' (see rdrop --help)\n", cmd);
     return RD_EXIT_CONFIG;
 }

@@ -160,6 +160,7 @@ typedef struct {
     double last_test_acc, last_val_acc;
     char mpi_version[160];
     double blas_gflops;        /* the probe of blas_check */
+    double blas_check_s;       /* what the check and the probe took */
     bool blas_reported;        /* the kernel fields went into this process's first train row */
     char *config_yaml;
 } trainer;
@@ -358,6 +359,7 @@ static void train_row(trainer *T)
     rd_json_set(row, "eta_s", json_real(round(eta * 10.0) / 10.0));
     if (!T->blas_reported) {   /* provenance of the speed figures: once per process */
         add_blas_fields(row, T->blas_gflops);
+        rd_json_set(row, "blas_check_s", json_real(round(T->blas_check_s * 1e3) / 1e3));
         T->blas_reported = true;
     }
     append_metrics(T, row);
@@ -590,7 +592,7 @@ static int setup_model(trainer *T, rd_error *e)
     return 0;
 }
 
-/* The kernel in use computes one of the step's GEMM shapes correctly (32 rows of the layer
+/* The kernel in use computes one of the step's GEMM shapes correctly (8 rows of the layer
  * with the most FLOPs, against a plain loop) and how fast (<= 0.1 s on that whole shape);
  * ranks on different kernels are reported (docs/ARCHITECTURE.md "The BLAS kernel"). */
 static int blas_check(trainer *T, rd_error *e)
@@ -605,9 +607,11 @@ static int blas_check(trainer *T, rd_error *e)
     }
     if (best < 0) return 0;
     const rd_layer *L = &T->m.layers[best];
-    int rc = rd_blas_verify(rows < 32 ? rows : 32, L->out, L->in, e);
+    double t0 = now_wall();
+    int rc = rd_blas_verify(rows < 8 ? rows : 8, L->out, L->in, e);
     if (rc) return rc;
     T->blas_gflops = rd_blas_gflops(rows, L->out, L->in, 0.1);
+    T->blas_check_s = now_wall() - t0;
     uint32_t crc = rd_crc32(0, rd_blas_corename(), strlen(rd_blas_corename())), mn, mx;
     rd_dist_minmax_u32(T->d, crc, &mn, &mx);
     if (mn != mx && T->d->rank == 0)
