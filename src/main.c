@@ -218,11 +218,11 @@ static int cmd_config(int argc, char **argv)
 
 /* Build the model a checkpoint describes and load its weights. */
 static int load_checkpoint_model(const char *path, rd_ckpt_info *info, rd_config *c, rd_model *m,
-                                 int input_dim, int max_rows, rd_error *e)
+                                 const rd_dataset *ds, int max_rows, rd_error *e)
 {
     int rc = rd_config_load_text(c, info->config_yaml, strlen(info->config_yaml), path, 0, NULL, e);
     if (rc) return rd_fail(e, RD_EXIT_CHECKPOINT, "%s: the stored config does not load: %s", path, e->msg);
-    rc = rd_model_create(m, c, input_dim, max_rows, e);
+    rc = rd_model_create_for(m, c, ds, max_rows, e);
     if (rc) return rd_fail(e, RD_EXIT_CHECKPOINT, "%s: %s", path, e->msg);
     return rd_ckpt_read_params(path, m, false, e);
 }
@@ -290,7 +290,7 @@ static int cmd_eval(int argc, char **argv)
     int rc = rd_ckpt_read_info(path, &info, &e);
     if (!rc) rc = rd_config_load_text(c, info.config_yaml, strlen(info.config_yaml), path, 0, NULL, &e) ? RD_EXIT_CHECKPOINT : 0;
     if (!rc) rc = rd_load_datasets(c, &train, &test, &e);
-    if (!rc) rc = load_checkpoint_model(path, &info, c, &m, (int)train.features, 512, &e);
+    if (!rc) rc = load_checkpoint_model(path, &info, c, &m, &train, 512, &e);
     if (!rc) {
         const rd_dataset *ds = !strcmp(split, "test") ? &test : &train;
         uint32_t n = ds->n;

@@ -76,11 +76,32 @@ int rd_load_datasets(const rd_config *c, rd_dataset *train, rd_dataset *test, rd
                      c->data.test_images, test->features, c->data.train_images, train->features);
     /* The input width is known now: the model's size limit with the real first layer. */
     if (!rc) rc = rd_config_check_model_size(c, (long)train->features, c->data.train_images, e);
+    if (!rc) {
+        int sh[3];
+        rd_data_shape(train, sh);
+        rc = rd_config_check_shapes(c, sh[0], sh[1], sh[2], 0, c->data.train_images, NULL, e);
+    }
     if (rc) {
         rd_data_free(train);
         rd_data_free(test);
     }
     return rc;
+}
+
+void rd_data_shape(const rd_dataset *ds, int shape[3])
+{
+    const uint32_t C = ds->channels ? ds->channels : 1;
+    const bool image = (uint64_t)ds->rows * ds->cols * C == ds->features;
+    shape[0] = image ? (int)ds->rows : 1;
+    shape[1] = image ? (int)ds->cols : 1;
+    shape[2] = image ? (int)C : (int)ds->features;
+}
+
+int rd_model_create_for(rd_model *m, const rd_config *c, const rd_dataset *ds, int max_rows, rd_error *e)
+{
+    int sh[3];
+    rd_data_shape(ds, sh);
+    return rd_model_create_hwc(m, c, sh[0], sh[1], sh[2], max_rows, e);
 }
 
 /* ---- evaluation ---- */
@@ -513,7 +534,7 @@ static int setup_model(trainer *T, rd_error *e)
     T->B_l = (int)((int64_t)(r + 1) * T->B_g / N) - T->lo;
     T->passes = c->rdrop.passes;
     int B_max = (T->B_g + N - 1) / N;
-    int rc = rd_model_create(&T->m, c, (int)T->train.features, T->passes * B_max, e);
+    int rc = rd_model_create_for(&T->m, c, &T->train, T->passes * B_max, e);
     if (rc) return rc;
     if ((uint32_t)T->m.output_dim != T->train.classes)
         return rd_fail(e, RD_EXIT_CONFIG, "model.layers: the last dense layer has %d units but the data has %u classes",

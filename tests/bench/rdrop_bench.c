@@ -250,7 +250,7 @@ static int setup(bench *b, const bench_opts *o, rd_error *e)
     b->lo = (int)((int64_t)r * b->B_g / N);
     b->B_l = (int)((int64_t)(r + 1) * b->B_g / N) - b->lo;
     int B_max = (b->B_g + N - 1) / N;
-    rc = rd_model_create(&b->m, &b->c, (int)b->train.features, b->c.rdrop.passes * B_max, e);
+    rc = rd_model_create_for(&b->m, &b->c, &b->train, b->c.rdrop.passes * B_max, e);
     if (rc) return rc;
     if (b->d.rank == 0) rd_model_init_params(&b->m, b->c.model.init, b->c.run.seed);
     rd_dist_bcast(&b->d, b->m.params, b->m.n_params * sizeof(float), 0);

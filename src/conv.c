@@ -1,0 +1,152 @@
+/* conv.c - conv2d (im2col + one cblas_sgemm over the whole doubled batch) and max_pool on
+ * NHWC rows; see conv.h and docs/conv.md. */
+#include "conv.h"
+
+#include <string.h>
+#include <cblas.h>
+
+static int out_size(int in, int k, int s, rd_padding pad)
+{
+    if (pad == RD_PAD_SAME) return (in + s - 1) / s;
+    return in < k ? 0 : (in - k) / s + 1;
+}
+
+/* TensorFlow's rule: the smaller half of the total padding goes before. */
+static int pad_before(int in, int k, int s, int out, rd_padding pad)
+{
+    if (pad != RD_PAD_SAME) return 0;
+    int total = (out - 1) * s + k - in;
+    return total > 0 ? total / 2 : 0;
+}
+
+rd_conv_geom rd_conv_geom_make(int H, int W, int C, int kh, int kw, int sh, int sw, rd_padding pad)
+{
+    rd_conv_geom g = {.H = H, .W = W, .C = C, .KH = kh, .KW = kw, .SH = sh, .SW = sw};
+    g.OH = out_size(H, kh, sh, pad);
+    g.OW = out_size(W, kw, sw, pad);
+    g.pad_top = pad_before(H, kh, sh, g.OH, pad);
+    g.pad_left = pad_before(W, kw, sw, g.OW, pad);
+    return g;
+}
+
+void im2col(const rd_conv_geom *g, const float *x, int rows, float *patches)
+{
+    const int C = g->C, KW = g->KW, P = rd_conv_patch(g);
+    const size_t in = (size_t)g->H * g->W * C, cbytes = (size_t)C * sizeof(float);
+    float *out = patches;
+    for (int n = 0; n < rows; n++) {
+        const float *xs = x + (size_t)n * in;
+        for (int oh = 0; oh < g->OH; oh++) {
+            const int h0 = oh * g->SH - g->pad_top;
+            for (int ow = 0; ow < g->OW; ow++, out += P) {
+                const int w0 = ow * g->SW - g->pad_left;
+                int lo = w0 < 0 ? -w0 : 0, hi = w0 + KW > g->W ? g->W - w0 : KW;
+                if (lo > KW) lo = KW;
+                if (hi < lo) hi = lo;   /* window columns [lo, hi) are on the input */
+                float *o = out;
+                for (int kh = 0; kh < g->KH; kh++, o += (size_t)KW * C) {
+                    const int h = h0 + kh;
+                    if (h < 0 || h >= g->H) {
+                        memset(o, 0, (size_t)KW * cbytes);
+                        continue;
+                    }
+                    memset(o, 0, (size_t)lo * cbytes);
+                    memcpy(o + (size_t)lo * C, xs + ((size_t)h * g->W + w0 + lo) * C, (size_t)(hi - lo) * cbytes);
+                    memset(o + (size_t)hi * C, 0, (size_t)(KW - hi) * cbytes);
+                }
+            }
+        }
+    }
+}
+
+void col2im(const rd_conv_geom *g, const float *dpatches, int rows, float *dx)
+{
+    const int C = g->C, KW = g->KW, P = rd_conv_patch(g);
+    const size_t in = (size_t)g->H * g->W * C;
+    memset(dx, 0, (size_t)rows * in * sizeof(float));
+    const float *src = dpatches;
+    for (int n = 0; n < rows; n++) {
+        float *xs = dx + (size_t)n * in;
+        for (int oh = 0; oh < g->OH; oh++) {
+            const int h0 = oh * g->SH - g->pad_top;
+            for (int ow = 0; ow < g->OW; ow++, src += P) {
+                const int w0 = ow * g->SW - g->pad_left;
+                const int lo = w0 < 0 ? -w0 : 0, hi = w0 + KW > g->W ? g->W - w0 : KW;
+                for (int kh = 0; kh < g->KH; kh++) {
+                    const int h = h0 + kh;
+                    if (h < 0 || h >= g->H || hi <= lo) continue;
+                    const float *s = src + ((size_t)kh * KW + lo) * C;
+                    float *d = xs + ((size_t)h * g->W + w0 + lo) * C;
+                    const size_t len = (size_t)(hi - lo) * C;
+                    for (size_t j = 0; j < len; j++) d[j] += s[j];
+                }
+            }
+        }
+    }
+}
+
+void conv2d_forward(const rd_conv_geom *g, int F, const float *x, const float *K, const float *b,
+                    int rows, float *patches, float *z)
+{
+    const int P = rd_conv_patch(g), M = rows * g->OH * g->OW;
+    im2col(g, x, rows, patches);
+    for (int r = 0; r < M; r++) memcpy(z + (size_t)r * F, b, (size_t)F * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, F, P, 1.0f, patches, P, K, F, 1.0f, z, F);
+}
+
+void conv2d_backward_kernel(const rd_conv_geom *g, int F, const float *patches, const float *dz,
+                            int rows, float *dK)
+{
+    const int P = rd_conv_patch(g), M = rows * g->OH * g->OW;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P, F, M, 1.0f, patches, P, dz, F, 0.0f, dK, F);
+}
+
+void conv2d_backward_input(const rd_conv_geom *g, int F, const float *dz, const float *K, int rows,
+                           float *dpatches, float *dx)
+{
+    const int P = rd_conv_patch(g), M = rows * g->OH * g->OW;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, P, F, 1.0f, dz, F, K, F, 0.0f, dpatches, P);
+    col2im(g, dpatches, rows, dx);
+}
+
+void maxpool_forward(const rd_conv_geom *g, const float *x, int rows, float *y, int32_t *argmax)
+{
+    const int C = g->C;
+    const size_t in = (size_t)g->H * g->W * C, out = (size_t)g->OH * g->OW * C;
+    for (int n = 0; n < rows; n++) {
+        const float *xs = x + (size_t)n * in;
+        float *ys = y + (size_t)n * out;
+        int32_t *as = argmax + (size_t)n * out;
+        for (int oh = 0; oh < g->OH; oh++)
+            for (int ow = 0; ow < g->OW; ow++) {
+                float *yo = ys + ((size_t)oh * g->OW + ow) * C;
+                int32_t *ao = as + ((size_t)oh * g->OW + ow) * C;
+                const int first = (oh * g->SH * g->W + ow * g->SW) * C;
+                for (int c = 0; c < C; c++) {
+                    yo[c] = xs[first + c];
+                    ao[c] = first + c;
+                }
+                for (int kh = 0; kh < g->KH; kh++)
+                    for (int kw = 0; kw < g->KW; kw++) {
+                        const int o = ((oh * g->SH + kh) * g->W + ow * g->SW + kw) * C;
+                        for (int c = 0; c < C; c++)
+                            if (xs[o + c] > yo[c]) {   /* strict: the first maximum wins a tie */
+                                yo[c] = xs[o + c];
+                                ao[c] = o + c;
+                            }
+                    }
+            }
+    }
+}
+
+void maxpool_backward(const rd_conv_geom *g, const float *dy, const int32_t *argmax, int rows, float *dx)
+{
+    const size_t in = (size_t)g->H * g->W * g->C, out = (size_t)g->OH * g->OW * g->C;
+    memset(dx, 0, (size_t)rows * in * sizeof(float));
+    for (int n = 0; n < rows; n++) {
+        float *xs = dx + (size_t)n * in;
+        const float *ds = dy + (size_t)n * out;
+        const int32_t *as = argmax + (size_t)n * out;
+        for (size_t j = 0; j < out; j++) xs[as[j]] += ds[j];
+    }
+}
