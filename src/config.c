@@ -1618,14 +1618,17 @@ char *rd_config_to_yaml(const rd_config *c)
     return b.p;
 }
 
-char *rd_config_layers_json(const rd_config *c)
+char *rd_config_layers_json(const rd_config *c) { return rd_config_layers_json_shapes(c, NULL, NULL); }
+
+char *rd_config_layers_json_shapes(const rd_config *c, const int input[3], const int (*shapes)[3])
 {
     rd_sb b = {0};
     char num[48];
     sb_printf(&b, "[");
+    if (input) sb_printf(&b, "{\"type\":\"input\",\"output_shape\":[%d,%d,%d]}", input[0], input[1], input[2]);
     for (int i = 0; i < c->model.n_layers && i < RD_MAX_LAYERS; i++) {
         const rd_layer_spec *l = &c->model.layers[i];
-        if (i) sb_printf(&b, ",");
+        if (i || input) sb_printf(&b, ",");
         if (l->kind == RD_LAYER_DENSE) {
             const char *act = rd_activation_name(l->activation);
             fmt_double(num, sizeof num, l->max_norm);
@@ -1644,6 +1647,10 @@ char *rd_config_layers_json(const rd_config *c)
         } else {
             fmt_double(num, sizeof num, l->rate);
             sb_printf(&b, "{\"type\":\"dropout\",\"rate\":%s}", num);
+        }
+        if (shapes) { /* reopen the object for its output shape */
+            b.p[--b.n] = '\0';
+            sb_printf(&b, ",\"output_shape\":[%d,%d,%d]}", shapes[i][0], shapes[i][1], shapes[i][2]);
         }
     }
     sb_printf(&b, "]");

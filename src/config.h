@@ -165,6 +165,10 @@ char *rd_config_to_yaml(const rd_config *c);
 /* model.layers as one-line JSON, e.g. [{"type":"dense","units":10,...}]. Caller frees. */
 char *rd_config_layers_json(const rd_config *c);
 
+/* The same with "output_shape":[H,W,C] on every layer after an {"type":"input",...} entry
+ * giving the sample shape (checkpoint architecture of models with conv2d layers). */
+char *rd_config_layers_json_shapes(const rd_config *c, const int input[3], const int (*shapes)[3]);
+
 /* Names <-> enums (NULL / -1 when unknown). */
 const char *rd_activation_name(rd_activation a);
 int rd_activation_parse(const char *s);

@@ -334,6 +334,45 @@ static int cmd_eval(int argc, char **argv)
     return rc;
 }
 
+/* One line per layer: type, settings, output shape [H, W, C] and parameter count. The input
+ * shape is the architecture's "input" entry (files with conv2d layers), else [1, 1, dense_0 in]. */
+static void print_layer_table(const rd_ckpt_info *info)
+{
+    rd_config *c = rd_calloc(1, sizeof *c);
+    rd_error e = {0};
+    int in[3] = {1, 1, info->n_dense > 0 ? info->dense[0].in : 1}, shapes[RD_MAX_LAYERS][3];
+    const char *p = info->architecture ? strstr(info->architecture, "{\"type\":\"input\",\"output_shape\":[") : NULL;
+    if (p) sscanf(strchr(p, '[') + 1, "%d,%d,%d", &in[0], &in[1], &in[2]);
+    if (rd_config_load_text(c, info->config_yaml, strlen(info->config_yaml), "checkpoint", 0, NULL, &e) ||
+        rd_config_check_shapes(c, in[0], in[1], in[2], 0, "checkpoint", shapes, &e)) {
+        free(c);
+        return;
+    }
+    printf("  input       [%d, %d, %d]\n", in[0], in[1], in[2]);
+    int C = in[2];
+    for (int i = 0; i < c->model.n_layers; i++) {
+        const rd_layer_spec *l = &c->model.layers[i];
+        char what[96] = "";
+        long params = 0;
+        if (l->kind == RD_LAYER_DENSE) {
+            snprintf(what, sizeof what, "%d %s", l->units, rd_activation_name(l->activation));
+            params = (long)(i ? shapes[i - 1][0] * shapes[i - 1][1] * shapes[i - 1][2] : in[0] * in[1] * in[2]) * l->units + l->units;
+        } else if (l->kind == RD_LAYER_CONV2D) {
+            snprintf(what, sizeof what, "%d %dx%d stride %dx%d %s %s", l->filters, l->size[0], l->size[1], l->stride[0],
+                     l->stride[1], rd_padding_name(l->padding), rd_activation_name(l->activation));
+            params = (long)l->size[0] * l->size[1] * C * l->filters + l->filters;
+        } else if (l->kind == RD_LAYER_MAX_POOL) {
+            snprintf(what, sizeof what, "%dx%d stride %dx%d", l->size[0], l->size[1], l->stride[0], l->stride[1]);
+        } else {
+            snprintf(what, sizeof what, "rate %g", l->rate);
+        }
+        printf("  %2d %-8s %-36s -> [%d, %d, %d]  %ld parameters\n", i, rd_layer_type_name(l->kind), what,
+               shapes[i][0], shapes[i][1], shapes[i][2], params);
+        C = shapes[i][2];
+    }
+    free(c);
+}
+
 static int cmd_inspect(int argc, char **argv)
 {
     static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -375,13 +414,19 @@ static int cmd_inspect(int argc, char **argv)
     for (size_t i = 0; i < s->metrics_len; i++) rows += s->metrics[i] == '\n';
     printf("metrics       %zu rows\n", rows);
     printf("layers        %s\n", info.architecture);
+    print_layer_table(&info);
     size_t total = 0;
     for (int i = 0; i < info.n_dense; i++) {
         const rd_ckpt_dense *L = &info.dense[i];
         size_t n = (size_t)L->in * L->out + (size_t)L->out;
         total += n;
-        printf("  dense_%d     kernel [%d x %d]  bias [%d]  %-10s max_norm %g  (%zu parameters)\n", i, L->in, L->out,
-               L->out, L->activation, L->max_norm, n);
+        if (L->rank == 4)
+            printf("  %-11s kernel [%d x %d x %d x %d]  bias [%d]  %-10s max_norm %g  stride %dx%d %s  (%zu parameters)\n",
+                   L->name, L->kdims[0], L->kdims[1], L->kdims[2], L->kdims[3], L->out, L->activation, L->max_norm,
+                   L->stride[0], L->stride[1], L->padding, n);
+        else
+            printf("  %-11s kernel [%d x %d]  bias [%d]  %-10s max_norm %g  (%zu parameters)\n", L->name, L->in,
+                   L->out, L->out, L->activation, L->max_norm, n);
     }
     printf("parameters    %zu (+ as many momentum values)\n", total);
     printf("config:\n");

@@ -32,6 +32,7 @@ static size_t layer_setup(rd_model *m, rd_layer *L, const rd_layer_spec *s, cons
         L->g = rd_conv_geom_make(H, W, C, s->size[0], s->size[1], s->stride[0], s->stride[1], s->padding);
         L->k_rows = rd_conv_patch(&L->g);
         L->k_cols = s->filters;
+        L->padding = s->padding;
     } else if (s->kind == RD_LAYER_MAX_POOL) {
         L->g = rd_conv_geom_make(H, W, C, s->size[0], s->size[1], s->stride[0], s->stride[1], RD_PAD_VALID);
     } else {
