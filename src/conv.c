@@ -2,6 +2,7 @@
  * NHWC rows; see conv.h and docs/conv.md. */
 #include "conv.h"
 
+#include <stdbool.h>
 #include <string.h>
 #include <cblas.h>
 
@@ -29,6 +30,16 @@ rd_conv_geom rd_conv_geom_make(int H, int W, int C, int kh, int kw, int sh, int 
     return g;
 }
 
+/* A plain loop for the short runs of few-channel inputs (a memcpy call costs more there). */
+static inline void copy_floats(float *restrict d, const float *restrict s, size_t n)
+{
+    if (n >= 32) {
+        memcpy(d, s, n * sizeof(float));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) d[i] = s[i];
+}
+
 void im2col(const rd_conv_geom *g, const float *x, int rows, float *patches)
 {
     const int C = g->C, KW = g->KW, P = rd_conv_patch(g);
@@ -51,7 +62,7 @@ void im2col(const rd_conv_geom *g, const float *x, int rows, float *patches)
                         continue;
                     }
                     memset(o, 0, (size_t)lo * cbytes);
-                    memcpy(o + (size_t)lo * C, xs + ((size_t)h * g->W + w0 + lo) * C, (size_t)(hi - lo) * cbytes);
+                    copy_floats(o + (size_t)lo * C, xs + ((size_t)h * g->W + w0 + lo) * C, (size_t)(hi - lo) * C);
                     memset(o + (size_t)hi * C, 0, (size_t)(KW - hi) * cbytes);
                 }
             }
@@ -109,6 +120,18 @@ void conv2d_backward_input(const rd_conv_geom *g, int F, const float *dz, const 
     col2im(g, dpatches, rows, dx);
 }
 
+/* y = max(y, x[o..o+C)), a = the offset of the maximum; strict: the first maximum wins a tie.
+ * Branch-free so that it vectorises (the comparisons are data-dependent). */
+static void max_update(float *restrict y, int32_t *restrict a, const float *restrict x, int32_t o, int C)
+{
+    for (int c = 0; c < C; c++) {
+        const float v = x[o + c];
+        const bool gt = v > y[c];
+        y[c] = gt ? v : y[c];
+        a[c] = gt ? o + c : a[c];
+    }
+}
+
 void maxpool_forward(const rd_conv_geom *g, const float *x, int rows, float *y, int32_t *argmax)
 {
     const int C = g->C;
@@ -127,14 +150,8 @@ void maxpool_forward(const rd_conv_geom *g, const float *x, int rows, float *y, 
                     ao[c] = first + c;
                 }
                 for (int kh = 0; kh < g->KH; kh++)
-                    for (int kw = 0; kw < g->KW; kw++) {
-                        const int o = ((oh * g->SH + kh) * g->W + ow * g->SW + kw) * C;
-                        for (int c = 0; c < C; c++)
-                            if (xs[o + c] > yo[c]) {   /* strict: the first maximum wins a tie */
-                                yo[c] = xs[o + c];
-                                ao[c] = o + c;
-                            }
-                    }
+                    for (int kw = kh ? 0 : 1; kw < g->KW; kw++)
+                        max_update(yo, ao, xs, ((oh * g->SH + kh) * g->W + ow * g->SW + kw) * C, C);
             }
     }
 }

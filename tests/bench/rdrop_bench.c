@@ -110,6 +110,21 @@ static int step_gemms(rd_model *m, const float *x, int rows, gemm_shape *g)
     bool dense_before = false;
     for (int i = 0; i < m->n_layers; i++) {
         rd_layer *L = &m->layers[i];
+        if (L->kind == RD_LAYER_CONV2D) {   /* im2col patches [rows*OH*OW x KK] times K [KK x F] */
+            const int M = rows * L->g.OH * L->g.OW, KK = L->k_rows, F = L->k_cols;
+            float *W = m->params + L->w_off;
+            g[n++] = (gemm_shape){"", CblasNoTrans, CblasNoTrans, M, F, KK, L->patches, W, L->dy, KK, F, F};
+            snprintf(g[n - 1].name, sizeof g[0].name, "cfwd%d", L->conv_index);
+            g[n++] = (gemm_shape){"", CblasTrans, CblasNoTrans, KK, F, M, L->patches, L->dy, m->grads + L->w_off,
+                                  KK, F, F};
+            snprintf(g[n - 1].name, sizeof g[0].name, "cdK%d", L->conv_index);
+            if (dense_before) {
+                g[n++] = (gemm_shape){"", CblasNoTrans, CblasTrans, M, KK, F, L->dy, W, L->patches, F, F, KK};
+                snprintf(g[n - 1].name, sizeof g[0].name, "cdP%d", L->conv_index);
+            }
+            dense_before = true;
+            continue;
+        }
         if (L->kind != RD_LAYER_DENSE) continue;
         const float *in = i == 0 ? x : m->layers[i - 1].y;
         float *W = m->params + L->w_off;
@@ -183,6 +198,8 @@ static double expected_bytes(const rd_model *m, const rd_dataset *tr, const rd_d
         const rd_layer *L = &m->layers[i];
         b += rows * L->out * 2.0 * sizeof(float);
         if (L->kind == RD_LAYER_DROPOUT) b += rows * L->out;
+        if (L->kind == RD_LAYER_MAX_POOL) b += rows * L->out * sizeof(int32_t);
+        if (L->kind == RD_LAYER_CONV2D) b += rows * L->g.OH * L->g.OW * (double)L->k_rows * sizeof(float);
     }
     b += (double)tr->n * (tr->features + 1.0) + (double)te->n * (te->features + 1.0);
     return b;
