@@ -1164,9 +1164,11 @@ int rd_ckpt_read_params(const char *path, rd_model *m, bool momentum, rd_error *
     hid_t gm = r_group(&r, f, "model", "/model");
     char names[RD_MAX_LAYERS][32];
     int n = r_order(&r, gm, names);
+    bool mlp = m->n_conv == 0;
+    for (int i = 0; i < n; i++) mlp &= !strncmp(names[i], "dense_", 6);
     if (!r.rc && n != np)
-        r_fail(&r, "architecture mismatch: the checkpoint has %d parameterised layers (%s...), the config wants %d",
-               n, n > 0 ? names[0] : "none", np);
+        r_fail(&r, "architecture mismatch: the checkpoint has %d %s layers, the config wants %d", n,
+               mlp ? "dense" : "parameterised (dense and conv2d)", np);
     for (int i = 0; i < np && !r.rc; i++) {
         char want[32];
         param_group_name(dense[i], want, sizeof want);

@@ -1196,13 +1196,10 @@ static int walk_shapes(const rd_config *c, long H, long W, long C, long rows, in
         } else if (l->kind == RD_LAYER_CONV2D || l->kind == RD_LAYER_MAX_POOL) {
             const long kh = l->size[0], kw = l->size[1];
             const rd_padding pad = l->kind == RD_LAYER_CONV2D ? l->padding : RD_PAD_VALID;
-            if (pad == RD_PAD_VALID && (kh > H || kw > W)) {
-                snprintf(why, cap, "%s window %ldx%ld is larger than its input %ldx%ld", type, kh, kw, H, W);
-                return i;
-            }
             long oh = conv_out(H, kh, l->stride[0], pad), ow = conv_out(W, kw, l->stride[1], pad);
-            if (oh < 1 || ow < 1) {
-                snprintf(why, cap, "%s output size is %ldx%ld on input %ldx%ld", type, oh, ow, H, W);
+            if (oh < 1 || ow < 1) {   /* valid padding with the window larger than the input */
+                snprintf(why, cap, "%s window %ldx%ld does not fit its input %ldx%ld (padding valid): "
+                         "output size %ldx%ld", type, kh, kw, H, W, oh, ow);
                 return i;
             }
             if (l->kind == RD_LAYER_CONV2D && rows > 0) {
