@@ -125,10 +125,14 @@ void conv2d_backward_input(const rd_conv_geom *g, int F, const float *dz, const 
 static void max_update(float *restrict y, int32_t *restrict a, const float *restrict x, int32_t o, int C)
 {
     for (int c = 0; c < C; c++) {
-        const float v = x[o + c];
-        const bool gt = v > y[c];
-        y[c] = gt ? v : y[c];
-        a[c] = gt ? o + c : a[c];
+        const float v = x[o + c], w = y[c];
+        const int32_t m = -(int32_t)(v > w);   /* all ones where v wins */
+        uint32_t vb, wb;
+        memcpy(&vb, &v, sizeof vb);
+        memcpy(&wb, &w, sizeof wb);
+        const uint32_t r = (vb & (uint32_t)m) | (wb & ~(uint32_t)m);
+        memcpy(&y[c], &r, sizeof r);
+        a[c] = ((o + c) & m) | (a[c] & ~m);
     }
 }
 
