@@ -86,3 +86,13 @@ if a != b:
 print(f"metrics: {len(a)} rows, deterministic fields identical")
 PYEOF
 }
+
+# A tiny image set (12x12x1 IDX files) in $TMP/img and the CNN config that reads it
+# (configs/tiny_cnn.yaml): CNN=(config + --set data.*=...) for the conv tests.
+make_cnn_data() {
+  $PY "$SRC/tests/tools/make_tiny_idx.py" "$TMP/img" > /dev/null || fail "cannot make the tiny image set"
+  CNN=("$SRC/configs/tiny_cnn.yaml" --set "data.train_images=$TMP/img/train-images-idx3-ubyte.gz"
+       --set "data.train_labels=$TMP/img/train-labels-idx1-ubyte.gz"
+       --set "data.test_images=$TMP/img/test-images-idx3-ubyte.gz"
+       --set "data.test_labels=$TMP/img/test-labels-idx1-ubyte.gz")
+}
