@@ -96,28 +96,52 @@ void col2im(const rd_conv_geom *g, const float *dpatches, int rows, float *dx)
     }
 }
 
-void conv2d_forward(const rd_conv_geom *g, int F, const float *x, const float *K, const float *b,
-                    int rows, float *patches, float *z)
+int rd_conv_chunk(const rd_conv_geom *g, int rows)
 {
-    const int P = rd_conv_patch(g), M = rows * g->OH * g->OW;
-    im2col(g, x, rows, patches);
-    for (int r = 0; r < M; r++) memcpy(z + (size_t)r * F, b, (size_t)F * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, F, P, 1.0f, patches, P, K, F, 1.0f, z, F);
+    const long per = (long)g->OH * g->OW * rd_conv_patch(g);
+    long n = per > 0 ? RD_CONV_CHUNK_FLOATS / per : rows;
+    if (n < 1) n = 1;
+    return n < rows ? (int)n : (rows > 0 ? rows : 1);
 }
 
-void conv2d_backward_kernel(const rd_conv_geom *g, int F, const float *patches, const float *dz,
-                            int rows, float *dK)
+void conv2d_forward(const rd_conv_geom *g, int F, const float *x, const float *K, const float *b,
+                    int rows, float *scratch, float *z)
 {
-    const int P = rd_conv_patch(g), M = rows * g->OH * g->OW;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P, F, M, 1.0f, patches, P, dz, F, 0.0f, dK, F);
+    const int P = rd_conv_patch(g), pos = g->OH * g->OW, step = rd_conv_chunk(g, rows);
+    const size_t in = (size_t)g->H * g->W * g->C, out = (size_t)pos * F;
+    for (int r0 = 0; r0 < rows; r0 += step) {
+        const int n = rows - r0 < step ? rows - r0 : step, M = n * pos;
+        float *zc = z + (size_t)r0 * out;
+        im2col(g, x + (size_t)r0 * in, n, scratch);
+        for (int r = 0; r < M; r++) memcpy(zc + (size_t)r * F, b, (size_t)F * sizeof(float));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, F, P, 1.0f, scratch, P, K, F, 1.0f, zc, F);
+    }
+}
+
+void conv2d_backward_kernel(const rd_conv_geom *g, int F, const float *x, const float *dz,
+                            int rows, float *scratch, float *dK)
+{
+    const int P = rd_conv_patch(g), pos = g->OH * g->OW, step = rd_conv_chunk(g, rows);
+    const size_t in = (size_t)g->H * g->W * g->C, out = (size_t)pos * F;
+    for (int r0 = 0; r0 < rows; r0 += step) {
+        const int n = rows - r0 < step ? rows - r0 : step, M = n * pos;
+        im2col(g, x + (size_t)r0 * in, n, scratch);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P, F, M, 1.0f, scratch, P, dz + (size_t)r0 * out, F,
+                    r0 ? 1.0f : 0.0f, dK, F);
+    }
 }
 
 void conv2d_backward_input(const rd_conv_geom *g, int F, const float *dz, const float *K, int rows,
-                           float *dpatches, float *dx)
+                           float *scratch, float *dx)
 {
-    const int P = rd_conv_patch(g), M = rows * g->OH * g->OW;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, P, F, 1.0f, dz, F, K, F, 0.0f, dpatches, P);
-    col2im(g, dpatches, rows, dx);
+    const int P = rd_conv_patch(g), pos = g->OH * g->OW, step = rd_conv_chunk(g, rows);
+    const size_t in = (size_t)g->H * g->W * g->C, out = (size_t)pos * F;
+    for (int r0 = 0; r0 < rows; r0 += step) {
+        const int n = rows - r0 < step ? rows - r0 : step, M = n * pos;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, P, F, 1.0f, dz + (size_t)r0 * out, F, K, F, 0.0f,
+                    scratch, P);
+        col2im(g, scratch, n, dx + (size_t)r0 * in);
+    }
 }
 
 /* y = max(y, x[o..o+C)), a = the offset of the maximum; strict: the first maximum wins a tie.

@@ -32,18 +32,25 @@ void im2col(const rd_conv_geom *g, const float *x, int rows, float *patches);
 /* dx [rows x H*W*C] = the sum of dpatches [rows*OH*OW x KH*KW*C] over the windows (overwrites dx). */
 void col2im(const rd_conv_geom *g, const float *dpatches, int rows, float *dx);
 
-/* z [rows x OH*OW*F] = im2col(x) K + b; K [KH*KW*C x F], b [F]; patches is kept for backward. */
+/* The GEMMs run over chunks of samples whose patch matrix stays in cache (~RD_CONV_CHUNK_FLOATS
+ * floats; im2col is recomputed in backward rather than kept: it is cheaper than the memory
+ * traffic of a whole-batch patch matrix). Samples per chunk for this geometry (>= 1, <= rows);
+ * the chunk plan depends on the geometry and rows only. */
+#define RD_CONV_CHUNK_FLOATS (1 << 19)
+int rd_conv_chunk(const rd_conv_geom *g, int rows);
+
+/* z [rows x OH*OW*F] = im2col(x) K + b; K [KH*KW*C x F], b [F]; scratch holds the patches of
+ * rd_conv_chunk(g, rows) samples. */
 void conv2d_forward(const rd_conv_geom *g, int F, const float *x, const float *K, const float *b,
-                    int rows, float *patches, float *z);
+                    int rows, float *scratch, float *z);
 
-/* dK [KH*KW*C x F] = patches^T dz (patches as left by forward); dz [rows x OH*OW*F]. */
-void conv2d_backward_kernel(const rd_conv_geom *g, int F, const float *patches, const float *dz,
-                            int rows, float *dK);
+/* dK [KH*KW*C x F] = im2col(x)^T dz, chunk by chunk (accumulated in chunk order); dz [rows x OH*OW*F]. */
+void conv2d_backward_kernel(const rd_conv_geom *g, int F, const float *x, const float *dz,
+                            int rows, float *scratch, float *dK);
 
-/* dx [rows x H*W*C] = col2im(dz K^T); dpatches is scratch of the patch matrix's size
- * (it may be forward's patches once dK is computed). */
+/* dx [rows x H*W*C] = col2im(dz K^T), chunk by chunk through scratch. */
 void conv2d_backward_input(const rd_conv_geom *g, int F, const float *dz, const float *K, int rows,
-                           float *dpatches, float *dx);
+                           float *scratch, float *dx);
 
 /* y [rows x OH*OW*C] = window maxima of x [rows x H*W*C]; argmax [rows x OH*OW*C] = the input
  * offset (within the sample) of each maximum, the first in row-major window order on a tie. */

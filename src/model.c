@@ -61,7 +61,8 @@ static void layer_buffers(rd_layer *L, int max_rows)
     else
         L->mask = rd_calloc(n, 1);
     if (L->kind == RD_LAYER_CONV2D)
-        L->patches = rd_calloc((size_t)max_rows * L->g.OH * L->g.OW * (size_t)L->k_rows, sizeof(float));
+        L->patches = rd_calloc((size_t)rd_conv_chunk(&L->g, max_rows) * L->g.OH * L->g.OW * (size_t)L->k_rows,
+                               sizeof(float));
 }
 
 int rd_model_create_hwc(rd_model *m, const rd_config *c, int H, int W, int C, int max_rows, rd_error *e)
@@ -429,7 +430,7 @@ void rd_model_backward(rd_model *m, const float *x, const float *dlogits, int ro
         if (m->grad_ready) m->grad_ready(m->grad_ready_ctx, L->b_off);
         if (L->kind == RD_LAYER_CONV2D) {
             const float *K = m->params + L->w_off;
-            conv2d_backward_kernel(&L->g, L->k_cols, L->patches, L->dy, rows, m->grads + L->w_off);
+            conv2d_backward_kernel(&L->g, L->k_cols, in, L->dy, rows, L->patches, m->grads + L->w_off);
             if (m->grad_ready) m->grad_ready(m->grad_ready_ctx, L->w_off);
             if (dx) conv2d_backward_input(&L->g, L->k_cols, L->dy, K, rows, L->patches, dx);
             if (m->progress) m->progress(m->grad_ready_ctx);

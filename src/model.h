@@ -24,7 +24,7 @@ typedef struct {
     int k_rows, k_cols;    /* kernel matrix: dense [in x out], conv2d [KH*KW*C_in x C_out]; 0 = none */
     rd_conv_geom g;        /* conv2d, max_pool: the window over the input */
     rd_padding padding;    /* conv2d */
-    float *patches;        /* conv2d: im2col [max_rows*OH*OW x KH*KW*C_in], also dPatches */
+    float *patches;        /* conv2d: im2col scratch of one chunk of samples (rd_conv_chunk) */
     int32_t *argmax;       /* max_pool: [max_rows x out] input offsets of the maxima */
     rd_activation act;
     double max_norm;

@@ -80,13 +80,13 @@ static void conv_case(yaml_node_t *cs)
     const int nin = in[0] * in[1] * in[2], nout = out[0] * out[1] * F, P = rd_conv_patch(&g);
     float *x = floats(node_get(cs, "x"), B * nin), *K = floats(node_get(cs, "kernel"), P * F);
     float *b = floats(node_get(cs, "bias"), F), *dy = floats(node_get(cs, "dy"), B * nout);
-    float *patches = malloc((size_t)B * g.OH * g.OW * P * sizeof(float));
+    float *patches = malloc((size_t)rd_conv_chunk(&g, B) * g.OH * g.OW * P * sizeof(float));
     float *y = malloc((size_t)B * nout * sizeof(float)), *dx = malloc((size_t)B * nin * sizeof(float));
     float *dK = malloc((size_t)P * F * sizeof(float)), db[64] = {0};
     assert_true(F <= 64);
     conv2d_forward(&g, F, x, K, b, B, patches, y);
     cmp_list(y, node_get(cs, "y"), B * nout, "conv y");
-    conv2d_backward_kernel(&g, F, patches, dy, B, dK);
+    conv2d_backward_kernel(&g, F, x, dy, B, patches, dK);
     cmp_list(dK, node_get(cs, "dkernel"), P * F, "conv dkernel");
     for (int r = 0; r < B * g.OH * g.OW; r++)
         for (int f = 0; f < F; f++) db[f] += dy[(size_t)r * F + f];
