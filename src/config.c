@@ -1167,6 +1167,14 @@ static int check_field(rd_ctx *x, const rd_key *k, const void *base, const char 
     return fail_key(x, path, NULL, "%s, got %s", rule, got);
 }
 
+/* Size limits, checked before anything is allocated (a config asking for more is an error,
+ * not an out-of-memory abort): the parameter count (params, gradients and momentum are one
+ * float buffer each) and the synthetic data set's bytes (the IDX reader's limit). */
+#define RD_MAX_PARAMS (1ull << 31)
+#define RD_MAX_DATA_BYTES (1ull << 33)
+/* The most samples an IDX file may hold; also keeps passes x batch within an int. */
+#define RD_MAX_BATCH (1l << 28)
+
 /* One spatial dimension of a conv2d or max_pool output (docs/conv.md): valid: floor((in-k)/s)+1,
  * 0 when the window is larger than the input; same: ceil(in/s). */
 static long conv_out(long in, long k, long s, rd_padding pad)
@@ -1187,10 +1195,12 @@ static double phys_bytes(void)
 static int walk_shapes(const rd_config *c, long H, long W, long C, long rows, int (*shapes)[3],
                        char *why, size_t cap)
 {
+    uint64_t params = 0;
     for (int i = 0; i < c->model.n_layers && i < RD_MAX_LAYERS; i++) {
         const rd_layer_spec *l = &c->model.layers[i];
         const char *type = layer_type_names[l->kind];
         if (l->kind == RD_LAYER_DENSE) {
+            params += (uint64_t)(H * W * C) * (uint64_t)l->units + (uint64_t)l->units;
             H = W = 1;
             C = l->units;
         } else if (l->kind == RD_LAYER_CONV2D || l->kind == RD_LAYER_MAX_POOL) {
@@ -1215,7 +1225,15 @@ static int walk_shapes(const rd_config *c, long H, long W, long C, long rows, in
             }
             H = oh;
             W = ow;
-            if (l->kind == RD_LAYER_CONV2D) C = l->filters;
+            if (l->kind == RD_LAYER_CONV2D) {
+                params += (uint64_t)(kh * kw * C) * (uint64_t)l->filters + (uint64_t)l->filters;
+                C = l->filters;
+            }
+        }
+        if (params > RD_MAX_PARAMS) {
+            snprintf(why, cap, "the model would have %llu parameters up to this layer, more than the limit of "
+                     "%llu (2^31)", (unsigned long long)params, (unsigned long long)RD_MAX_PARAMS);
+            return i;
         }
         if (H * W * C > (1l << 28)) {
             snprintf(why, cap, "%s output [%ld, %ld, %ld] has more than 2^28 values per sample", type, H, W, C);
@@ -1278,13 +1296,6 @@ static int validate_layers(rd_ctx *x, const rd_config *c)
     return 0;
 }
 
-/* Size limits, checked before anything is allocated (a config asking for more is an error,
- * not an out-of-memory abort): the parameter count (params, gradients and momentum are one
- * float buffer each) and the synthetic data set's bytes (the IDX reader's limit). */
-#define RD_MAX_PARAMS (1ull << 31)
-#define RD_MAX_DATA_BYTES (1ull << 33)
-/* The most samples an IDX file may hold; also keeps passes x batch within an int. */
-#define RD_MAX_BATCH (1l << 28)
 
 /* The first dense layer at which the parameter count passes RD_MAX_PARAMS, or -1. The input
  * width is `input_dim` (0 = not known yet: counted as 1, a lower bound). *count receives the
