@@ -61,7 +61,8 @@ wait_for() {
 rank_pids() {
   local p
   for p in $(pgrep -P "$1" || true); do
-    [ "$(cat /proc/$p/comm 2>/dev/null)" = rdrop ] && echo "$p"
+    # a rank re-executed through /proc/self/exe (run.blas_core auto) is named "exe"
+    case "$(cat /proc/$p/comm 2>/dev/null)" in rdrop|exe) echo "$p" ;; esac
     rank_pids "$p"
   done
 }
@@ -75,7 +76,9 @@ def rows(p):
     for line in open(p):
         if line.strip():
             r = json.loads(line)
-            out.append({k: v for k, v in r.items() if not (k.endswith("_s") or k.endswith("_per_s"))})
+            # timings, and the BLAS provenance that the first train row after each start carries
+            out.append({k: v for k, v in r.items()
+                        if not (k.endswith("_s") or k.endswith("_per_s") or k.startswith("blas_"))})
     return out
 a, b = rows(sys.argv[1]), rows(sys.argv[2])
 if a != b:
