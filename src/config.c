@@ -8,6 +8,7 @@
  * overrides still point at the right place.
  */
 #include "config.h"
+#include "conv.h"
 #include "blas.h"
 
 #include <ctype.h>
@@ -1199,6 +1200,8 @@ static int walk_shapes(const rd_config *c, long H, long W, long C, long rows, in
                        char *why, size_t cap)
 {
     uint64_t params = 0;
+    bool has_conv = false;
+    for (int i = 0; i < c->model.n_layers && i < RD_MAX_LAYERS; i++) has_conv |= c->model.layers[i].kind == RD_LAYER_CONV2D;
     for (int i = 0; i < c->model.n_layers && i < RD_MAX_LAYERS; i++) {
         const rd_layer_spec *l = &c->model.layers[i];
         const char *type = layer_type_names[l->kind];
@@ -1216,13 +1219,16 @@ static int walk_shapes(const rd_config *c, long H, long W, long C, long rows, in
                 return i;
             }
             if (l->kind == RD_LAYER_CONV2D && rows > 0) {
-                double need = (double)rows * (double)(oh * ow) * (double)(kh * kw * C) * sizeof(float);
-                double have = phys_bytes();
+                /* the im2col scratch holds rd_conv_chunk samples: ~RD_CONV_CHUNK_FLOATS, at least one */
+                const double per = (double)(oh * ow) * (double)(kh * kw * C);
+                double n = per >= RD_CONV_CHUNK_FLOATS ? 1.0 : floor(RD_CONV_CHUNK_FLOATS / per);
+                if (n > rows) n = (double)rows;
+                const double need = n * per * sizeof(float), have = phys_bytes();
                 if (need > have) {
-                    snprintf(why, cap, "the conv2d im2col buffer needs %.3g GiB (%ld rows x %ldx%ld "
+                    snprintf(why, cap, "the conv2d im2col buffer needs %.3g GiB (%.0f sample(s) x %ldx%ld "
                              "outputs x %ld patch values x 4 bytes), more than this machine's memory "
-                             "(%.3g GiB); use a smaller batch or layer", need / 1073741824.0, rows, oh,
-                             ow, kh * kw * C, have / 1073741824.0);
+                             "(%.3g GiB); use a smaller window or input", need / 1073741824.0, n, oh, ow,
+                             kh * kw * C, have / 1073741824.0);
                     return i;
                 }
             }
@@ -1233,7 +1239,7 @@ static int walk_shapes(const rd_config *c, long H, long W, long C, long rows, in
                 C = l->filters;
             }
         }
-        if (params > RD_MAX_PARAMS) {
+        if (params > RD_MAX_PARAMS && has_conv) {   /* MLPs: params_over_limit says it per units key */
             snprintf(why, cap, "the model would have %llu parameters up to this layer, more than the limit of "
                      "%llu (2^31)", (unsigned long long)params, (unsigned long long)RD_MAX_PARAMS);
             return i;

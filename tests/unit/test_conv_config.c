@@ -106,11 +106,12 @@ static void test_errors(void **state)
                "model.layers.0.size: must be between 1 and 4096, got 0");
     expect_err(SYN(16) "    - {type: max_pool, size: 1, padding: same}\n" DENSE, 4, 33,
                "model.layers.0.padding: not a key of a max_pool layer");
-    /* an im2col buffer beyond physical memory: 2 passes x 2^26 rows x 16 positions x 1 value x 4 bytes = 8 GiB
-     * at least; with 8192 filters' inputs the patch has 8192 values: 4 TiB */
-    expect_err("data: {format: synthetic, batch_size: 67108864, synthetic: {features: 8192, train: 67108865}}\n"
-               "model:\n  layers:\n    - {type: conv2d, filters: 2, size: 1}\n" DENSE, 4, 7,
-               "model.layers.0: the conv2d im2col buffer needs 4.1e+03 GiB (134217728 rows x 1x1 outputs x 8192 patch values");
+    /* an im2col buffer beyond physical memory: GEMMs run over chunks of samples, but one sample's
+     * patch matrix is the least: a 4096x4096 window (same padding) over [1, 1, 16384] has
+     * 4096*4096*16384 patch values = 1 TiB */
+    expect_err(SYN(16384) "    - {type: conv2d, filters: 1, size: 4096, padding: same}\n" DENSE, 4, 7,
+               "model.layers.0: the conv2d im2col buffer needs 1.02e+03 GiB (1 sample(s) x 1x1 outputs x "
+               "274877906944 patch values x 4 bytes), more than this machine's memory");
 }
 
 int main(void)
