@@ -76,7 +76,7 @@ def rows(p):
     for line in open(p):
         if line.strip():
             r = json.loads(line)
-            # timings, and the BLAS provenance that the first train row after each start carries
+            # wall-clock fields and the BLAS provenance (first train row of each process) vary
             out.append({k: v for k, v in r.items()
                         if not (k.endswith("_s") or k.endswith("_per_s") or k.startswith("blas_"))})
     return out
