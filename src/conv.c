@@ -113,7 +113,8 @@ void conv2d_forward(const rd_conv_geom *g, int F, const float *x, const float *K
         const int n = rows - r0 < step ? rows - r0 : step, M = n * pos;
         float *zc = z + (size_t)r0 * out;
         im2col(g, x + (size_t)r0 * in, n, scratch);
-        for (int r = 0; r < M; r++) memcpy(zc + (size_t)r * F, b, (size_t)F * sizeof(float));
+        for (int r = 0; r < M; r++)   /* the bias rows are the GEMM's C (beta = 1) */
+            for (int f = 0; f < F; f++) zc[(size_t)r * F + f] = b[f];
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, F, P, 1.0f, scratch, P, K, F, 1.0f, zc, F);
     }
 }
@@ -184,14 +185,41 @@ void maxpool_forward(const rd_conv_geom *g, const float *x, int rows, float *y, 
     }
 }
 
+/* Windows that tile the input (stride = size): every input value lies in at most one window,
+ * so dx is written window by window (dy at the maximum, 0 elsewhere) with no zeroing pass;
+ * only the rows and columns that the floor drops are zeroed. */
+static void maxpool_backward_tiled(const rd_conv_geom *g, const float *ds, const int32_t *as, float *xs)
+{
+    const int C = g->C, W = g->W, KH = g->KH, KW = g->KW;
+    for (int oh = 0; oh < g->OH; oh++)
+        for (int ow = 0; ow < g->OW; ow++) {
+            const size_t o = ((size_t)oh * g->OW + ow) * C;
+            for (int kh = 0; kh < KH; kh++)
+                for (int kw = 0; kw < KW; kw++) {
+                    const int32_t base = ((oh * KH + kh) * W + ow * KW + kw) * C;
+                    float *d = xs + base;
+                    for (int c = 0; c < C; c++) d[c] = as[o + c] == base + c ? ds[o + c] : 0.0f;
+                }
+        }
+    const int used_w = g->OW * KW, used_h = g->OH * KH;
+    if (used_w < W)
+        for (int h = 0; h < used_h; h++) memset(xs + ((size_t)h * W + used_w) * C, 0, (size_t)(W - used_w) * C * sizeof(float));
+    if (used_h < g->H) memset(xs + (size_t)used_h * W * C, 0, (size_t)(g->H - used_h) * W * C * sizeof(float));
+}
+
 void maxpool_backward(const rd_conv_geom *g, const float *dy, const int32_t *argmax, int rows, float *dx)
 {
     const size_t in = (size_t)g->H * g->W * g->C, out = (size_t)g->OH * g->OW * g->C;
-    memset(dx, 0, (size_t)rows * in * sizeof(float));
+    const bool tiled = g->SH == g->KH && g->SW == g->KW;
+    if (!tiled) memset(dx, 0, (size_t)rows * in * sizeof(float));
     for (int n = 0; n < rows; n++) {
         float *xs = dx + (size_t)n * in;
         const float *ds = dy + (size_t)n * out;
         const int32_t *as = argmax + (size_t)n * out;
+        if (tiled) {
+            maxpool_backward_tiled(g, ds, as, xs);
+            continue;
+        }
         for (size_t j = 0; j < out; j++) xs[as[j]] += ds[j];
     }
 }
