@@ -53,7 +53,8 @@ typedef struct {
     const char *blas_core;
     int blas_threads;
     double bucket_mb;
-    bool overlap;
+    bool overlap;               /* the setting in use (dist.overlap auto: the verdict) */
+    const char *overlap_choice; /* dist.overlap auto: both timings and the verdict; NULL = none */
 } rd_ckpt_meta;
 
 typedef struct {

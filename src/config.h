@@ -28,6 +28,8 @@ typedef enum {
 typedef enum { RD_REDUCE_MEAN = 0, RD_REDUCE_SUM } rd_reduction;
 typedef enum { RD_STREAM_RANK = 0, RD_STREAM_SAMPLE } rd_stream_mode;
 typedef enum { RD_DATA_IDX = 0, RD_DATA_SYNTHETIC } rd_data_format;
+/* dist.overlap: false | true | auto (measured after warm-up, docs/scale.md) */
+typedef enum { RD_OVERLAP_OFF = 0, RD_OVERLAP_ON = 1, RD_OVERLAP_AUTO = 2 } rd_overlap_mode;
 
 typedef struct {
     rd_layer_kind kind;
@@ -94,6 +96,7 @@ typedef struct {
         long log_every_steps;              /* 0 = epoch ends only */
         long eval_every_epochs;            /* 1 */
         long patience;                     /* 0 = no early stopping */
+        long accumulate;                   /* 1: micro-batches per rank per step (docs/scale.md) */
     } training;
     struct {
         long every_steps;                  /* 0 */
@@ -107,7 +110,8 @@ typedef struct {
     } rng;
     struct {
         double bucket_mb;                  /* 4 */
-        bool overlap;                      /* true */
+        int overlap;                       /* rd_overlap_mode: auto (docs/scale.md) */
+        int compress;                      /* rd_compress: none (half.h) */
     } dist;
     struct {
         char out[RD_PATH_MAX];             /* runs/NAME where NAME = config file stem */

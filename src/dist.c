@@ -8,6 +8,8 @@
 #include <unistd.h>
 #include <mpi.h>
 
+#include "half.h"
+
 static long env_size(const char *name)
 {
     const char *v = getenv(name);
@@ -146,6 +148,14 @@ struct rd_allreduce {
     MPI_Request *req;
     int next;                 /* next bucket to start */
     int done_upto;            /* buckets [0, done_upto) known complete */
+    /* dist.compress (docs/scale.md): buckets travel as 16-bit values in `half`, except the
+     * last `tail` floats of buf (the control block), reduced as float32 with bucket 0. */
+    rd_compress fmt;
+    uint16_t *half;           /* mirrors buf */
+    size_t tail;
+    MPI_Op op;
+    MPI_Request tail_req;
+    float pre, post;          /* scale before compressing and after expanding */
 };
 
 rd_allreduce *rd_allreduce_create(const rd_dist *d, float *buf, const size_t *edges, int n_buckets)
@@ -164,16 +174,69 @@ rd_allreduce *rd_allreduce_create(const rd_dist *d, float *buf, const size_t *ed
     }
     a->next = a->n_buckets;   /* nothing in flight until the first ready() */
     a->done_upto = a->n_buckets;
+    a->op = MPI_OP_NULL;
+    a->tail_req = MPI_REQUEST_NULL;
     return a;
+}
+
+/* The user-defined reductions on MPI_UINT16_T: one float32 addition, one rounding (half.h). */
+static void bf16_sum_op(void *in, void *inout, int *len, MPI_Datatype *t)
+{
+    (void)t;
+    rd_bf16_sum(in, inout, (size_t)*len);
+}
+
+static void f16_sum_op(void *in, void *inout, int *len, MPI_Datatype *t)
+{
+    (void)t;
+    rd_f16_sum(in, inout, (size_t)*len);
+}
+
+void rd_allreduce_set_compress(rd_allreduce *a, rd_compress fmt, size_t tail)
+{
+    if (!parallel(a->d) || fmt == RD_COMPRESS_NONE || a->fmt != RD_COMPRESS_NONE) return;
+    a->fmt = fmt;
+    a->tail = tail;
+    a->half = rd_malloc(a->hi[0] * sizeof *a->half);
+    MPI_Op_create(fmt == RD_COMPRESS_BF16 ? bf16_sum_op : f16_sum_op, 1, &a->op);
+    /* fp16: pre-scale by 1/N so that the sum of N values stays below 65504 whenever every
+     * value does (docs/scale.md); expanded values are scaled back by N. */
+    a->pre = fmt == RD_COMPRESS_FP16 ? 1.0f / (float)a->d->size : 1.0f;
+    a->post = fmt == RD_COMPRESS_FP16 ? (float)a->d->size : 1.0f;
+}
+
+/* The compressed range of bucket i: [lo, end) with end below the float32 tail. */
+static size_t packed_end(const rd_allreduce *a, int i)
+{
+    size_t end = a->hi[0] - a->tail;
+    if (a->hi[i] < end) end = a->hi[i];
+    return end > a->lo[i] ? end : a->lo[i];
 }
 
 int rd_allreduce_buckets(const rd_allreduce *a) { return a->n_buckets; }
 
 static void start_bucket(rd_allreduce *a, int i)
 {
-    int count = (int)(a->hi[i] - a->lo[i]);
-    MPI_Iallreduce(MPI_IN_PLACE, a->buf + a->lo[i], count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
-                   &a->req[i]);
+    if (a->fmt == RD_COMPRESS_NONE) {
+        int count = (int)(a->hi[i] - a->lo[i]);
+        MPI_Iallreduce(MPI_IN_PLACE, a->buf + a->lo[i], count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                       &a->req[i]);
+        return;
+    }
+    if (i == 0 && a->tail)
+        MPI_Iallreduce(MPI_IN_PLACE, a->buf + a->hi[0] - a->tail, (int)a->tail, MPI_FLOAT, MPI_SUM,
+                       MPI_COMM_WORLD, &a->tail_req);
+    size_t lo = a->lo[i], n = packed_end(a, i) - lo;
+    rd_compress_floats(a->fmt, a->buf + lo, a->half + lo, n, a->pre);
+    MPI_Iallreduce(MPI_IN_PLACE, a->half + lo, (int)n, MPI_UINT16_T, a->op, MPI_COMM_WORLD, &a->req[i]);
+}
+
+/* Bucket i has arrived: expand it to float32 (the same bits on every rank). */
+static void complete_bucket(rd_allreduce *a, int i)
+{
+    if (a->fmt == RD_COMPRESS_NONE) return;
+    size_t lo = a->lo[i];
+    rd_expand_floats(a->fmt, a->half + lo, a->buf + lo, packed_end(a, i) - lo, a->post);
 }
 
 void rd_allreduce_begin(rd_allreduce *a)
@@ -195,7 +258,7 @@ void rd_allreduce_poll(rd_allreduce *a)
         int flag = 0;
         MPI_Test(&a->req[a->done_upto], &flag, MPI_STATUS_IGNORE);
         if (!flag) return;
-        a->done_upto++;
+        complete_bucket(a, a->done_upto++);
     }
 }
 
@@ -205,13 +268,16 @@ double rd_allreduce_finish(rd_allreduce *a)
     double t0 = MPI_Wtime();
     while (a->next < a->n_buckets) start_bucket(a, a->next++);
     MPI_Waitall(a->n_buckets - a->done_upto, a->req + a->done_upto, MPI_STATUSES_IGNORE);
-    a->done_upto = a->n_buckets;
+    while (a->done_upto < a->n_buckets) complete_bucket(a, a->done_upto++);
+    MPI_Wait(&a->tail_req, MPI_STATUS_IGNORE);
     return MPI_Wtime() - t0;
 }
 
 void rd_allreduce_free(rd_allreduce *a)
 {
     if (!a) return;
+    if (a->op != MPI_OP_NULL) MPI_Op_free(&a->op);
+    free(a->half);
     free(a->lo);
     free(a->hi);
     free(a->req);

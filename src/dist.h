@@ -7,6 +7,7 @@
 #define RDROP_DIST_H
 
 #include "common.h"
+#include "half.h"
 
 typedef struct {
     int rank, size;
@@ -40,6 +41,12 @@ void rd_dist_barrier(const rd_dist *d);
 typedef struct rd_allreduce rd_allreduce;
 rd_allreduce *rd_allreduce_create(const rd_dist *d, float *buf, const size_t *edges, int n_buckets);
 int rd_allreduce_buckets(const rd_allreduce *a);
+/* dist.compress (docs/scale.md): from now on the buckets travel as bf16 or fp16, summed by a
+ * user-defined MPI_Op (half.h's rule) and expanded to float32 on arrival; the last `tail`
+ * floats of the buffer (the control block) are reduced as float32, started with bucket 0.
+ * fp16 values are pre-scaled by 1/world size and scaled back after expansion. No-op for
+ * RD_COMPRESS_NONE or a world of one rank. Call before the first rd_allreduce_begin. */
+void rd_allreduce_set_compress(rd_allreduce *a, rd_compress fmt, size_t tail);
 /* Reset for a new step (nothing in flight). */
 void rd_allreduce_begin(rd_allreduce *a);
 /* Start every bucket whose range lies entirely at or above `ready_from` (gradients are

@@ -14,7 +14,10 @@ void rd_step_create(rd_step *S, rd_model *m, const rd_config *c, const rd_dist *
     S->c = c;
     S->passes = c->rdrop.passes;
     S->B_g = (int)c->data.batch_size;
-    size_t rows = (size_t)S->passes * (size_t)B_max;
+    S->accumulate = (int)c->training.accumulate;
+    S->overlap = c->dist.overlap != RD_OVERLAP_OFF;
+    int B_micro = (B_max + S->accumulate - 1) / S->accumulate;
+    size_t rows = (size_t)S->passes * (size_t)B_micro;
     S->x = rd_malloc(rows * (size_t)m->input_dim * sizeof(float));
     S->y = rd_malloc(rows * sizeof(int32_t));
     S->dlogits = rd_malloc(rows * (size_t)m->output_dim * sizeof(float));
@@ -22,7 +25,9 @@ void rd_step_create(rd_step *S, rd_model *m, const rd_config *c, const rd_dist *
     size_t *edges = rd_malloc((m->n_params + RD_CONTROL_FLOATS) / 1024 * sizeof *edges + 4 * sizeof *edges);
     int nb = rd_step_buckets(m, c->dist.bucket_mb, edges);
     S->ar = rd_allreduce_create(d, m->grads, edges, nb);
+    rd_allreduce_set_compress(S->ar, (rd_compress)c->dist.compress, RD_CONTROL_FLOATS);
     free(edges);
+    if (S->accumulate > 1) S->acc = rd_malloc(m->n_params * sizeof(float));
     S->drop_key = rd_rng_key(c->run.seed, RD_PURPOSE_DROPOUT_RANK, (uint32_t)d->rank);
     S->parallel = d->mpi && d->size > 1;
 }
@@ -60,17 +65,29 @@ void rd_step_free(rd_step *S)
     free(S->y);
     free(S->dlogits);
     free(S->scratch);
+    free(S->acc);
     memset(S, 0, sizeof *S);
+}
+
+/* training.accumulate: before the last micro-batch's gradients at [from, acc_from) may be
+ * reduced, the earlier micro-batches' sum (acc) is added to them. */
+static void add_accumulated(rd_step *S, size_t from)
+{
+    if (!S->acc_pending) return;
+    float *g = S->m->grads;
+    for (size_t i = from; i < S->acc_from; i++) g[i] += S->acc[i];
+    if (from < S->acc_from) S->acc_from = from;
 }
 
 static void grad_ready(void *ctx, size_t from)
 {
-    rd_allreduce *a = ctx;
-    rd_allreduce_ready(a, from);
-    rd_allreduce_poll(a);
+    rd_step *S = ctx;
+    add_accumulated(S, from);
+    rd_allreduce_ready(S->ar, from);
+    rd_allreduce_poll(S->ar);
 }
 
-static void progress(void *ctx) { rd_allreduce_poll(ctx); }
+static void progress(void *ctx) { rd_allreduce_poll(((rd_step *)ctx)->ar); }
 
 /* Adds the seconds since *t0 to *acc and restarts the clock. */
 static void lap(double *acc, double *t0)
@@ -80,13 +97,16 @@ static void lap(double *acc, double *t0)
     *t0 = now;
 }
 
-void rd_step_compute(rd_step *S, const rd_dataset *ds, const uint32_t *idx, int B, uint64_t t,
-                     uint32_t epoch, rd_step_timing *tm)
+/* One micro-batch of B samples idx[0..B): gather and double the batch, draw the masks
+ * (rank mode: Philox counter `ctr`), forward, loss (its sums ADDED to the control block),
+ * backward into m->grads. `last`: the gradients go to the allreduce as they are produced. */
+static void micro_batch(rd_step *S, const rd_dataset *ds, const uint32_t *idx, int B, uint64_t ctr,
+                        uint32_t epoch, bool last, rd_step_timing *tm)
 {
     const rd_config *c = S->c;
     rd_model *m = S->m;
     const int rows = S->passes * B, in = m->input_dim, K = m->output_dim;
-    double t0 = rd_now(), start = t0;
+    double t0 = rd_now();
 
     rd_data_gather(ds, idx, (uint32_t)B, S->x, S->y);
     const rd_augment aug = {c->data.augment.flip, (int)c->data.augment.shift};
@@ -94,7 +114,7 @@ void rd_step_compute(rd_step *S, const rd_dataset *ds, const uint32_t *idx, int 
     if (S->passes == 2) memcpy(S->x + (size_t)B * in, S->x, (size_t)B * in * sizeof(float));
     lap(&tm->gather, &t0);
 
-    if (c->rng.dropout_stream == RD_STREAM_RANK) rd_model_masks_rank(m, rows, S->drop_key, t);
+    if (c->rng.dropout_stream == RD_STREAM_RANK) rd_model_masks_rank(m, rows, S->drop_key, ctr);
     else rd_model_masks_sample(m, B, S->passes, idx, c->run.seed, epoch);
     lap(&tm->masks, &t0);
 
@@ -105,25 +125,51 @@ void rd_step_compute(rd_step *S, const rd_dataset *ds, const uint32_t *idx, int 
     double scale = c->rdrop.reduction == RD_REDUCE_MEAN ? 1.0 / (double)S->B_g : 1.0;
     rd_rdrop_loss(logits, B, K, S->passes, S->y, c->rdrop.alpha, scale, S->dlogits, &ls);
     float *ctl = rd_step_control(S);
-    ctl[1] = isfinite(ls.loss) ? 0.0f : 1.0f;
-    ctl[3] = (float)ls.loss;
-    ctl[4] = (float)ls.ce;
-    ctl[5] = (float)ls.kl;
-    ctl[6] = (float)ls.correct;
-    ctl[7] = (float)B;
+    if (!isfinite(ls.loss)) ctl[1] = 1.0f;
+    ctl[3] += (float)ls.loss;
+    ctl[4] += (float)ls.ce;
+    ctl[5] += (float)ls.kl;
+    ctl[6] += (float)ls.correct;
+    ctl[7] += (float)B;
     lap(&tm->loss, &t0);
 
-    rd_allreduce_begin(S->ar);
-    const bool overlap = c->dist.overlap && S->parallel;
+    const bool overlap = last && S->overlap && S->parallel;
     m->grad_ready = overlap ? grad_ready : NULL;
     m->progress = overlap ? progress : NULL;
-    m->grad_ready_ctx = S->ar;
+    m->grad_ready_ctx = S;
     rd_model_backward(m, S->x, S->dlogits, rows);
     lap(&tm->backward, &t0);
+}
 
+void rd_step_compute(rd_step *S, const rd_dataset *ds, const uint32_t *idx, int B, uint64_t t,
+                     uint32_t epoch, rd_step_timing *tm)
+{
+    const int k = S->accumulate;
+    const size_t n = S->m->n_params;
+    double start = rd_now();
+    float *ctl = rd_step_control(S);
+    ctl[1] = ctl[3] = ctl[4] = ctl[5] = ctl[6] = ctl[7] = 0.0f;
+    S->acc_pending = false;
+    /* Micro-batch j holds samples [j*B/k, (j+1)*B/k); the rank-mode counter is t*k + j
+     * (= t when k = 1), docs/scale.md. */
+    for (int j = 0; j < k; j++) {
+        const int lo = (int)((int64_t)j * B / k), hi = (int)((int64_t)(j + 1) * B / k);
+        const bool last = j == k - 1;
+        if (last) rd_allreduce_begin(S->ar);
+        micro_batch(S, ds, idx + lo, hi - lo, t * (uint64_t)k + (uint64_t)j, epoch, last, tm);
+        if (last) break;
+        double t0 = rd_now();
+        if (j == 0) memcpy(S->acc, S->m->grads, n * sizeof(float));
+        else for (size_t i = 0; i < n; i++) S->acc[i] += S->m->grads[i];
+        S->acc_pending = true;
+        S->acc_from = n;
+        tm->backward += rd_now() - t0;
+    }
+    double t0 = rd_now();
+    add_accumulated(S, 0);
+    tm->backward += rd_now() - t0;
     tm->comm += rd_allreduce_finish(S->ar);
-    t0 = rd_now();
-    tm->total += t0 - start;
+    tm->total += rd_now() - start;
 }
 
 /* An exponent of all ones is Inf or NaN. An integer OR-reduction vectorises; a float

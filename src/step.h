@@ -36,11 +36,17 @@ typedef struct {
     int32_t *y;         /* [passes*B_max] labels */
     float *dlogits;     /* [passes*B_max x output_dim] */
     float *scratch;     /* [input_dim] for data.augment */
-    bool parallel;      /* more than one rank: overlap the allreduce with backward */
+    bool parallel;      /* more than one rank */
+    bool overlap;       /* start buckets during backward (dist.overlap; auto sets it per step) */
+    int accumulate;     /* training.accumulate: micro-batches per step */
+    float *acc;         /* [n_params] sum of the earlier micro-batches' gradients (k > 1) */
+    size_t acc_from;    /* acc is added to grads at [acc_from, n_params) already */
+    bool acc_pending;
 } rd_step;
 
 /* Buffers and the allreduce (buckets of dist.bucket_mb over grads + control block) for at
- * most B_max samples per rank. m must be created with max_rows >= passes*B_max. */
+ * most B_max samples per rank, in training.accumulate = k micro-batches: m must be created
+ * with max_rows >= passes*ceil(B_max/k). */
 void rd_step_create(rd_step *S, rd_model *m, const rd_config *c, const rd_dist *d, int B_max);
 void rd_step_free(rd_step *S);
 
@@ -56,9 +62,11 @@ int rd_step_buckets(const rd_model *m, double bucket_mb, size_t *edges);
  * the rest; after it the block holds the sums over all ranks. */
 static inline float *rd_step_control(rd_step *S) { return S->m->grads + S->m->n_params; }
 
-/* Steps 1-6 for this rank's B samples idx[0..B) at step t of epoch `epoch`: gather and
- * double the batch, draw the masks, forward, loss, backward overlapped (dist.overlap) with
- * the bucketed allreduce, wait. Afterwards m->grads holds the global-batch gradient. */
+/* Steps 1-6 for this rank's B samples idx[0..B) at step t of epoch `epoch`, in k micro-batches
+ * (training.accumulate; k <= B): gather and double the batch, draw the masks, forward, loss,
+ * backward, summed over the micro-batches; the last one's backward overlapped (S->overlap)
+ * with the bucketed allreduce, wait. Afterwards m->grads holds the global-batch gradient and
+ * the control block [1], [3..7] the sums over all ranks and micro-batches. */
 void rd_step_compute(rd_step *S, const rd_dataset *ds, const uint32_t *idx, int B, uint64_t t,
                      uint32_t epoch, rd_step_timing *tm);
 

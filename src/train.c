@@ -132,6 +132,11 @@ void rd_evaluate(rd_model *m, const rd_dataset *ds, const uint32_t *ids, uint32_
 
 /* ---- the trainer ---- */
 
+/* dist.overlap auto: after RD_AUTO_WARMUP steps, RD_AUTO_STEPS steps with overlap on and as
+ * many off, alternating (on first), timed on every rank (docs/scale.md). */
+#define RD_AUTO_WARMUP 5
+#define RD_AUTO_STEPS 6
+
 typedef struct {
     const rd_config *c;
     rd_dist *d;
@@ -158,6 +163,12 @@ typedef struct {
     double last_test_acc, last_val_acc;
     char mpi_version[160];
     char *config_yaml;
+    struct {                    /* dist.overlap auto (docs/scale.md): the trial of this process */
+        int64_t seen;           /* trial steps done */
+        double on[RD_AUTO_STEPS], off[RD_AUTO_STEPS];
+        bool decided;
+        char choice[160];       /* "auto: on 12.3 ms, off 13.4 ms per step -> off" */
+    } autov;
 } trainer;
 
 static double now_wall(void) { return rd_now(); }
@@ -388,7 +399,9 @@ static int save_checkpoint(trainer *T, const char *name)
             .world_size = T->d->size, .config_yaml = T->config_yaml, .git = RDROP_GIT,
             .build_flags = RDROP_BUILD_FLAGS, .mpi_version = T->mpi_version, .blas_core = core,
             .blas_threads = T->c->run.blas_threads, .bucket_mb = T->c->dist.bucket_mb,
-            .overlap = T->c->dist.overlap,
+            .overlap = T->step.overlap,
+            .overlap_choice = T->c->dist.overlap != RD_OVERLAP_AUTO ? NULL
+                            : T->autov.decided ? T->autov.choice : "auto: undecided (trial not finished)",
         };
         double t0 = now_wall();
         rc = rd_ckpt_write(path, &T->m, T->c, &T->st, &meta, &e);
@@ -406,6 +419,52 @@ static int save_checkpoint(trainer *T, const char *name)
 /* ---- one step ---- */
 
 typedef struct { bool stop, ckpt_now, stop_clock; } step_flags;
+
+/* dist.overlap auto: which setting this step runs with (both give the same bits). */
+static void overlap_before_step(trainer *T)
+{
+    if (T->c->dist.overlap != RD_OVERLAP_AUTO || T->autov.decided) return;
+    int64_t i = T->autov.seen - RD_AUTO_WARMUP;
+    T->step.overlap = i < 0 || i % 2 == 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Record this step's time; after the trial, every rank's medians are summed over the ranks
+ * (one allreduce: the same bits everywhere, so every rank reaches the same verdict). */
+static void overlap_after_step(trainer *T, double seconds)
+{
+    if (T->c->dist.overlap != RD_OVERLAP_AUTO || T->autov.decided) return;
+    if (T->d->size == 1) {
+        T->autov.decided = true;
+        snprintf(T->autov.choice, sizeof T->autov.choice, "auto: one rank, nothing to overlap");
+        return;
+    }
+    int64_t i = T->autov.seen++ - RD_AUTO_WARMUP;
+    if (i < 0) return;
+    if (i % 2 == 0) T->autov.on[i / 2] = seconds;
+    else T->autov.off[i / 2] = seconds;
+    if (i + 1 < 2 * RD_AUTO_STEPS) return;
+    double v[2] = {median(T->autov.on, RD_AUTO_STEPS), median(T->autov.off, RD_AUTO_STEPS)};
+    rd_dist_allreduce_doubles(T->d, v, 2);
+    const double on_ms = 1e3 * v[0] / T->d->size, off_ms = 1e3 * v[1] / T->d->size;
+    T->step.overlap = on_ms <= off_ms;
+    T->autov.decided = true;
+    snprintf(T->autov.choice, sizeof T->autov.choice, "auto: on %.3f ms, off %.3f ms per step -> %s",
+             on_ms, off_ms, T->step.overlap ? "on" : "off");
+    rd_notice(T->d, "dist.overlap %s (medians of %d steps each after %d warm-up steps, mean over %d ranks)",
+              T->autov.choice, RD_AUTO_STEPS, RD_AUTO_WARMUP, T->d->size);
+}
 
 static int train_step(trainer *T, step_flags *fl)
 {
@@ -430,6 +489,7 @@ static int train_step(trainer *T, step_flags *fl)
         else if (c->checkpoint.every_seconds > 0 && now_wall() - T->t_last_ckpt >= c->checkpoint.every_seconds)
             ctl[2] = 1.0f;
     }
+    overlap_before_step(T);
     rd_step_compute(&T->step, &T->train, idx, T->B_l, t, (uint32_t)epoch, &tm);
 
     if (!rd_step_finite(&T->step, &tm)) {
@@ -448,6 +508,7 @@ static int train_step(trainer *T, step_flags *fl)
 
     double lr = rd_schedule_lr(c, t, (uint64_t)T->total_steps);
     rd_step_update(&T->step, lr, &tm);
+    overlap_after_step(T, tm.total);
     s->step++;
     s->lr = lr;
     s->sum_loss += ctl[3];
@@ -513,7 +574,11 @@ static int setup_model(trainer *T, rd_error *e)
     T->B_l = (int)((int64_t)(r + 1) * T->B_g / N) - T->lo;
     T->passes = c->rdrop.passes;
     int B_max = (T->B_g + N - 1) / N;
-    int rc = rd_model_create(&T->m, c, (int)T->train.features, T->passes * B_max, e);
+    const int k = (int)c->training.accumulate;
+    if (k > T->B_g / N)
+        return rd_fail(e, RD_EXIT_CONFIG, "training.accumulate: %d micro-batches per step, but each of the %d ranks "
+                       "gets only %d samples of data.batch_size %d", k, N, T->B_g / N, T->B_g);
+    int rc = rd_model_create(&T->m, c, (int)T->train.features, T->passes * ((B_max + k - 1) / k), e);
     if (rc) return rc;
     if ((uint32_t)T->m.output_dim != T->train.classes)
         return rd_fail(e, RD_EXIT_CONFIG, "model.layers: the last dense layer has %d units but the data has %u classes",
@@ -590,6 +655,9 @@ static int check_resume_config(trainer *T, const rd_ckpt_info *info, const char 
         free(x);
         free(y);
     }
+    if (!rc && (old.dist.compress != T->c->dist.compress || old.training.accumulate != T->c->training.accumulate))
+        rd_warn(T->d, "warning: bitwise continuation not guaranteed: %s changed since the checkpoint",
+                old.dist.compress != T->c->dist.compress ? "dist.compress" : "training.accumulate");
     if (!rc && old.run.seed != T->c->run.seed) {
         if (T->opts.allow_config_change)
             rd_warn(T->d, "warning: run.seed changed since the checkpoint (--allow-config-change)");
@@ -668,7 +736,8 @@ static int resume(trainer *T, rd_error *e)
                             : info.blas_threads != T->c->run.blas_threads ? "run.blas_threads"
                             : strcmp(info.blas_core, now_core) ? "OpenBLAS core type"
                             : info.bucket_mb != T->c->dist.bucket_mb ? "dist.bucket_mb"
-                            : (info.overlap != 0) != T->c->dist.overlap ? "dist.overlap"
+                            : T->c->dist.overlap != RD_OVERLAP_AUTO &&
+                              (info.overlap != 0) != (T->c->dist.overlap == RD_OVERLAP_ON) ? "dist.overlap"
                             : strcmp(info.mpi_version, T->mpi_version) ? "MPI version" : NULL;
         if (info.world_size != T->d->size) {
             if (T->c->rng.dropout_stream == RD_STREAM_RANK)
@@ -735,6 +804,9 @@ static void print_settings(const trainer *T)
     printf("data      %u train (%u held out for validation), %u test, global batch %d (%d per rank), "
            "%lld steps/epoch, %lld steps\n", T->n_train, T->n_val, T->test.n, T->B_g, T->B_l,
            (long long)T->spe, (long long)T->total_steps);
+    static const char *const compress[] = {"none", "bf16", "fp16"}, *const overlap[] = {"off", "on", "auto"};
+    printf("dist      compress %s  overlap %s  bucket %g MB  accumulate %ld micro-batches/step\n",
+           compress[c->dist.compress], overlap[c->dist.overlap], c->dist.bucket_mb, c->training.accumulate);
     printf("run       %s\n", T->run_dir);
     fflush(stdout);
     free(layers);

@@ -379,7 +379,7 @@ static void test_err_wrong_type(void **state)
     expect_err(SYNTH "training:\n  epochs: 12abc\n", 3, 11, "training.epochs: expected an integer, got '12abc'");
     expect_err(SYNTH "training:\n  epochs:\n", 3, 10, "training.epochs: expected an integer, got an empty value");
     expect_err("data: {format: synthetic, shuffle: yes}\n", 1, 36, "data.shuffle: expected true or false, got 'yes'");
-    expect_err(SYNTH "dist: {overlap: 1}\n", 2, 17, "dist.overlap: expected true or false, got '1'");
+    expect_err(SYNTH "dist: {overlap: 1}\n", 2, 17, "dist.overlap: expected one of: false, true, auto; got '1'");
     expect_err(SYNTH "optimizer:\n  lr: {value: 0.1}\n", 3, 7, "optimizer.lr: expected a number, got a mapping");
     expect_err(SYNTH "optimizer:\n  lr: [0.1]\n", 3, 7, "optimizer.lr: expected a number, got a list");
     expect_err(SYNTH "optimizer:\n  lr: \"0.1\"\n", 3, 7, "optimizer.lr: expected a number, got the string '0.1'");
