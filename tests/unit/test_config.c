@@ -182,7 +182,7 @@ static const char canonical[] =
     "training:   {epochs: 20, max_steps: 0, max_seconds: 0, log_every_steps: 0, eval_every_epochs: 1, patience: 0}\n"
     "checkpoint: {every_steps: 0, every_epochs: 1, every_seconds: 0, keep: 3, keep_every_epochs: 0}\n"
     "rng:        {dropout_stream: rank}            # rank | sample\n"
-    "dist:       {bucket_mb: 4, overlap: true}\n"
+    "dist:       {bucket_mb: 4, overlap: auto}\n"
     "run:        {out: runs/NAME, seed: 0, blas_threads: 1}\n";
 
 static void test_canonical_file(void **state)
