@@ -153,6 +153,8 @@ static const rd_key rd_keys[] = {
     {KEY("run.out", K_PATH, run.out)},
     {.path = "run.seed", .kind = K_U64, .off = OFF(run.seed)},
     {KEY("run.blas_threads", K_INT, run.blas_threads), IN(1, 4096)},
+    {KEY("run.timeline", K_PATH, run.timeline)},
+    {KEY("run.timeline_steps", K_LONG, run.timeline_steps), IN(1, 100000)},
 };
 #define RD_NKEYS (sizeof rd_keys / sizeof rd_keys[0])
 
@@ -274,6 +276,7 @@ void rd_config_defaults(rd_config *c)
     c->dist.overlap = RD_OVERLAP_AUTO;
     c->dist.compress = 0;   /* RD_COMPRESS_NONE (half.h) */
     c->training.accumulate = 1;
+    c->run.timeline_steps = 10;
 
     copy_str(c->run.out, sizeof c->run.out, "runs/rdrop"); /* the loader uses the file stem */
     c->run.seed = 0;

@@ -117,6 +117,8 @@ typedef struct {
         char out[RD_PATH_MAX];             /* runs/NAME where NAME = config file stem */
         uint64_t seed;                     /* 0 */
         int blas_threads;                  /* 1 */
+        char timeline[RD_PATH_MAX];        /* "": Chrome trace of the first steps (docs/scale.md) */
+        long timeline_steps;               /* 10 */
     } run;
 } rd_config;
 

@@ -156,6 +156,7 @@ struct rd_allreduce {
     MPI_Op op;
     MPI_Request tail_req;
     float pre, post;          /* scale before compressing and after expanding */
+    double *t_start, *t_done; /* rd_now() when each bucket was started / seen complete */
 };
 
 rd_allreduce *rd_allreduce_create(const rd_dist *d, float *buf, const size_t *edges, int n_buckets)
@@ -167,6 +168,8 @@ rd_allreduce *rd_allreduce_create(const rd_dist *d, float *buf, const size_t *ed
     a->lo = rd_calloc((size_t)n_buckets, sizeof *a->lo);
     a->hi = rd_calloc((size_t)n_buckets, sizeof *a->hi);
     a->req = rd_calloc((size_t)n_buckets, sizeof *a->req);
+    a->t_start = rd_calloc((size_t)n_buckets, sizeof *a->t_start);
+    a->t_done = rd_calloc((size_t)n_buckets, sizeof *a->t_done);
     for (int i = 0; i < n_buckets; i++) {
         a->hi[i] = edges[i];
         a->lo[i] = edges[i + 1];
@@ -217,6 +220,7 @@ int rd_allreduce_buckets(const rd_allreduce *a) { return a->n_buckets; }
 
 static void start_bucket(rd_allreduce *a, int i)
 {
+    a->t_start[i] = rd_now();
     if (a->fmt == RD_COMPRESS_NONE) {
         int count = (int)(a->hi[i] - a->lo[i]);
         MPI_Iallreduce(MPI_IN_PLACE, a->buf + a->lo[i], count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
@@ -234,6 +238,7 @@ static void start_bucket(rd_allreduce *a, int i)
 /* Bucket i has arrived: expand it to float32 (the same bits on every rank). */
 static void complete_bucket(rd_allreduce *a, int i)
 {
+    a->t_done[i] = rd_now();
     if (a->fmt == RD_COMPRESS_NONE) return;
     size_t lo = a->lo[i];
     rd_expand_floats(a->fmt, a->half + lo, a->buf + lo, packed_end(a, i) - lo, a->post);
@@ -273,11 +278,47 @@ double rd_allreduce_finish(rd_allreduce *a)
     return MPI_Wtime() - t0;
 }
 
+void rd_allreduce_times(const rd_allreduce *a, int i, double *start, double *done)
+{
+    *start = a->t_start[i];
+    *done = a->t_done[i];
+}
+
+void *rd_dist_gather_bytes(const rd_dist *d, const void *buf, size_t bytes, size_t *counts)
+{
+    if (!parallel(d)) {
+        counts[0] = bytes;
+        void *out = rd_malloc(bytes ? bytes : 1);
+        memcpy(out, buf, bytes);
+        return out;
+    }
+    int n = (int)bytes, *all = NULL, *displ = NULL;
+    char *out = NULL;
+    if (d->rank == 0) all = rd_calloc((size_t)d->size, sizeof *all);
+    MPI_Gather(&n, 1, MPI_INT, all, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (d->rank == 0) {
+        displ = rd_calloc((size_t)d->size, sizeof *displ);
+        size_t total = 0;
+        for (int r = 0; r < d->size; r++) {
+            displ[r] = (int)total;
+            counts[r] = (size_t)all[r];
+            total += (size_t)all[r];
+        }
+        out = rd_malloc(total ? total : 1);
+    }
+    MPI_Gatherv(buf, n, MPI_BYTE, out, all, displ, MPI_BYTE, 0, MPI_COMM_WORLD);
+    free(all);
+    free(displ);
+    return out;
+}
+
 void rd_allreduce_free(rd_allreduce *a)
 {
     if (!a) return;
     if (a->op != MPI_OP_NULL) MPI_Op_free(&a->op);
     free(a->half);
+    free(a->t_start);
+    free(a->t_done);
     free(a->lo);
     free(a->hi);
     free(a->req);

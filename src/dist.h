@@ -56,6 +56,14 @@ void rd_allreduce_poll(rd_allreduce *a);
 /* Start what remains and wait for all buckets. Returns seconds spent waiting. */
 double rd_allreduce_finish(rd_allreduce *a);
 void rd_allreduce_free(rd_allreduce *a);
+/* rd_now() when bucket i was started and when it was seen complete (run.timeline). The
+ * completion is observed in rd_allreduce_poll / rd_allreduce_finish, not by MPI itself. */
+void rd_allreduce_times(const rd_allreduce *a, int i, double *start, double *done);
+
+/* Gather `bytes` bytes from every rank to rank 0 (less than 2 GiB each). On rank 0 returns a
+ * malloc'd concatenation in rank order and sets counts[r] (room for size entries); NULL on
+ * the other ranks. Collective. */
+void *rd_dist_gather_bytes(const rd_dist *d, const void *buf, size_t bytes, size_t *counts);
 
 /* "Open MPI 4.1.4" etc. */
 void rd_dist_mpi_version(char *buf, size_t n);

@@ -89,19 +89,33 @@ static void grad_ready(void *ctx, size_t from)
 
 static void progress(void *ctx) { rd_allreduce_poll(((rd_step *)ctx)->ar); }
 
-/* Adds the seconds since *t0 to *acc and restarts the clock. */
-static void lap(double *acc, double *t0)
+/* run.timeline: an event [t0, now) of the step being recorded. */
+static void mark(rd_step *S, rd_tl_kind kind, int index, double t0)
+{
+    if (S->rec) rd_timeline_add(S->tl, kind, index, 0, t0, rd_now());
+}
+
+/* Adds the seconds since *t0 to *acc, records them as event `kind`, restarts the clock. */
+static void lap(rd_step *S, rd_tl_kind kind, int index, double *acc, double *t0)
 {
     double now = rd_now();
     *acc += now - *t0;
+    if (S->rec) rd_timeline_add(S->tl, kind, index, 0, *t0, now);
     *t0 = now;
+}
+
+static void on_layer(void *ctx, int layer, bool backward, bool end)
+{
+    rd_step *S = ctx;
+    if (!end) S->layer_t0[layer] = rd_now();
+    else mark(S, backward ? RD_TL_LAYER_BWD : RD_TL_LAYER_FWD, layer, S->layer_t0[layer]);
 }
 
 /* One micro-batch of B samples idx[0..B): gather and double the batch, draw the masks
  * (rank mode: Philox counter `ctr`), forward, loss (its sums ADDED to the control block),
  * backward into m->grads. `last`: the gradients go to the allreduce as they are produced. */
 static void micro_batch(rd_step *S, const rd_dataset *ds, const uint32_t *idx, int B, uint64_t ctr,
-                        uint32_t epoch, bool last, rd_step_timing *tm)
+                        uint32_t epoch, int j, bool last, rd_step_timing *tm)
 {
     const rd_config *c = S->c;
     rd_model *m = S->m;
@@ -112,14 +126,16 @@ static void micro_batch(rd_step *S, const rd_dataset *ds, const uint32_t *idx, i
     const rd_augment aug = {c->data.augment.flip, (int)c->data.augment.shift};
     rd_data_augment(ds, &aug, c->run.seed, epoch, idx, (uint32_t)B, S->x, S->scratch);
     if (S->passes == 2) memcpy(S->x + (size_t)B * in, S->x, (size_t)B * in * sizeof(float));
-    lap(&tm->gather, &t0);
+    lap(S, RD_TL_GATHER, j, &tm->gather, &t0);
 
     if (c->rng.dropout_stream == RD_STREAM_RANK) rd_model_masks_rank(m, rows, S->drop_key, ctr);
     else rd_model_masks_sample(m, B, S->passes, idx, c->run.seed, epoch);
-    lap(&tm->masks, &t0);
+    lap(S, RD_TL_MASKS, j, &tm->masks, &t0);
 
+    m->on_layer = S->rec ? on_layer : NULL;
+    m->on_layer_ctx = S;
     const float *logits = rd_model_forward(m, S->x, rows, true);
-    lap(&tm->forward, &t0);
+    lap(S, RD_TL_FORWARD, j, &tm->forward, &t0);
 
     rd_loss_sums ls;
     double scale = c->rdrop.reduction == RD_REDUCE_MEAN ? 1.0 / (double)S->B_g : 1.0;
@@ -131,14 +147,15 @@ static void micro_batch(rd_step *S, const rd_dataset *ds, const uint32_t *idx, i
     ctl[5] += (float)ls.kl;
     ctl[6] += (float)ls.correct;
     ctl[7] += (float)B;
-    lap(&tm->loss, &t0);
+    lap(S, RD_TL_LOSS, j, &tm->loss, &t0);
 
     const bool overlap = last && S->overlap && S->parallel;
     m->grad_ready = overlap ? grad_ready : NULL;
     m->progress = overlap ? progress : NULL;
     m->grad_ready_ctx = S;
     rd_model_backward(m, S->x, S->dlogits, rows);
-    lap(&tm->backward, &t0);
+    lap(S, RD_TL_BACKWARD, j, &tm->backward, &t0);
+    m->on_layer = NULL;
 }
 
 void rd_step_compute(rd_step *S, const rd_dataset *ds, const uint32_t *idx, int B, uint64_t t,
@@ -147,6 +164,9 @@ void rd_step_compute(rd_step *S, const rd_dataset *ds, const uint32_t *idx, int 
     const int k = S->accumulate;
     const size_t n = S->m->n_params;
     double start = rd_now();
+    S->rec = rd_timeline_on(S->tl);
+    if (S->rec) S->tl->step = (int64_t)t;
+    S->t_step0 = start;
     float *ctl = rd_step_control(S);
     ctl[1] = ctl[3] = ctl[4] = ctl[5] = ctl[6] = ctl[7] = 0.0f;
     S->acc_pending = false;
@@ -156,7 +176,9 @@ void rd_step_compute(rd_step *S, const rd_dataset *ds, const uint32_t *idx, int 
         const int lo = (int)((int64_t)j * B / k), hi = (int)((int64_t)(j + 1) * B / k);
         const bool last = j == k - 1;
         if (last) rd_allreduce_begin(S->ar);
-        micro_batch(S, ds, idx + lo, hi - lo, t * (uint64_t)k + (uint64_t)j, epoch, last, tm);
+        double tj = rd_now();
+        micro_batch(S, ds, idx + lo, hi - lo, t * (uint64_t)k + (uint64_t)j, epoch, j, last, tm);
+        if (k > 1) mark(S, RD_TL_MICRO, j, tj);
         if (last) break;
         double t0 = rd_now();
         if (j == 0) memcpy(S->acc, S->m->grads, n * sizeof(float));
@@ -164,11 +186,20 @@ void rd_step_compute(rd_step *S, const rd_dataset *ds, const uint32_t *idx, int 
         S->acc_pending = true;
         S->acc_from = n;
         tm->backward += rd_now() - t0;
+        mark(S, RD_TL_ACCUMULATE, j, t0);
     }
     double t0 = rd_now();
     add_accumulated(S, 0);
     tm->backward += rd_now() - t0;
+    t0 = rd_now();
     tm->comm += rd_allreduce_finish(S->ar);
+    mark(S, RD_TL_WAIT, -1, t0);
+    if (S->rec && S->parallel)
+        for (int i = 0; i < rd_allreduce_buckets(S->ar); i++) {
+            double b0, b1;
+            rd_allreduce_times(S->ar, i, &b0, &b1);
+            rd_timeline_add(S->tl, RD_TL_BUCKET, i, 1, b0, b1);
+        }
     tm->total += rd_now() - start;
 }
 
@@ -192,6 +223,7 @@ bool rd_step_finite(rd_step *S, rd_step_timing *tm)
     double dt = rd_now() - t0;
     tm->check += dt;
     tm->total += dt;
+    mark(S, RD_TL_CHECK, -1, t0);
     return ok;
 }
 
@@ -202,4 +234,8 @@ void rd_step_update(rd_step *S, double lr, rd_step_timing *tm)
     double dt = rd_now() - t0;
     tm->update += dt;
     tm->total += dt;
+    mark(S, RD_TL_UPDATE, -1, t0);
+    mark(S, RD_TL_STEP, -1, S->t_step0);
+    if (S->rec) S->tl->steps_done++;
+    S->rec = false;
 }

@@ -11,6 +11,7 @@
 #include "dist.h"
 #include "loss.h"
 #include "model.h"
+#include "timeline.h"
 
 /* Wall seconds per phase, ADDED to by the step functions (zero it per window). */
 typedef struct {
@@ -42,6 +43,9 @@ typedef struct {
     float *acc;         /* [n_params] sum of the earlier micro-batches' gradients (k > 1) */
     size_t acc_from;    /* acc is added to grads at [acc_from, n_params) already */
     bool acc_pending;
+    rd_timeline *tl;    /* run.timeline (NULL = off): set by the caller */
+    bool rec;           /* this step is recorded */
+    double t_step0, layer_t0[RD_MAX_LAYERS];
 } rd_step;
 
 /* Buffers and the allreduce (buckets of dist.bucket_mb over grads + control block) for at

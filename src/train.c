@@ -169,6 +169,7 @@ typedef struct {
         bool decided;
         char choice[160];       /* "auto: on 12.3 ms, off 13.4 ms per step -> off" */
     } autov;
+    rd_timeline tl;             /* run.timeline */
 } trainer;
 
 static double now_wall(void) { return rd_now(); }
@@ -774,8 +775,36 @@ static int resume(trainer *T, rd_error *e)
     return 0;
 }
 
+/* run.timeline: every rank's events to rank 0, which writes the merged trace (collective;
+ * once). A write failure is a warning: the training goes on. */
+static void timeline_flush(trainer *T)
+{
+    if (!T->step.tl || T->tl.written || T->tl.steps_done == 0) return;
+    T->tl.written = true;
+    size_t *counts = rd_calloc((size_t)T->d->size, sizeof *counts);
+    rd_tl_event *all = rd_dist_gather_bytes(T->d, T->tl.ev, T->tl.n * sizeof *T->tl.ev, counts);
+    if (T->d->rank == 0) {
+        char names[RD_MAX_LAYERS][24];
+        const char *np[RD_MAX_LAYERS];
+        for (int i = 0; i < T->m.n_layers; i++) {
+            snprintf(names[i], sizeof names[i], "%s_%d", T->m.layers[i].kind == RD_LAYER_DENSE ? "dense" : "dropout", i);
+            np[i] = names[i];
+        }
+        for (int r = 0; r < T->d->size; r++) counts[r] /= sizeof(rd_tl_event);
+        rd_error e;
+        if (rd_timeline_write(T->c->run.timeline, all, counts, T->d->size, np, T->m.n_layers, &e))
+            rd_warn(T->d, "warning: %s", e.msg);
+        else
+            rd_notice(T->d, "timeline of %ld steps on %d ranks: %s (chrome://tracing or ui.perfetto.dev)",
+                      T->tl.steps_done, T->d->size, T->c->run.timeline);
+    }
+    free(all);
+    free(counts);
+}
+
 static void trainer_free(trainer *T)
 {
+    rd_timeline_free(&T->tl);
     rd_step_free(&T->step);
     rd_model_free(&T->m);
     rd_data_free(&T->train);
@@ -883,6 +912,13 @@ int rd_train_run(const rd_config *c, const rd_train_opts *o, rd_dist *d)
     }
     print_settings(&T);
     write_status(&T, "running", 0);
+    if (c->run.timeline[0]) {
+        rd_dist_barrier(d);   /* a common time origin */
+        size_t per_step = (size_t)c->training.accumulate * (7 + 2 * (size_t)T.m.n_layers) +
+                          (size_t)rd_allreduce_buckets(T.step.ar) + 8;
+        rd_timeline_init(&T.tl, c->run.timeline_steps, per_step, rd_now());
+        T.step.tl = &T.tl;
+    }
 
     int exit_code = 0;
     bool early_stop = false;
@@ -890,6 +926,7 @@ int rd_train_run(const rd_config *c, const rd_train_opts *o, rd_dist *d)
         step_flags fl = {0};
         rc = train_step(&T, &fl);
         if (rc) { exit_code = rc; write_status(&T, "failed", rc); break; }
+        if (T.tl.steps_max && T.tl.steps_done == T.tl.steps_max) timeline_flush(&T);
         const int64_t s = T.st.step;
         const bool epoch_end = s % T.spe == 0;
         const bool last = s >= T.total_steps;
@@ -940,6 +977,7 @@ int rd_train_run(const rd_config *c, const rd_train_opts *o, rd_dist *d)
         }
         if (early_stop) break;
     }
+    if (exit_code == 0 || exit_code == RD_EXIT_STOPPED) timeline_flush(&T);
     if (exit_code == 0) {
         if (T.st.step % T.spe != 0) {
             T.last_test_acc = eval_split(&T, "test", T.test_ids, T.test.n);
