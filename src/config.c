@@ -149,6 +149,7 @@ static const rd_key rd_keys[] = {
     {KEY("dist.bucket_mb", K_DOUBLE, dist.bucket_mb), GT(0)},
     {KEY("dist.overlap", K_ENUM, dist.overlap), .names = overlap_names},
     {KEY("dist.compress", K_ENUM, dist.compress), .names = compress_names},
+    {KEY("dist.hierarchical", K_BOOL, dist.hierarchical)},
     SECTION("run"),
     {KEY("run.out", K_PATH, run.out)},
     {.path = "run.seed", .kind = K_U64, .off = OFF(run.seed)},

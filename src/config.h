@@ -112,6 +112,7 @@ typedef struct {
         double bucket_mb;                  /* 4 */
         int overlap;                       /* rd_overlap_mode: auto (docs/scale.md) */
         int compress;                      /* rd_compress: none (half.h) */
+        bool hierarchical;                 /* false: node-local reduce, leaders, broadcast */
     } dist;
     struct {
         char out[RD_PATH_MAX];             /* runs/NAME where NAME = config file stem */

@@ -47,6 +47,11 @@ int rd_allreduce_buckets(const rd_allreduce *a);
  * fp16 values are pre-scaled by 1/world size and scaled back after expansion. No-op for
  * RD_COMPRESS_NONE or a world of one rank. Call before the first rd_allreduce_begin. */
 void rd_allreduce_set_compress(rd_allreduce *a, rd_compress fmt, size_t tail);
+/* dist.hierarchical (docs/scale.md): from now on each bucket is reduced inside its node
+ * (MPI_Comm_split_type SHARED) to the node's first rank, allreduced among those leaders and
+ * broadcast inside the node, all nonblocking and progressed by poll/finish. Sets *nodes to
+ * the number of nodes. Collective; no-op (nodes 1) for a world of one rank. */
+void rd_allreduce_set_hierarchical(rd_allreduce *a, int *nodes);
 /* Reset for a new step (nothing in flight). */
 void rd_allreduce_begin(rd_allreduce *a);
 /* Start every bucket whose range lies entirely at or above `ready_from` (gradients are

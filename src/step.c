@@ -26,6 +26,8 @@ void rd_step_create(rd_step *S, rd_model *m, const rd_config *c, const rd_dist *
     int nb = rd_step_buckets(m, c->dist.bucket_mb, edges);
     S->ar = rd_allreduce_create(d, m->grads, edges, nb);
     rd_allreduce_set_compress(S->ar, (rd_compress)c->dist.compress, RD_CONTROL_FLOATS);
+    S->nodes = 1;
+    if (c->dist.hierarchical) rd_allreduce_set_hierarchical(S->ar, &S->nodes);
     free(edges);
     if (S->accumulate > 1) S->acc = rd_malloc(m->n_params * sizeof(float));
     S->drop_key = rd_rng_key(c->run.seed, RD_PURPOSE_DROPOUT_RANK, (uint32_t)d->rank);

@@ -40,6 +40,7 @@ typedef struct {
     bool parallel;      /* more than one rank */
     bool overlap;       /* start buckets during backward (dist.overlap; auto sets it per step) */
     int accumulate;     /* training.accumulate: micro-batches per step */
+    int nodes;          /* dist.hierarchical: nodes found (1 when flat) */
     float *acc;         /* [n_params] sum of the earlier micro-batches' gradients (k > 1) */
     size_t acc_from;    /* acc is added to grads at [acc_from, n_params) already */
     bool acc_pending;

@@ -656,9 +656,11 @@ static int check_resume_config(trainer *T, const rd_ckpt_info *info, const char 
         free(x);
         free(y);
     }
-    if (!rc && (old.dist.compress != T->c->dist.compress || old.training.accumulate != T->c->training.accumulate))
+    if (!rc && (old.dist.compress != T->c->dist.compress || old.training.accumulate != T->c->training.accumulate ||
+                old.dist.hierarchical != T->c->dist.hierarchical))
         rd_warn(T->d, "warning: bitwise continuation not guaranteed: %s changed since the checkpoint",
-                old.dist.compress != T->c->dist.compress ? "dist.compress" : "training.accumulate");
+                old.dist.compress != T->c->dist.compress ? "dist.compress"
+                : old.dist.hierarchical != T->c->dist.hierarchical ? "dist.hierarchical" : "training.accumulate");
     if (!rc && old.run.seed != T->c->run.seed) {
         if (T->opts.allow_config_change)
             rd_warn(T->d, "warning: run.seed changed since the checkpoint (--allow-config-change)");
@@ -834,8 +836,10 @@ static void print_settings(const trainer *T)
            "%lld steps/epoch, %lld steps\n", T->n_train, T->n_val, T->test.n, T->B_g, T->B_l,
            (long long)T->spe, (long long)T->total_steps);
     static const char *const compress[] = {"none", "bf16", "fp16"}, *const overlap[] = {"off", "on", "auto"};
-    printf("dist      compress %s  overlap %s  bucket %g MB  accumulate %ld micro-batches/step\n",
+    printf("dist      compress %s  overlap %s  bucket %g MB  accumulate %ld micro-batches/step  allreduce ",
            compress[c->dist.compress], overlap[c->dist.overlap], c->dist.bucket_mb, c->training.accumulate);
+    if (c->dist.hierarchical) printf("hierarchical (%d nodes)\n", T->step.nodes);
+    else printf("flat\n");
     printf("run       %s\n", T->run_dir);
     fflush(stdout);
     free(layers);
