@@ -3,6 +3,11 @@
 
 #include <string.h>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define RD_HAVE_F16C_PATH 1
+#endif
+
 static uint32_t bits_of(float f)
 {
     uint32_t u;
@@ -69,30 +74,101 @@ float rd_f16_to_f32(uint16_t h)
     return float_of(sign | ((e + 112) << 23) | (m << 13));
 }
 
+/* Branch-free forms of the scalar rules above for the array loops (the compiler vectorises
+ * them); the results are the same bits (tests/unit/test_half.c compares them). */
+static inline uint16_t bf16_of_bits(uint32_t u)
+{
+    uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x0040u : r);
+}
+
+#ifdef RD_HAVE_F16C_PATH
+/* x86 F16C: VCVTPS2PH with round-to-nearest-even is the conversion above (subnormals, overflow
+ * to Inf, NaN quieted with its sign); used when the CPU has it, 8 values at a time. */
+static bool have_f16c(void)
+{
+    static int v = -1;
+    if (v < 0) {
+        __builtin_cpu_init();
+        v = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+    }
+    return v == 1;
+}
+
+__attribute__((target("avx,f16c")))
+static size_t f16_sum_f16c(const uint16_t *in, uint16_t *inout, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 a = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(in + i)));
+        __m256 b = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(inout + i)));
+        _mm_storeu_si128((__m128i *)(inout + i), _mm256_cvtps_ph(_mm256_add_ps(a, b), _MM_FROUND_TO_NEAREST_INT));
+    }
+    return i;
+}
+
+__attribute__((target("avx,f16c")))
+static size_t f16_compress_f16c(const float *src, uint16_t *dst, size_t n, float scale)
+{
+    size_t i = 0;
+    const __m256 s = _mm256_set1_ps(scale);
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i),
+                         _mm256_cvtps_ph(_mm256_mul_ps(_mm256_loadu_ps(src + i), s), _MM_FROUND_TO_NEAREST_INT));
+    return i;
+}
+
+__attribute__((target("avx,f16c")))
+static size_t f16_expand_f16c(const uint16_t *src, float *dst, size_t n, float scale)
+{
+    size_t i = 0;
+    const __m256 s = _mm256_set1_ps(scale);
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))), s));
+    return i;
+}
+#else
+static bool have_f16c(void) { return false; }
+static size_t f16_sum_f16c(const uint16_t *in, uint16_t *inout, size_t n) { (void)in; (void)inout; (void)n; return 0; }
+static size_t f16_compress_f16c(const float *src, uint16_t *dst, size_t n, float scale)
+{ (void)src; (void)dst; (void)n; (void)scale; return 0; }
+static size_t f16_expand_f16c(const uint16_t *src, float *dst, size_t n, float scale)
+{ (void)src; (void)dst; (void)n; (void)scale; return 0; }
+#endif
+
 void rd_bf16_sum(const uint16_t *in, uint16_t *inout, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        inout[i] = rd_f32_to_bf16(rd_bf16_to_f32(in[i]) + rd_bf16_to_f32(inout[i]));
+    for (size_t i = 0; i < n; i++) {
+        float s = rd_bf16_to_f32(in[i]) + rd_bf16_to_f32(inout[i]);
+        inout[i] = bf16_of_bits(bits_of(s));
+    }
 }
 
 void rd_f16_sum(const uint16_t *in, uint16_t *inout, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        inout[i] = rd_f32_to_f16(rd_f16_to_f32(in[i]) + rd_f16_to_f32(inout[i]));
+    size_t i = have_f16c() ? f16_sum_f16c(in, inout, n) : 0;
+    for (; i < n; i++) inout[i] = rd_f32_to_f16(rd_f16_to_f32(in[i]) + rd_f16_to_f32(inout[i]));
 }
 
+/* x * 1.0f is x (NaN stays NaN, -0 stays -0), so the scale needs no branch. */
 void rd_compress_floats(rd_compress fmt, const float *src, uint16_t *dst, size_t n, float scale)
 {
-    if (fmt == RD_COMPRESS_BF16)
-        for (size_t i = 0; i < n; i++) dst[i] = rd_f32_to_bf16(scale == 1.0f ? src[i] : src[i] * scale);
-    else
-        for (size_t i = 0; i < n; i++) dst[i] = rd_f32_to_f16(scale == 1.0f ? src[i] : src[i] * scale);
+    if (fmt == RD_COMPRESS_BF16) {
+        for (size_t i = 0; i < n; i++) dst[i] = bf16_of_bits(bits_of(src[i] * scale));
+        return;
+    }
+    size_t i = have_f16c() ? f16_compress_f16c(src, dst, n, scale) : 0;
+    for (; i < n; i++) dst[i] = rd_f32_to_f16(src[i] * scale);
 }
 
 void rd_expand_floats(rd_compress fmt, const uint16_t *src, float *dst, size_t n, float scale)
 {
-    if (fmt == RD_COMPRESS_BF16)
+    if (fmt == RD_COMPRESS_BF16) {
         for (size_t i = 0; i < n; i++) dst[i] = rd_bf16_to_f32(src[i]) * scale;
-    else
-        for (size_t i = 0; i < n; i++) dst[i] = rd_f16_to_f32(src[i]) * scale;
+        return;
+    }
+    size_t i = have_f16c() ? f16_expand_f16c(src, dst, n, scale) : 0;
+    for (; i < n; i++) dst[i] = rd_f16_to_f32(src[i]) * scale;
 }
+
+bool rd_half_f16c(void) { return have_f16c(); }

@@ -12,6 +12,7 @@
 #ifndef RDROP_HALF_H
 #define RDROP_HALF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,5 +33,10 @@ void rd_f16_sum(const uint16_t *in, uint16_t *inout, size_t n);
  * multiplication is skipped when scale is 1). */
 void rd_compress_floats(rd_compress fmt, const float *src, uint16_t *dst, size_t n, float scale);
 void rd_expand_floats(rd_compress fmt, const uint16_t *src, float *dst, size_t n, float scale);
+
+/* The array functions and rd_f16_sum use the CPU's F16C conversions when it has them (the
+ * same bits as the scalar rules for every non-NaN value; a NaN stays a quiet NaN of its sign);
+ * true when they do. */
+bool rd_half_f16c(void);
 
 #endif

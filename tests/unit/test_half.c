@@ -188,6 +188,52 @@ static void test_array_conversions(void **state)
     assert_true(back[3] == rd_bf16_to_f32(rd_f32_to_bf16(0.1f)) && isnan(back[4]));
 }
 
+/* The array functions (vectorised; F16C when the CPU has it) give the scalar rules' bits for
+ * every non-NaN value, and a NaN of the same sign for NaN: float32 patterns across the whole
+ * range (every 65,537th, plus the fp16 subnormal/normal borders), all 16-bit pairs on a grid. */
+static void same_or_both_nan(uint16_t got, uint16_t want, int f16)
+{
+    float g = f16 ? rd_f16_to_f32(got) : rd_bf16_to_f32(got), w = f16 ? rd_f16_to_f32(want) : rd_bf16_to_f32(want);
+    if (isnan(w)) assert_true(isnan(g) && signbit(g) == signbit(w));
+    else assert_int_equal(got, want);
+}
+
+static void test_array_matches_scalar(void **state)
+{
+    enum { N = 65536 + 4096 };
+    static float src[N], back[N];
+    static uint16_t h[N], in[N], io[N], ref[N];
+    size_t n = 0;
+    for (uint64_t u = 0; u <= 0xffffffffu && n < 65536; u += 65537) src[n++] = f_of((uint32_t)u);
+    for (uint32_t u = 0x33000000u - 1024; n < N; u += 57, n++) src[n] = f_of(u ^ (n & 1 ? 0x80000000u : 0));
+    for (int f16 = 0; f16 <= 1; f16++) {
+        rd_compress fmt = f16 ? RD_COMPRESS_FP16 : RD_COMPRESS_BF16;
+        rd_compress_floats(fmt, src, h, n, 1.0f);
+        for (size_t i = 0; i < n; i++) same_or_both_nan(h[i], f16 ? rd_f32_to_f16(src[i]) : rd_f32_to_bf16(src[i]), f16);
+        rd_compress_floats(fmt, src, h, n, 0.25f);
+        for (size_t i = 0; i < n; i++)
+            same_or_both_nan(h[i], f16 ? rd_f32_to_f16(src[i] * 0.25f) : rd_f32_to_bf16(src[i] * 0.25f), f16);
+        rd_expand_floats(fmt, h, back, n, 4.0f);
+        for (size_t i = 0; i < n; i++) {
+            float w = (f16 ? rd_f16_to_f32(h[i]) : rd_bf16_to_f32(h[i])) * 4.0f;
+            if (isnan(w)) assert_true(isnan(back[i]));
+            else assert_true(u_of(back[i]) == u_of(w));
+        }
+        for (size_t i = 0; i < n; i++) {
+            in[i] = (uint16_t)(i * 40503u);
+            io[i] = ref[i] = (uint16_t)(i * 9973u + 7u);
+        }
+        if (f16) rd_f16_sum(in, io, n);
+        else rd_bf16_sum(in, io, n);
+        for (size_t i = 0; i < n; i++) {
+            uint16_t w = f16 ? rd_f32_to_f16(rd_f16_to_f32(in[i]) + rd_f16_to_f32(ref[i]))
+                             : rd_f32_to_bf16(rd_bf16_to_f32(in[i]) + rd_bf16_to_f32(ref[i]));
+            same_or_both_nan(io[i], w, f16);
+        }
+    }
+    print_message("fp16 arrays %s F16C\n", rd_half_f16c() ? "use" : "do not use");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +243,7 @@ int main(void)
         cmocka_unit_test(test_f16_against_reference),
         cmocka_unit_test(test_sum_rule),
         cmocka_unit_test(test_array_conversions),
+        cmocka_unit_test(test_array_matches_scalar),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
