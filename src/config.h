@@ -120,6 +120,7 @@ typedef struct {
         int blas_threads;                  /* 1 */
         char timeline[RD_PATH_MAX];        /* "": Chrome trace of the first steps (docs/scale.md) */
         long timeline_steps;               /* 10 */
+        char blas_core[RD_PATH_MAX];       /* auto | best | keep | an OpenBLAS kernel name (src/blas.h) */
     } run;
 } rd_config;
 

@@ -70,6 +70,12 @@ void rd_allreduce_times(const rd_allreduce *a, int i, double *start, double *don
  * the other ranks. Collective. */
 void *rd_dist_gather_bytes(const rd_dist *d, const void *buf, size_t bytes, size_t *counts);
 
+/* Every rank's `bytes` bytes, in rank order, into all (size * bytes) on every rank. */
+int rd_dist_allgather_bytes(const rd_dist *d, const void *mine, void *all, size_t bytes);
+/* Median seconds per round trip of `bytes` between ranks a and b over `iters` rounds (after
+ * one warm-up); called by a and b (others return 0 at once). */
+double rd_dist_pingpong(const rd_dist *d, int a, int b, size_t bytes, int iters);
+
 /* "Open MPI 4.1.4" etc. */
 void rd_dist_mpi_version(char *buf, size_t n);
 
