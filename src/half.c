@@ -4,6 +4,7 @@
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define RD_HAVE_F16C_PATH 1
 #endif
@@ -89,8 +90,15 @@ static bool have_f16c(void)
 {
     static int v = -1;
     if (v < 0) {
-        __builtin_cpu_init();
-        v = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+        /* CPUID.1:ECX F16C (29), AVX (28), OSXSAVE (27), and the OS saves the YMM state
+         * (XCR0 bits 1 and 2). By hand: clang's __builtin_cpu_supports lacks "f16c". */
+        unsigned a, b, c, d;
+        v = 0;
+        if (__get_cpuid(1, &a, &b, &c, &d) && (c >> 27 & 7u) == 7u) {
+            unsigned lo, hi;
+            __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+            v = (lo & 6u) == 6u;
+        }
     }
     return v == 1;
 }
