@@ -8,6 +8,9 @@ PACKAGES=(
   gcc make cmake pkg-config
   libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev libcmocka-dev
   librandom123-dev libyaml-dev zlib1g-dev
+  # JSON output: jansson (not json-c): keys kept in insertion order, a real-precision flag for
+  # round-trip doubles, json_equal to check them, and a compact dump without spaces
+  libjansson-dev
   # data set of record (Fashion-MNIST IDX files under /usr/share/datasets/fashion-mnist)
   dataset-fashion-mnist
   # tests and tools: h5diff/h5dump, ps/kill, ip, the h5py interoperability check

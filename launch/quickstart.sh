@@ -15,7 +15,7 @@ if [ $rc -eq 0 ]; then
   echo
   echo "next:"
   [ -n "$newest" ] && echo "  build/rdrop eval $newest    # evaluate the checkpoint (per-class accuracy too)"
-  echo "  bash launch/mpirun.sh -n 2 -- build/rdrop train configs/fashion_mlp_best.yaml    # the tuned recipe: 40 epochs, ~0.907 test (README \"Results\")"
+  echo "  bash launch/mpirun.sh -n 2 -- build/rdrop train configs/fashion_mlp_best.yaml    # the tuned recipe: 40 epochs, ~0.907 test (docs/results.md)"
   echo "  bash tests/run.sh    # the test suite"
 fi
 exit $rc

@@ -143,12 +143,12 @@ static void micro_batch(rd_step *S, const rd_dataset *ds, const uint32_t *idx, i
     double scale = c->rdrop.reduction == RD_REDUCE_MEAN ? 1.0 / (double)S->B_g : 1.0;
     rd_rdrop_loss(logits, B, K, S->passes, S->y, c->rdrop.alpha, scale, S->dlogits, &ls);
     float *ctl = rd_step_control(S);
-    if (!isfinite(ls.loss)) ctl[1] = 1.0f;
-    ctl[3] += (float)ls.loss;
-    ctl[4] += (float)ls.ce;
-    ctl[5] += (float)ls.kl;
-    ctl[6] += (float)ls.correct;
-    ctl[7] += (float)B;
+    if (!isfinite(ls.loss)) ctl[RD_CTL_NONFINITE] = 1.0f;
+    ctl[RD_CTL_LOSS] += (float)ls.loss;
+    ctl[RD_CTL_CE] += (float)ls.ce;
+    ctl[RD_CTL_KL] += (float)ls.kl;
+    ctl[RD_CTL_CORRECT] += (float)ls.correct;
+    ctl[RD_CTL_SAMPLES] += (float)B;
     lap(S, RD_TL_LOSS, j, &tm->loss, &t0);
 
     const bool overlap = last && S->overlap && S->parallel;
@@ -170,7 +170,8 @@ void rd_step_compute(rd_step *S, const rd_dataset *ds, const uint32_t *idx, int 
     if (S->rec) S->tl->step = (int64_t)t;
     S->t_step0 = start;
     float *ctl = rd_step_control(S);
-    ctl[1] = ctl[3] = ctl[4] = ctl[5] = ctl[6] = ctl[7] = 0.0f;
+    ctl[RD_CTL_NONFINITE] = ctl[RD_CTL_LOSS] = ctl[RD_CTL_CE] = ctl[RD_CTL_KL] = 0.0f;
+    ctl[RD_CTL_CORRECT] = ctl[RD_CTL_SAMPLES] = 0.0f;
     S->acc_pending = false;
     /* Micro-batch j holds samples [j*B/k, (j+1)*B/k); the rank-mode counter is t*k + j
      * (= t when k = 1), docs/scale.md. */
@@ -221,7 +222,7 @@ static bool all_finite(const float *v, size_t n)
 bool rd_step_finite(rd_step *S, rd_step_timing *tm)
 {
     double t0 = rd_now();
-    bool ok = !(rd_step_control(S)[1] > 0.0f) && all_finite(S->m->grads, S->m->n_params);
+    bool ok = !(rd_step_control(S)[RD_CTL_NONFINITE] > 0.0f) && all_finite(S->m->grads, S->m->n_params);
     double dt = rd_now() - t0;
     tm->check += dt;
     tm->total += dt;

@@ -75,7 +75,7 @@ def rows(p):
     for line in open(p):
         if line.strip():
             r = json.loads(line)
-            # blas_*: the BLAS kernel provenance of the first row a process writes, not trajectory
+            # wall-clock fields and the BLAS provenance (first train row of each process) vary
             out.append({k: v for k, v in r.items()
                         if not (k.endswith("_s") or k.endswith("_per_s") or k.startswith("blas_"))})
     return out
