@@ -2,12 +2,14 @@
 #include "timeline.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "json.h"
 
 void rd_timeline_init(rd_timeline *tl, long steps, size_t per_step, double origin)
 {
@@ -47,6 +49,32 @@ static void event_name(const rd_tl_event *v, const char *const *layers, int n_la
         snprintf(buf, n, "%s", base);
 }
 
+/* Microseconds, rounded to whole nanoseconds (so the text stays short). */
+static double usec(double seconds) { return round(seconds * 1e9) / 1e3; }
+
+/* One trace event per line, written through jansson (consumes ev). Once ok is false, nothing
+ * more is written. */
+static void put(FILE *f, json_t *ev, bool first, bool *ok)
+{
+    char *text = *ok ? rd_json_text(ev) : NULL;
+    json_decref(ev);
+    *ok = *ok && text && fprintf(f, "%s%s", first ? "" : ",\n", text) >= 0;
+    free(text);
+}
+
+static json_t *meta(const char *what, int pid, int tid, const char *name)
+{
+    json_t *o = json_object();
+    rd_json_set(o, "name", rd_json_str(what));
+    rd_json_set(o, "ph", json_string("M"));
+    rd_json_set(o, "pid", json_integer(pid));
+    if (tid >= 0) rd_json_set(o, "tid", json_integer(tid));
+    json_t *args = json_object();
+    rd_json_set(args, "name", rd_json_str(name));
+    rd_json_set(o, "args", args);
+    return o;
+}
+
 int rd_timeline_write(const char *path, const rd_tl_event *ev, const size_t *counts, int ranks,
                       const char *const *layer_names, int n_layers, rd_error *e)
 {
@@ -54,24 +82,34 @@ int rd_timeline_write(const char *path, const rd_tl_event *ev, const size_t *cou
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
     if (!f) return rd_fail(e, RD_EXIT_WRITE, "%s: run.timeline: cannot write: %s", path, strerror(errno));
-    fprintf(f, "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n");
-    bool first = true;
+    bool ok = fprintf(f, "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n") >= 0, first = true;
     for (int r = 0; r < ranks; r++) {
-        fprintf(f, "%s{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%d,\"args\":{\"name\":\"rank %d\"}}", first ? "" : ",\n", r, r);
-        fprintf(f, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":\"compute\"}}", r);
-        fprintf(f, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":1,\"args\":{\"name\":\"allreduce\"}}", r);
+        char name[32];
+        snprintf(name, sizeof name, "rank %d", r);
+        put(f, meta("process_name", r, -1, name), first, &ok);
+        put(f, meta("thread_name", r, 0, "compute"), false, &ok);
+        put(f, meta("thread_name", r, 1, "allreduce"), false, &ok);
         first = false;
     }
     for (int r = 0; r < ranks; r++)
         for (size_t i = 0; i < counts[r]; i++, ev++) {
             char name[96];
             event_name(ev, layer_names, n_layers, name, sizeof name);
-            fprintf(f, ",\n{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"X\",\"pid\":%d,\"tid\":%d,\"ts\":%.3f,\"dur\":%.3f,"
-                       "\"args\":{\"step\":%d,\"index\":%d}}",
-                    name, ev->tid ? "comm" : "compute", r, ev->tid, ev->ts * 1e6, ev->dur * 1e6, ev->step, ev->index);
+            json_t *o = json_object(), *args = json_object();
+            rd_json_set(o, "name", rd_json_str(name));
+            rd_json_set(o, "cat", json_string(ev->tid ? "comm" : "compute"));
+            rd_json_set(o, "ph", json_string("X"));
+            rd_json_set(o, "pid", json_integer(r));
+            rd_json_set(o, "tid", json_integer(ev->tid));
+            rd_json_set(o, "ts", json_real(usec(ev->ts)));
+            rd_json_set(o, "dur", json_real(usec(ev->ts + ev->dur) - usec(ev->ts)));
+            rd_json_set(args, "step", json_integer(ev->step));
+            rd_json_set(args, "index", json_integer(ev->index));
+            rd_json_set(o, "args", args);
+            put(f, o, false, &ok);
         }
-    fprintf(f, "\n]}\n");
-    int bad = ferror(f) | (fflush(f) != 0);
+    ok = ok && fprintf(f, "\n]}\n") >= 0;
+    int bad = (!ok) | (ferror(f) != 0) | (fflush(f) != 0);
     int err = errno;
     bad |= fclose(f) != 0;
     if (bad || rename(tmp, path) != 0) {
