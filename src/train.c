@@ -17,7 +17,9 @@
 
 #include "log.h"
 #include "optim.h"
+#include "progress.h"
 #include "step.h"
+#include "summary.h"
 
 #ifndef RDROP_GIT
 #define RDROP_GIT "unknown"
@@ -158,6 +160,8 @@ typedef struct {
     double last_test_acc, last_val_acc;
     char mpi_version[160];
     char *config_yaml;
+    rd_progress prog;           /* rank 0's live line or plain progress lines */
+    bool evaluated;             /* an evaluation ran in this process */
 } trainer;
 
 static double now_wall(void) { return rd_now(); }
@@ -323,6 +327,7 @@ static void train_row(trainer *T)
              now - T->t_start, sps, T->compute_s, T->comm_s, eta);
     append_metrics(T, row);
     if (T->d->rank == 0) {
+        rd_progress_clear(&T->prog);
         char el[32], et[32];
         rd_format_duration(el, sizeof el, now - T->t_start);
         rd_format_duration(et, sizeof et, eta);
@@ -347,6 +352,8 @@ static double eval_split(trainer *T, const char *split, const uint32_t *ids, uin
 {
     rd_eval_result r;
     double t0 = now_wall();
+    rd_progress_phase(&T->prog, !T->evaluated, t0, "evaluating on %s (%u samples)", split, n);
+    T->evaluated = true;
     rd_evaluate(&T->m, !strcmp(split, "test") ? &T->test : &T->train,
                 ids, n, T->d, T->x, T->y, &r);
     double acc = r.samples ? (double)r.correct / (double)r.samples : 0.0;
@@ -391,6 +398,7 @@ static int save_checkpoint(trainer *T, const char *name)
             .overlap = T->c->dist.overlap,
         };
         double t0 = now_wall();
+        rd_progress_phase(&T->prog, false, t0, "writing checkpoint %s", path);
         rc = rd_ckpt_write(path, &T->m, T->c, &T->st, &meta, &e);
         if (rc == 0 && !name) {
             T->last_ckpt_step = T->st.step;
@@ -471,6 +479,9 @@ static int train_step(trainer *T, step_flags *fl)
 static int setup_data(trainer *T, rd_error *e)
 {
     const rd_config *c = T->c;
+    const char *slash = strrchr(c->data.train_images, '/');
+    rd_progress_phase(&T->prog, true, now_wall(), "loading and checking the data (%s and the test set)",
+                      c->data.format == RD_DATA_SYNTHETIC ? "synthetic" : slash ? slash + 1 : c->data.train_images);
     int rc = rd_load_datasets(c, &T->train, &T->test, e);
     if (rc) return rc;
     uint32_t n = T->train.n;
@@ -513,6 +524,7 @@ static int setup_model(trainer *T, rd_error *e)
     T->B_l = (int)((int64_t)(r + 1) * T->B_g / N) - T->lo;
     T->passes = c->rdrop.passes;
     int B_max = (T->B_g + N - 1) / N;
+    rd_progress_phase(&T->prog, false, now_wall(), "building the model and the step's buffers");
     int rc = rd_model_create(&T->m, c, (int)T->train.features, T->passes * B_max, e);
     if (rc) return rc;
     if ((uint32_t)T->m.output_dim != T->train.classes)
@@ -524,6 +536,7 @@ static int setup_model(trainer *T, rd_error *e)
     T->spe = T->n_train / T->B_g;
     T->total_steps = T->spe * c->training.epochs;
     if (c->training.max_steps > 0 && c->training.max_steps < T->total_steps) T->total_steps = c->training.max_steps;
+    rd_progress_plan(&T->prog, T->spe, T->total_steps, T->B_g, c->training.log_every_steps);
     return 0;
 }
 
@@ -718,16 +731,22 @@ static void trainer_free(trainer *T)
     free(T->config_yaml);
     rd_buf_free(&T->metrics);
     if (T->lock_fd > 0) close(T->lock_fd);
+    rd_progress_clear(&T->prog);
+    rd_progress_set_current(NULL);
 }
 
-static void print_settings(const trainer *T)
+static void print_settings(trainer *T)
 {
     if (T->d->rank != 0) return;
     const rd_config *c = T->c;
-    char *layers = rd_config_layers_json(c);
+    rd_progress_clear(&T->prog);
     printf("rdrop %s  ranks %d  BLAS threads/rank %d (%s)  %s\n", RDROP_VERSION, T->d->size,
            c->run.blas_threads, openblas_get_corename(), T->mpi_version);
-    printf("model     %d -> %s  (%zu parameters)\n", T->m.input_dim, layers, T->m.n_params);
+    rd_buf table = {0};
+    rd_model_summary(&T->m, "          ", &table);
+    printf("model     %d inputs -> %d outputs, %zu parameters:\n%s", T->m.input_dim, T->m.output_dim,
+           T->m.n_params, table.p);
+    rd_buf_free(&table);
     printf("r-drop    passes %d  alpha %g  reduction %s  dropout stream %s\n", c->rdrop.passes, c->rdrop.alpha,
            c->rdrop.reduction == RD_REDUCE_MEAN ? "mean" : "sum", c->rng.dropout_stream == RD_STREAM_RANK ? "rank" : "sample");
     printf("sgd       lr %g  momentum %g%s  weight decay %g  schedule %s\n", c->optimizer.lr, c->optimizer.momentum,
@@ -737,7 +756,6 @@ static void print_settings(const trainer *T)
            (long long)T->spe, (long long)T->total_steps);
     printf("run       %s\n", T->run_dir);
     fflush(stdout);
-    free(layers);
 }
 
 int rd_train_run(const rd_config *c, const rd_train_opts *o, rd_dist *d)
@@ -755,6 +773,9 @@ int rd_train_run(const rd_config *c, const rd_train_opts *o, rd_dist *d)
     T.last_ckpt_step = -1;
     T.t_start = T.t_interval = T.t_last_ckpt = now_wall();
     snprintf(T.run_dir, sizeof T.run_dir, "%s", c->run.out);
+    rd_progress_init(&T.prog, d->rank != 0 ? RD_PROGRESS_OFF
+                     : rd_progress_stdout_is_terminal() ? RD_PROGRESS_LIVE : RD_PROGRESS_PLAIN, stdout);
+    rd_progress_set_current(&T.prog);
     rd_dist_mpi_version(T.mpi_version, sizeof T.mpi_version);
     T.config_yaml = rd_config_to_yaml(c);
     openblas_set_num_threads(c->run.blas_threads);
@@ -818,6 +839,7 @@ int rd_train_run(const rd_config *c, const rd_train_opts *o, rd_dist *d)
         step_flags fl = {0};
         rc = train_step(&T, &fl);
         if (rc) { exit_code = rc; write_status(&T, "failed", rc); break; }
+        rd_progress_step(&T.prog, T.st.step, now_wall());
         const int64_t s = T.st.step;
         const bool epoch_end = s % T.spe == 0;
         const bool last = s >= T.total_steps;
@@ -876,6 +898,7 @@ int rd_train_run(const rd_config *c, const rd_train_opts *o, rd_dist *d)
         write_status(&T, "finished", 0);
         if (d->rank == 0) {
             char el[32];
+            rd_progress_clear(&T.prog);
             rd_format_duration(el, sizeof el, now_wall() - T.t_start);
             printf("final test accuracy %.4f after %lld steps (%s)\n", T.last_test_acc, (long long)T.st.step, el);
             if (T.n_val && T.st.best_step >= 0)
