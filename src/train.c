@@ -398,7 +398,8 @@ static int save_checkpoint(trainer *T, const char *name)
             .overlap = T->c->dist.overlap,
         };
         double t0 = now_wall();
-        rd_progress_phase(&T->prog, false, t0, "writing checkpoint %s", path);
+        const char *base = strrchr(path, '/');
+        rd_progress_phase(&T->prog, false, t0, "writing checkpoint %s", base ? base + 1 : path);
         rc = rd_ckpt_write(path, &T->m, T->c, &T->st, &meta, &e);
         if (rc == 0 && !name) {
             T->last_ckpt_step = T->st.step;
