@@ -21,7 +21,7 @@ done
 apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces \
   --no-enhances "${run[@]}" 2>/dev/null | grep -v '^ ' | sort -u > "$TMP/closure"
 [ -s "$TMP/closure" ] || { echo "SKIP: apt-cache knows none of the packages (no package lists)"; exit 77; }
-for tool in libcmocka-dev valgrind clang slurm-wlm munge gnuplot-nox hdf5-tools python3 iptables; do
+for tool in libcmocka-dev valgrind clang slurm-wlm munge gnuplot-nox hdf5-tools python3 iptables strace; do
   ! grep -qx -- "$tool" "$TMP/closure" || fail "--run pulls in the test-only $tool"
 done
 
