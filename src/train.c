@@ -493,9 +493,7 @@ static int train_step(trainer *T, step_flags *fl)
 static int setup_data(trainer *T, rd_error *e)
 {
     const rd_config *c = T->c;
-    const char *slash = strrchr(c->data.train_images, '/');
-    rd_progress_phase(&T->prog, true, now_wall(), "loading and checking the data (%s and the test set)",
-                      c->data.format == RD_DATA_SYNTHETIC ? "synthetic" : slash ? slash + 1 : c->data.train_images);
+    rd_progress_phase(&T->prog, true, now_wall(), "loading and checking the training and test data");
     int rc = rd_load_datasets(c, &T->train, &T->test, e);
     if (rc) return rc;
     uint32_t n = T->train.n;

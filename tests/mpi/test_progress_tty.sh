@@ -26,14 +26,14 @@ same_metrics "$TMP/plain/metrics.jsonl" "$TMP/tty/metrics.jsonl" || fail "metric
 
 # without a terminal: plain lines only
 ! grep -q $'\r' "$TMP/plain.log" || fail "carriage returns in the output to a file"
-grep -q '^rdrop: loading and checking the data' "$TMP/plain.log" || { cat "$TMP/plain.log"; fail "no start-up phase line in the file"; }
+grep -q '^rdrop: loading and checking the training and test data' "$TMP/plain.log" || { cat "$TMP/plain.log"; fail "no start-up phase line in the file"; }
 rows=$(grep -c '^epoch ' "$TMP/plain.log" || true)
 [ "$rows" = 16 ] || { cat "$TMP/plain.log"; fail "$rows progress rows in the file, want 16 (every 32 of 512 steps)"; }
 
 # on a terminal: live redraws ("\r" then the text, no newline), rate-limited
 tr -d '\n' < "$TMP/tty.log" | tr '\r' '\n' > "$TMP/redraws"   # one line per carriage return
 live=$(grep -c '^epoch [0-9]*/[0-9]*  step [0-9]*/[0-9]*' "$TMP/redraws" || true)
-grep -q '^loading and checking the data' "$TMP/redraws" || fail "the data phase was not shown on the live line"
+grep -q '^loading and checking the training and test data' "$TMP/redraws" || fail "the data phase was not shown on the live line"
 wall=$($PY -c "print(f\"{$t1 - $t0:.1f}\")")
 echo "terminal run: $live live redraws of the step line in ${wall}s"
 [ "$live" -ge 1 ] || { cat -A "$TMP/tty.log" | head -c 3000; fail "no live line on the terminal"; }
