@@ -37,7 +37,7 @@ for arg in "$@"; do
   case "$arg" in
     --run) what=run ;;
     --list) list=1 ;;
-    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "launch/deps.sh: unknown option '$arg' (usage: launch/deps.sh [--run] [--list])" >&2; exit 2 ;;
   esac
 done
