@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Configure and build rdrop (Release) into build/. Usage: launch/build.sh [extra cmake args]
 # e.g. -DBUILD_TESTING=OFF (the binary only: launch/quickstart.sh) or -DBUILD_TESTING=ON
-# (tests/run.sh). Shows one progress line (a line per quarter when not on a terminal), the
-# compiler's warnings and errors; its whole output goes to build/build.log.
+# (tests/run.sh). Shows one progress line (a line per quarter when not on a terminal) and the
+# compiler's warnings; its whole output goes to build/build.log.
+# Fails (non-zero, the compiler's errors on stderr) when configuring or building fails:
+# a failed rebuild never leaves a stale build/rdrop looking current.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 log=$here/build/build.log
@@ -10,8 +12,8 @@ mkdir -p "$here/build"
 t0=$SECONDS
 echo "launch/build.sh: configuring build/ (cmake -DCMAKE_BUILD_TYPE=Release${*:+ $*})"
 if ! cmake -S "$here" -B "$here/build" -DCMAKE_BUILD_TYPE=Release "$@" > "$log" 2>&1; then
-  grep -E -A3 "Error|error" "$log" | head -n 30 >&2 || true
-  echo "launch/build.sh: cmake could not configure the build (whole output: $log)" >&2
+  cat "$log" >&2
+  echo "launch/build.sh: cmake configure failed" >&2
   exit 1
 fi
 set +e
@@ -22,12 +24,13 @@ cmake --build "$here/build" -j "$(nproc)" 2>&1 | tee -a "$log" | awk -v tty="$([
     if (tty) { printf "\r%s", msg; shown = 1; fflush() }
     else if (int(pct / 25) != last_q) { print msg; last_q = int(pct / 25); fflush() }
     next }
-  /warning|error|Error/ { if (shown) printf "\n"; shown = 0; print; fflush() }
+  /error|Error/ { if (shown) printf "\n"; shown = 0; print > "/dev/stderr"; fflush(); next }
+  /warning/ { if (shown) printf "\n"; shown = 0; print; fflush() }
   END { if (shown) printf "\n" }'
 rc=${PIPESTATUS[0]}
 set -e
-if [ "$rc" -ne 0 ] || [ ! -x "$here/build/rdrop" ]; then
-  echo "launch/build.sh: build failed (whole output: $log)" >&2
+if [ "$rc" -ne 0 ]; then
+  echo "launch/build.sh: build failed (whole output: $log; run: cmake --build $here/build)" >&2
   exit 1
 fi
 echo "launch/build.sh: built $here/build/rdrop ($((SECONDS - t0)) s)"

@@ -6,12 +6,15 @@
 #   --list   print the chosen packages on one line instead of installing them
 set -euo pipefail
 
-# building and running: compiler, CMake, MPI, OpenBLAS, HDF5, libyaml, Random123, zlib,
+# building and running: compiler, CMake, MPI, OpenBLAS, HDF5, libyaml, Random123, zlib, jansson,
 # and the data set of record (Fashion-MNIST IDX files under /usr/share/datasets/fashion-mnist)
 RUN_PACKAGES=(
   gcc make cmake pkg-config
   libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev
   librandom123-dev libyaml-dev zlib1g-dev
+  # JSON output: jansson (not json-c): keys kept in insertion order, a real-precision flag for
+  # round-trip doubles, json_equal to check them, and a compact dump without spaces
+  libjansson-dev
   dataset-fashion-mnist
 )
 # what the tests and tools add (tests/run.sh builds with -DBUILD_TESTING=ON)

@@ -45,6 +45,6 @@ echo
 echo "next:"
 echo "  bash launch/mpirun.sh -n 2 -- build/rdrop train configs/fashion_mlp_rdrop.yaml    # the full recipe: 20 epochs, about 4.5 minutes on 2 cores, test ~0.87"
 [ -n "$newest" ] && echo "  build/rdrop eval --checkpoint $newest    # evaluate the checkpoint (per-class accuracy too)"
-echo "  bash launch/mpirun.sh -n 2 -- build/rdrop train configs/fashion_mlp_best.yaml    # the tuned recipe: 40 epochs, ~0.907 test"
+echo "  bash launch/mpirun.sh -n 2 -- build/rdrop train configs/fashion_mlp_best.yaml    # the tuned recipe: 40 epochs, ~0.907 test (docs/results.md)"
 echo "  bash tests/run.sh    # installs the test tools, builds the tests, runs them"
 exit 0

@@ -143,12 +143,25 @@ int rd_config_validate(const rd_config *c, const char *name, rd_error *e);
  * limit with the synthetic width, or counting one input for IDX data. */
 int rd_config_check_model_size(const rd_config *c, long input_dim, const char *name, rd_error *e);
 
-/* The resolved config as YAML with every key (block style, deterministic order, floats
- * printed with %.17g so that reloading gives the same doubles). Caller frees. */
+/* --out DIR: run.out = DIR resolved like every path of the config (absolute, against the
+ * current directory; "." segments and trailing slashes dropped). DIR must be UTF-8. Returns 0
+ * or RD_EXIT_CONFIG. */
+int rd_config_set_out(rd_config *c, const char *dir, rd_error *e);
+
+/* The resolved config as YAML with every key, written by libyaml's emitter from the key
+ * table (block style, table order; doubles in the shortest form that reads back exactly,
+ * paths double-quoted). Caller frees. */
 char *rd_config_to_yaml(const rd_config *c);
 
-/* model.layers as one-line JSON, e.g. [{"type":"dense","units":10,...}]. Caller frees. */
+/* model.layers as one-line JSON (jansson), e.g. [{"type":"dense","units":10,...}]. Caller frees. */
 char *rd_config_layers_json(const rd_config *c);
+
+/* The direct leaves of `section` (e.g. "schedule") as one JSON object, in table order. Caller frees. */
+char *rd_config_section_json(const rd_config *c, const char *section);
+
+/* Do a and b agree on every key under `section` ("model", "data", ...; model.layers compared
+ * layer by layer, key by key)? The resume check compares configs with this, not as text. */
+bool rd_config_section_equal(const rd_config *a, const rd_config *b, const char *section);
 
 /* Names <-> enums (NULL / -1 when unknown). */
 const char *rd_activation_name(rd_activation a);

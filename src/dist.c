@@ -25,6 +25,9 @@ int rd_dist_init(rd_dist *d, int *argc, char ***argv, rd_error *e)
     int provided;
     MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
     d->mpi = true;
+    /* Every MPI failure aborts the job (dist.h): the default, stated so that no caller is
+     * led to expect an error code. */
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
     MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &d->size);
     MPI_Comm node;
@@ -61,41 +64,38 @@ void rd_dist_finalize(rd_dist *d)
 
 static bool parallel(const rd_dist *d) { return d->mpi && d->size > 1; }
 
-int rd_dist_bcast(const rd_dist *d, void *buf, size_t bytes, int root)
+void rd_dist_bcast(const rd_dist *d, void *buf, size_t bytes, int root)
 {
-    if (!parallel(d)) return 0;
+    if (!parallel(d)) return;
     char *p = buf;
     while (bytes > 0) {
         int chunk = bytes > (size_t)INT_MAX ? INT_MAX : (int)bytes;
-        if (MPI_Bcast(p, chunk, MPI_BYTE, root, MPI_COMM_WORLD) != MPI_SUCCESS) return RD_EXIT_INTERNAL;
+        MPI_Bcast(p, chunk, MPI_BYTE, root, MPI_COMM_WORLD);
         p += chunk;
         bytes -= (size_t)chunk;
     }
-    return 0;
 }
 
-static int allreduce(const rd_dist *d, void *buf, size_t n, MPI_Datatype t, size_t elem)
+static void allreduce(const rd_dist *d, void *buf, size_t n, MPI_Datatype t, size_t elem)
 {
-    if (!parallel(d)) return 0;
+    if (!parallel(d)) return;
     char *p = buf;
     while (n > 0) {
         int chunk = n > (size_t)(INT_MAX / 8) ? INT_MAX / 8 : (int)n;
-        if (MPI_Allreduce(MPI_IN_PLACE, p, chunk, t, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS)
-            return RD_EXIT_INTERNAL;
+        MPI_Allreduce(MPI_IN_PLACE, p, chunk, t, MPI_SUM, MPI_COMM_WORLD);
         p += (size_t)chunk * elem;
         n -= (size_t)chunk;
     }
-    return 0;
 }
 
-int rd_dist_allreduce_floats(const rd_dist *d, float *buf, size_t n)
+void rd_dist_allreduce_floats(const rd_dist *d, float *buf, size_t n)
 {
-    return allreduce(d, buf, n, MPI_FLOAT, sizeof(float));
+    allreduce(d, buf, n, MPI_FLOAT, sizeof(float));
 }
 
-int rd_dist_allreduce_doubles(const rd_dist *d, double *buf, size_t n)
+void rd_dist_allreduce_doubles(const rd_dist *d, double *buf, size_t n)
 {
-    return allreduce(d, buf, n, MPI_DOUBLE, sizeof(double));
+    allreduce(d, buf, n, MPI_DOUBLE, sizeof(double));
 }
 
 static int reduce_int(const rd_dist *d, int v, MPI_Op op)

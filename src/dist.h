@@ -23,10 +23,16 @@ int rd_dist_init(rd_dist *d, int *argc, char ***argv, rd_error *e);
 void rd_dist_init_serial(rd_dist *d);
 void rd_dist_finalize(rd_dist *d);
 
-/* Collectives on the world (no-ops for size 1). Return 0 or RD_EXIT_INTERNAL. */
-int rd_dist_bcast(const rd_dist *d, void *buf, size_t bytes, int root);
-int rd_dist_allreduce_floats(const rd_dist *d, float *buf, size_t n);   /* SUM in place */
-int rd_dist_allreduce_doubles(const rd_dist *d, double *buf, size_t n); /* SUM in place */
+/* Collectives on the world (no-ops for size 1).
+ *
+ * MPI errors end the job: rd_dist_init sets MPI_ERRORS_ARE_FATAL on MPI_COMM_WORLD (MPI's
+ * default, made explicit), so a failed MPI call (a lost rank, a broken link) aborts every rank
+ * with MPI's own message and mpirun's exit code; no MPI call here returns to report an error,
+ * and these functions return nothing (docs/ARCHITECTURE.md, "Errors and exit codes"). A rank
+ * that dies is the launcher's to report; checkpoints already written stay intact. */
+void rd_dist_bcast(const rd_dist *d, void *buf, size_t bytes, int root);
+void rd_dist_allreduce_floats(const rd_dist *d, float *buf, size_t n);   /* SUM in place */
+void rd_dist_allreduce_doubles(const rd_dist *d, double *buf, size_t n); /* SUM in place */
 int rd_dist_max_int(const rd_dist *d, int v);
 int rd_dist_min_int(const rd_dist *d, int v);
 void rd_dist_minmax_u32(const rd_dist *d, uint32_t v, uint32_t *mn, uint32_t *mx);

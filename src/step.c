@@ -105,12 +105,12 @@ void rd_step_compute(rd_step *S, const rd_dataset *ds, const uint32_t *idx, int 
     double scale = c->rdrop.reduction == RD_REDUCE_MEAN ? 1.0 / (double)S->B_g : 1.0;
     rd_rdrop_loss(logits, B, K, S->passes, S->y, c->rdrop.alpha, scale, S->dlogits, &ls);
     float *ctl = rd_step_control(S);
-    ctl[1] = isfinite(ls.loss) ? 0.0f : 1.0f;
-    ctl[3] = (float)ls.loss;
-    ctl[4] = (float)ls.ce;
-    ctl[5] = (float)ls.kl;
-    ctl[6] = (float)ls.correct;
-    ctl[7] = (float)B;
+    ctl[RD_CTL_NONFINITE] = isfinite(ls.loss) ? 0.0f : 1.0f;
+    ctl[RD_CTL_LOSS] = (float)ls.loss;
+    ctl[RD_CTL_CE] = (float)ls.ce;
+    ctl[RD_CTL_KL] = (float)ls.kl;
+    ctl[RD_CTL_CORRECT] = (float)ls.correct;
+    ctl[RD_CTL_SAMPLES] = (float)B;
     lap(&tm->loss, &t0);
 
     rd_allreduce_begin(S->ar);
@@ -142,7 +142,7 @@ static bool all_finite(const float *v, size_t n)
 bool rd_step_finite(rd_step *S, rd_step_timing *tm)
 {
     double t0 = rd_now();
-    bool ok = !(rd_step_control(S)[1] > 0.0f) && all_finite(S->m->grads, S->m->n_params);
+    bool ok = !(rd_step_control(S)[RD_CTL_NONFINITE] > 0.0f) && all_finite(S->m->grads, S->m->n_params);
     double dt = rd_now() - t0;
     tm->check += dt;
     tm->total += dt;

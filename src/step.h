@@ -51,9 +51,25 @@ void rd_step_free(rd_step *S);
  * reduced while its last panels are computed. edges needs room for n_floats/1024 + 3. */
 int rd_step_buckets(const rd_model *m, double bucket_mb, size_t *edges);
 
-/* The control block (DESIGN appendix): RD_CONTROL_FLOATS floats after the gradients. The
- * caller sets [0] stop request and [2] checkpoint-now before rd_step_compute; the step fills
- * the rest; after it the block holds the sums over all ranks. */
+/* The control block (docs/ARCHITECTURE.md, "Control block"): RD_CONTROL_FLOATS floats after
+ * the gradients, reduced (SUM) with them. The caller sets RD_CTL_STOP and RD_CTL_CLOCK before
+ * rd_step_compute; the step fills the rest; after it the block holds the sums over all ranks. */
+typedef enum {
+    RD_CTL_STOP = 0,        /* > 0: some rank was asked to stop (signal) */
+    RD_CTL_NONFINITE = 1,   /* > 0: some rank's loss was not finite */
+    RD_CTL_CLOCK = 2,       /* rank 0's clock decision: an rd_clock_decision */
+    RD_CTL_LOSS = 3,        /* sums over the step's samples: loss, CE, KL, correct, samples */
+    RD_CTL_CE = 4,
+    RD_CTL_KL = 5,
+    RD_CTL_CORRECT = 6,
+    RD_CTL_SAMPLES = 7,
+    RD_CTL_SLOTS
+} rd_ctl_slot;
+_Static_assert(RD_CTL_SLOTS == RD_CONTROL_FLOATS, "one named slot per control float");
+
+/* RD_CTL_CLOCK values (only rank 0 writes it, so the sum is rank 0's value). */
+typedef enum { RD_CLOCK_NONE = 0, RD_CLOCK_CHECKPOINT = 1, RD_CLOCK_STOP = 2 } rd_clock_decision;
+
 static inline float *rd_step_control(rd_step *S) { return S->m->grads + S->m->n_params; }
 
 /* Steps 1-6 for this rank's B samples idx[0..B) at step t of epoch `epoch`: gather and

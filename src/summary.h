@@ -2,7 +2,7 @@
 #ifndef RDROP_SUMMARY_H
 #define RDROP_SUMMARY_H
 
-#include "log.h"
+#include "common.h"
 #include "model.h"
 
 /* Parameters of layer i (its kernel and bias; 0 for dropout). The sum over the layers is
