@@ -10,6 +10,7 @@
 #include "doctor.h"
 #include "json.h"
 #include "log.h"
+#include "summary.h"
 #include "train.h"
 
 #define MAX_SETS 256
@@ -387,6 +388,25 @@ static int cmd_eval(int argc, char **argv)
     return rc;
 }
 
+/* The layers as a table (the model rebuilt from the stored config); the JSON if that fails. */
+static void print_layers(const rd_ckpt_info *info, const char *path)
+{
+    rd_config *c = rd_malloc(sizeof *c);
+    rd_model m;
+    rd_error e;
+    rd_buf table = {0};
+    if (info->n_dense > 0 &&
+        rd_config_load_text(c, info->config_yaml, strlen(info->config_yaml), path, 0, NULL, &e) == 0 &&
+        rd_model_create(&m, c, info->dense[0].in, 1, &e) == 0) {
+        rd_model_summary(&m, "  ", &table);
+        rd_model_free(&m);
+    }
+    if (table.p) printf("layers\n%s", table.p);
+    else printf("layers        %s\n", info->architecture);
+    rd_buf_free(&table);
+    free(c);
+}
+
 static int cmd_inspect(int argc, char **argv)
 {
     static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -430,7 +450,7 @@ static int cmd_inspect(int argc, char **argv)
     size_t rows = 0;
     for (size_t i = 0; i < s->metrics_len; i++) rows += s->metrics[i] == '\n';
     printf("metrics       %zu rows\n", rows);
-    printf("layers        %s\n", info.architecture);
+    print_layers(&info, path);
     size_t total = 0;
     for (int i = 0; i < info.n_dense; i++) {
         const rd_ckpt_dense *L = &info.dense[i];

@@ -19,7 +19,9 @@
 #include "json.h"
 #include "log.h"
 #include "optim.h"
+#include "progress.h"
 #include "step.h"
+#include "summary.h"
 
 #ifndef RDROP_GIT
 #define RDROP_GIT "unknown"
@@ -175,6 +177,8 @@ typedef struct {
         char choice[160];       /* "auto: on 12.3 ms, off 13.4 ms per step -> off" */
     } autov;
     rd_timeline tl;             /* run.timeline */
+    rd_progress prog;           /* rank 0's live line or plain progress lines */
+    bool evaluated;             /* an evaluation ran in this process */
 } trainer;
 
 static double now_wall(void) { return rd_now(); }
@@ -376,6 +380,7 @@ static void train_row(trainer *T)
     }
     append_metrics(T, row);
     if (T->d->rank == 0) {
+        rd_progress_clear(&T->prog);
         char el[32], et[32];
         rd_format_duration(el, sizeof el, now - T->t_start);
         rd_format_duration(et, sizeof et, eta);
@@ -400,6 +405,8 @@ static double eval_split(trainer *T, const char *split, const uint32_t *ids, uin
 {
     rd_eval_result r;
     double t0 = now_wall();
+    rd_progress_phase(&T->prog, !T->evaluated, t0, "evaluating on %s (%u samples)", split, n);
+    T->evaluated = true;
     rd_evaluate(&T->m, !strcmp(split, "test") ? &T->test : &T->train,
                 ids, n, T->d, T->x, T->y, &r);
     double acc = r.samples ? (double)r.correct / (double)r.samples : 0.0;
@@ -451,6 +458,8 @@ static int save_checkpoint(trainer *T, const char *name)
                             : T->autov.decided ? T->autov.choice : "auto: undecided (trial not finished)",
         };
         double t0 = now_wall();
+        const char *base = strrchr(path, '/');
+        rd_progress_phase(&T->prog, false, t0, "writing checkpoint %s", base ? base + 1 : path);
         rc = rd_ckpt_write(path, &T->m, T->c, &T->st, &meta, &e);
         if (rc == 0 && !name) {
             T->last_ckpt_step = T->st.step;
@@ -607,6 +616,7 @@ void rd_split_free(rd_split *s)
 static int setup_data(trainer *T, rd_error *e)
 {
     const rd_config *c = T->c;
+    rd_progress_phase(&T->prog, true, now_wall(), "loading and checking the training and test data");
     int rc = rd_load_datasets(c, &T->train, &T->test, e);
     if (rc) return rc;
     rd_split sp;
@@ -640,6 +650,7 @@ static int setup_model(trainer *T, rd_error *e)
     T->B_l = (int)((int64_t)(r + 1) * T->B_g / N) - T->lo;
     T->passes = c->rdrop.passes;
     int B_max = (T->B_g + N - 1) / N;
+    rd_progress_phase(&T->prog, false, now_wall(), "building the model and the step's buffers");
     const int k = (int)c->training.accumulate;
     if (k > T->B_g / N)
         return rd_fail(e, RD_EXIT_CONFIG, "training.accumulate: %d micro-batches per step, but each of the %d ranks "
@@ -655,6 +666,7 @@ static int setup_model(trainer *T, rd_error *e)
     T->spe = T->n_train / T->B_g;
     T->total_steps = T->spe * c->training.epochs;
     if (c->training.max_steps > 0 && c->training.max_steps < T->total_steps) T->total_steps = c->training.max_steps;
+    rd_progress_plan(&T->prog, T->spe, T->total_steps, T->B_g, c->training.log_every_steps);
     return 0;
 }
 
@@ -887,19 +899,25 @@ static void trainer_free(trainer *T)
     free(T->config_yaml);
     rd_buf_free(&T->metrics);
     if (T->lock_fd > 0) close(T->lock_fd);
+    rd_progress_clear(&T->prog);
+    rd_progress_set_current(NULL);
 }
 
-static void print_settings(const trainer *T)
+static void print_settings(trainer *T)
 {
     if (T->d->rank != 0) return;
     const rd_config *c = T->c;
-    char *layers = rd_config_layers_json(c);
+    rd_progress_clear(&T->prog);
     printf("rdrop %s  ranks %d  BLAS threads/rank %d (%s)  %s\n", RDROP_VERSION, T->d->size,
            c->run.blas_threads, openblas_get_corename(), T->mpi_version);
     printf("blas      OpenBLAS %s, kernel %s (%s), %.1f GF/s\n", rd_blas_version(), rd_blas_corename(),
            rd_blas_origin(), T->blas_gflops);
     if (rd_blas_warning()[0]) printf("%s\n", rd_blas_warning());
-    printf("model     %d -> %s  (%zu parameters)\n", T->m.input_dim, layers, T->m.n_params);
+    rd_buf table = {0};
+    rd_model_summary(&T->m, "          ", &table);
+    printf("model     %d inputs -> %d outputs, %zu parameters:\n%s", T->m.input_dim, T->m.output_dim,
+           T->m.n_params, table.p);
+    rd_buf_free(&table);
     printf("r-drop    passes %d  alpha %g  reduction %s  dropout stream %s\n", c->rdrop.passes, c->rdrop.alpha,
            c->rdrop.reduction == RD_REDUCE_MEAN ? "mean" : "sum", c->rng.dropout_stream == RD_STREAM_RANK ? "rank" : "sample");
     printf("sgd       lr %g  momentum %g%s  weight decay %g  schedule %s\n", c->optimizer.lr, c->optimizer.momentum,
@@ -914,7 +932,6 @@ static void print_settings(const trainer *T)
     else printf("flat\n");
     printf("run       %s\n", T->run_dir);
     fflush(stdout);
-    free(layers);
 }
 
 /* ---- the run: setup, the step loop and its policies ---- */
@@ -943,6 +960,9 @@ static void trainer_init(trainer *T, const rd_config *c, const rd_train_opts *o,
     T->last_ckpt_step = -1;
     T->t_start = T->t_interval = T->t_last_ckpt = now_wall();
     snprintf(T->run_dir, sizeof T->run_dir, "%s", c->run.out);
+    rd_progress_init(&T->prog, d->rank != 0 ? RD_PROGRESS_OFF
+                     : rd_progress_stdout_is_terminal() ? RD_PROGRESS_LIVE : RD_PROGRESS_PLAIN, stdout);
+    rd_progress_set_current(&T->prog);
     rd_dist_mpi_version(T->mpi_version, sizeof T->mpi_version);
     T->config_yaml = rd_config_to_yaml(c);
     openblas_set_num_threads(c->run.blas_threads);
@@ -1069,6 +1089,7 @@ static int run_steps(trainer *T)
         bool early_stop = false;
         int rc = train_step(T, &fl);
         if (!rc && T->tl.steps_max && T->tl.steps_done == T->tl.steps_max) timeline_flush(T);
+        if (!rc) rd_progress_step(&T->prog, T->st.step, now_wall());
         const bool epoch_end = T->st.step % T->spe == 0;
         if (!rc && log_due(T, epoch_end)) train_row(T);
         if (!rc && epoch_end) rc = end_of_epoch(T, &early_stop);
@@ -1093,6 +1114,7 @@ static void finish(trainer *T)
     write_status(T, "finished", 0);
     if (T->d->rank != 0) return;
     char el[32], path[RD_PATH_MAX + 64];
+    rd_progress_clear(&T->prog);
     rd_format_duration(el, sizeof el, now_wall() - T->t_start);
     printf("final test accuracy %.4f after %lld steps (%s)\n", T->last_test_acc, (long long)T->st.step, el);
     if (T->n_val && T->st.best_step >= 0)
