@@ -528,6 +528,7 @@ static void write_root(writer *w, hid_t f, const ckpt_src *src)
     w_i32(w, f, "blas_threads", meta->blas_threads);
     w_f64(w, f, "bucket_mb", meta->bucket_mb);
     w_i32(w, f, "overlap", meta->overlap ? 1 : 0);
+    if (meta->overlap_choice) w_str(w, f, "overlap_choice", meta->overlap_choice);
 }
 
 static void write_model(writer *w, hid_t f, const ckpt_src *src)

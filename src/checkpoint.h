@@ -63,7 +63,8 @@ typedef struct {
     double blas_gflops;             /* the start-up probe */
     int blas_threads;
     double bucket_mb;
-    bool overlap;
+    bool overlap;               /* the setting in use (dist.overlap auto: the verdict) */
+    const char *overlap_choice; /* dist.overlap auto: both timings and the verdict; NULL = none */
 } rd_ckpt_meta;
 
 /* One parameterised layer (/model attribute order): dense_<i> or conv2d_<i>. */

@@ -38,6 +38,8 @@ static const char *const format_names[] = {"idx", "synthetic", NULL};
 static const char *const scale_names[] = {"none", "linear", NULL};
 static const char *const layer_type_names[] = {"dense", "dropout", "conv2d", "max_pool", NULL};
 static const char *const padding_names[] = {"valid", "same", NULL};
+static const char *const compress_names[] = {"none", "bf16", "fp16", NULL};   /* = rd_compress */
+static const char *const overlap_names[] = {"false", "true", "auto", NULL};   /* = rd_overlap_mode */
 
 static int name_index(const char *const *names, const char *s)
 {
@@ -141,6 +143,7 @@ static const rd_key rd_keys[] = {
     {KEY("training.log_every_steps", K_LONG, training.log_every_steps), GE(0)},
     {KEY("training.eval_every_epochs", K_LONG, training.eval_every_epochs), GE(0)},
     {KEY("training.patience", K_LONG, training.patience), GE(0)},
+    {KEY("training.accumulate", K_LONG, training.accumulate), IN(1, 1 << 20)},
     SECTION("checkpoint"),
     {KEY("checkpoint.every_steps", K_LONG, checkpoint.every_steps), GE(0)},
     {KEY("checkpoint.every_epochs", K_LONG, checkpoint.every_epochs), GE(0)},
@@ -151,11 +154,15 @@ static const rd_key rd_keys[] = {
     {KEY("rng.dropout_stream", K_ENUM, rng.dropout_stream), .names = stream_names},
     SECTION("dist"),
     {KEY("dist.bucket_mb", K_DOUBLE, dist.bucket_mb), GT(0)},
-    {KEY("dist.overlap", K_BOOL, dist.overlap)},
+    {KEY("dist.overlap", K_ENUM, dist.overlap), .names = overlap_names},
+    {KEY("dist.compress", K_ENUM, dist.compress), .names = compress_names},
+    {KEY("dist.hierarchical", K_BOOL, dist.hierarchical)},
     SECTION("run"),
     {KEY("run.out", K_PATH, run.out)},
     {.path = "run.seed", .kind = K_U64, .off = OFF(run.seed)},
     {KEY("run.blas_threads", K_INT, run.blas_threads), IN(1, 4096)},
+    {KEY("run.timeline", K_PATH, run.timeline)},
+    {KEY("run.timeline_steps", K_LONG, run.timeline_steps), IN(1, 100000)},
     {KEY("run.blas_core", K_PATH, run.blas_core)},
 };
 #define RD_NKEYS (sizeof rd_keys / sizeof rd_keys[0])
@@ -281,7 +288,10 @@ void rd_config_defaults(rd_config *c)
 
     c->rng.dropout_stream = RD_STREAM_RANK;
     c->dist.bucket_mb = 4.0;
-    c->dist.overlap = true;
+    c->dist.overlap = RD_OVERLAP_AUTO;
+    c->dist.compress = 0;   /* RD_COMPRESS_NONE (half.h) */
+    c->training.accumulate = 1;
+    c->run.timeline_steps = 10;
 
     copy_str(c->run.out, sizeof c->run.out, "runs/rdrop"); /* the loader uses the file stem */
     c->run.seed = 0;

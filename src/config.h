@@ -32,6 +32,8 @@ typedef enum {
 typedef enum { RD_REDUCE_MEAN = 0, RD_REDUCE_SUM } rd_reduction;
 typedef enum { RD_STREAM_RANK = 0, RD_STREAM_SAMPLE } rd_stream_mode;
 typedef enum { RD_DATA_IDX = 0, RD_DATA_SYNTHETIC } rd_data_format;
+/* dist.overlap: false | true | auto (measured after warm-up, docs/scale.md) */
+typedef enum { RD_OVERLAP_OFF = 0, RD_OVERLAP_ON = 1, RD_OVERLAP_AUTO = 2 } rd_overlap_mode;
 
 typedef struct {
     rd_layer_kind kind;
@@ -102,6 +104,7 @@ typedef struct {
         long log_every_steps;              /* 0 = epoch ends only */
         long eval_every_epochs;            /* 1 */
         long patience;                     /* 0 = no early stopping */
+        long accumulate;                   /* 1: micro-batches per rank per step (docs/scale.md) */
     } training;
     struct {
         long every_steps;                  /* 0 */
@@ -115,12 +118,16 @@ typedef struct {
     } rng;
     struct {
         double bucket_mb;                  /* 4 */
-        bool overlap;                      /* true */
+        int overlap;                       /* rd_overlap_mode: auto (docs/scale.md) */
+        int compress;                      /* rd_compress: none (half.h) */
+        bool hierarchical;                 /* false: node-local reduce, leaders, broadcast */
     } dist;
     struct {
         char out[RD_PATH_MAX];             /* runs/NAME where NAME = config file stem */
         uint64_t seed;                     /* 0 */
         int blas_threads;                  /* 1 */
+        char timeline[RD_PATH_MAX];        /* "": Chrome trace of the first steps (docs/scale.md) */
+        long timeline_steps;               /* 10 */
         char blas_core[RD_PATH_MAX];       /* auto | best | keep | an OpenBLAS kernel name (src/blas.h) */
     } run;
 } rd_config;

@@ -10,6 +10,7 @@
 #include "doctor.h"
 #include "json.h"
 #include "log.h"
+#include "summary.h"
 #include "train.h"
 
 #define MAX_SETS 256
@@ -387,42 +388,26 @@ static int cmd_eval(int argc, char **argv)
     return rc;
 }
 
-/* One line per layer: type, settings, output shape [H, W, C] and parameter count. The input
- * shape is the architecture's "input" entry (files with conv2d layers), else [1, 1, dense_0 in]. */
-static void print_layer_table(const rd_ckpt_info *info)
+/* The layers as a table (the model rebuilt from the stored config on the architecture's "input"
+ * shape for files with conv2d layers, else [1, 1, dense_0 in]); the JSON if that fails. */
+static void print_layers(const rd_ckpt_info *info, const char *path)
 {
-    rd_config *c = rd_calloc(1, sizeof *c);
-    rd_error e = {0};
-    int in[3] = {1, 1, info->n_dense > 0 ? info->dense[0].in : 1}, shapes[RD_MAX_LAYERS][3];
+    rd_config *c = rd_malloc(sizeof *c);
+    rd_model m;
+    rd_error e;
+    rd_buf table = {0};
+    int in[3] = {1, 1, info->n_dense > 0 ? info->dense[0].in : 1};
     const char *p = info->architecture ? strstr(info->architecture, "{\"type\":\"input\",\"output_shape\":[") : NULL;
     if (p) sscanf(strchr(p, '[') + 1, "%d,%d,%d", &in[0], &in[1], &in[2]);
-    if (rd_config_load_text(c, info->config_yaml, strlen(info->config_yaml), "checkpoint", 0, NULL, &e) ||
-        rd_config_check_shapes(c, in[0], in[1], in[2], 0, "checkpoint", shapes, &e)) {
-        free(c);
-        return;
+    if (info->n_dense > 0 &&
+        rd_config_load_text(c, info->config_yaml, strlen(info->config_yaml), path, 0, NULL, &e) == 0 &&
+        rd_model_create_hwc(&m, c, in[0], in[1], in[2], 1, &e) == 0) {
+        rd_model_summary(&m, "  ", &table);
+        rd_model_free(&m);
     }
-    printf("  input       [%d, %d, %d]\n", in[0], in[1], in[2]);
-    int C = in[2];
-    for (int i = 0; i < c->model.n_layers; i++) {
-        const rd_layer_spec *l = &c->model.layers[i];
-        char what[96] = "";
-        long params = 0;
-        if (l->kind == RD_LAYER_DENSE) {
-            snprintf(what, sizeof what, "%d %s", l->units, rd_activation_name(l->activation));
-            params = (long)(i ? shapes[i - 1][0] * shapes[i - 1][1] * shapes[i - 1][2] : in[0] * in[1] * in[2]) * l->units + l->units;
-        } else if (l->kind == RD_LAYER_CONV2D) {
-            snprintf(what, sizeof what, "%d %dx%d stride %dx%d %s %s", l->filters, l->size[0], l->size[1], l->stride[0],
-                     l->stride[1], rd_padding_name(l->padding), rd_activation_name(l->activation));
-            params = (long)l->size[0] * l->size[1] * C * l->filters + l->filters;
-        } else if (l->kind == RD_LAYER_MAX_POOL) {
-            snprintf(what, sizeof what, "%dx%d stride %dx%d", l->size[0], l->size[1], l->stride[0], l->stride[1]);
-        } else {
-            snprintf(what, sizeof what, "rate %g", l->rate);
-        }
-        printf("  %2d %-8s %-36s -> [%d, %d, %d]  %ld parameters\n", i, rd_layer_type_name(l->kind), what,
-               shapes[i][0], shapes[i][1], shapes[i][2], params);
-        C = shapes[i][2];
-    }
+    if (table.p) printf("layers\n%s", table.p);
+    else printf("layers        %s\n", info->architecture);
+    rd_buf_free(&table);
     free(c);
 }
 
@@ -469,8 +454,7 @@ static int cmd_inspect(int argc, char **argv)
     size_t rows = 0;
     for (size_t i = 0; i < s->metrics_len; i++) rows += s->metrics[i] == '\n';
     printf("metrics       %zu rows\n", rows);
-    printf("layers        %s\n", info.architecture);
-    print_layer_table(&info);
+    print_layers(&info, path);
     size_t total = 0;
     for (int i = 0; i < info.n_dense; i++) {
         const rd_ckpt_dense *L = &info.dense[i];
