@@ -263,6 +263,7 @@ int rd_data_load_idx(rd_dataset *d, const char *images_path, const char *labels_
     d->features = features;
     d->rows = rows;
     d->cols = features / rows;
+    d->channels = 1;
     d->classes = IDX_CLASSES;
     d->x = x;
     d->y = y;
@@ -371,6 +372,7 @@ void rd_data_synthetic(rd_dataset *d, uint32_t n, uint32_t features, uint32_t cl
     d->features = features;
     d->rows = 1;
     d->cols = features;
+    d->channels = 1;
     d->classes = classes;
     d->x = rd_malloc((size_t)n * features);
     d->y = rd_malloc(n);

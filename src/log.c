@@ -5,11 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "progress.h"
+
 static void vsay(FILE *out, const rd_dist *d, const char *fmt, va_list ap)
 {
     if (d && d->rank != 0) return;
     char msg[2048];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    rd_progress_clear_current();   /* a notice replaces the live line; the next update redraws it */
     fprintf(out, "rdrop: %s\n", msg);
     fflush(out);
 }
@@ -32,6 +35,7 @@ void rd_warn(const rd_dist *d, const char *fmt, ...)
 
 void rd_print_error(const rd_dist *d, const char *msg)
 {
+    rd_progress_clear_current();
     if (d && d->size > 1)
         fprintf(stderr, "rdrop: rank %d: %s\n", d->rank, msg);
     else

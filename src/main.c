@@ -10,6 +10,7 @@
 #include "doctor.h"
 #include "json.h"
 #include "log.h"
+#include "summary.h"
 #include "train.h"
 
 #define MAX_SETS 256
@@ -255,11 +256,11 @@ static int cmd_config(int argc, char **argv)
 
 /* Build the model a checkpoint describes and load its weights. */
 static int load_checkpoint_model(const char *path, rd_ckpt_info *info, rd_config *c, rd_model *m,
-                                 int input_dim, int max_rows, rd_error *e)
+                                 const rd_dataset *ds, int max_rows, rd_error *e)
 {
     int rc = rd_config_load_text(c, info->config_yaml, strlen(info->config_yaml), path, 0, NULL, e);
     if (rc) return rd_fail(e, RD_EXIT_CHECKPOINT, "%s: the stored config does not load: %s", path, e->msg);
-    rc = rd_model_create(m, c, input_dim, max_rows, e);
+    rc = rd_model_create_for(m, c, ds, max_rows, e);
     if (rc) return rd_fail(e, RD_EXIT_CHECKPOINT, "%s: %s", path, e->msg);
     return rd_ckpt_read_params(path, m, false, e);
 }
@@ -366,7 +367,7 @@ static int cmd_eval(int argc, char **argv)
     rc = rd_ckpt_read_info(path, &info, &e);
     if (!rc) rc = rd_config_load_text(c, info.config_yaml, strlen(info.config_yaml), path, 0, NULL, &e) ? RD_EXIT_CHECKPOINT : 0;
     if (!rc) rc = rd_load_datasets(c, &train, &test, &e);
-    if (!rc) rc = load_checkpoint_model(path, &info, c, &m, (int)train.features, 512, &e);
+    if (!rc) rc = load_checkpoint_model(path, &info, c, &m, &train, 512, &e);
     if (!rc) rc = eval_ids(c, train.n, test.n, split, path, &ids, &n, &e);
     if (!rc) {
         float *x = rd_malloc((size_t)512 * m.input_dim * sizeof *x);
@@ -385,6 +386,29 @@ static int cmd_eval(int argc, char **argv)
     rd_ckpt_info_free(&info);
     free(c);
     return rc;
+}
+
+/* The layers as a table (the model rebuilt from the stored config on the architecture's "input"
+ * shape for files with conv2d layers, else [1, 1, dense_0 in]); the JSON if that fails. */
+static void print_layers(const rd_ckpt_info *info, const char *path)
+{
+    rd_config *c = rd_malloc(sizeof *c);
+    rd_model m;
+    rd_error e;
+    rd_buf table = {0};
+    int in[3] = {1, 1, info->n_dense > 0 ? info->dense[0].in : 1};
+    const char *p = info->architecture ? strstr(info->architecture, "{\"type\":\"input\",\"output_shape\":[") : NULL;
+    if (p) sscanf(strchr(p, '[') + 1, "%d,%d,%d", &in[0], &in[1], &in[2]);
+    if (info->n_dense > 0 &&
+        rd_config_load_text(c, info->config_yaml, strlen(info->config_yaml), path, 0, NULL, &e) == 0 &&
+        rd_model_create_hwc(&m, c, in[0], in[1], in[2], 1, &e) == 0) {
+        rd_model_summary(&m, "  ", &table);
+        rd_model_free(&m);
+    }
+    if (table.p) printf("layers\n%s", table.p);
+    else printf("layers        %s\n", info->architecture);
+    rd_buf_free(&table);
+    free(c);
 }
 
 static int cmd_inspect(int argc, char **argv)
@@ -430,14 +454,19 @@ static int cmd_inspect(int argc, char **argv)
     size_t rows = 0;
     for (size_t i = 0; i < s->metrics_len; i++) rows += s->metrics[i] == '\n';
     printf("metrics       %zu rows\n", rows);
-    printf("layers        %s\n", info.architecture);
+    print_layers(&info, path);
     size_t total = 0;
     for (int i = 0; i < info.n_dense; i++) {
         const rd_ckpt_dense *L = &info.dense[i];
         size_t n = (size_t)L->in * L->out + (size_t)L->out;
         total += n;
-        printf("  dense_%d     kernel [%d x %d]  bias [%d]  %-10s max_norm %g  (%zu parameters)\n", i, L->in, L->out,
-               L->out, L->activation, L->max_norm, n);
+        if (L->rank == 4)
+            printf("  %-11s kernel [%d x %d x %d x %d]  bias [%d]  %-10s max_norm %g  stride %dx%d %s  (%zu parameters)\n",
+                   L->name, L->kdims[0], L->kdims[1], L->kdims[2], L->kdims[3], L->out, L->activation, L->max_norm,
+                   L->stride[0], L->stride[1], L->padding, n);
+        else
+            printf("  %-11s kernel [%d x %d]  bias [%d]  %-10s max_norm %g  (%zu parameters)\n", L->name, L->in,
+                   L->out, L->out, L->activation, L->max_norm, n);
     }
     printf("parameters    %zu (+ as many momentum values)\n", total);
     printf("config:\n");

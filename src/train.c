@@ -19,7 +19,9 @@
 #include "json.h"
 #include "log.h"
 #include "optim.h"
+#include "progress.h"
 #include "step.h"
+#include "summary.h"
 
 #ifndef RDROP_GIT
 #define RDROP_GIT "unknown"
@@ -78,11 +80,32 @@ int rd_load_datasets(const rd_config *c, rd_dataset *train, rd_dataset *test, rd
                      c->data.test_images, test->features, c->data.train_images, train->features);
     /* The input width is known now: the model's size limit with the real first layer. */
     if (!rc) rc = rd_config_check_model_size(c, (long)train->features, c->data.train_images, e);
+    if (!rc) {
+        int sh[3];
+        rd_data_shape(train, sh);
+        rc = rd_config_check_shapes(c, sh[0], sh[1], sh[2], 0, c->data.train_images, NULL, e);
+    }
     if (rc) {
         rd_data_free(train);
         rd_data_free(test);
     }
     return rc;
+}
+
+void rd_data_shape(const rd_dataset *ds, int shape[3])
+{
+    const uint32_t C = ds->channels ? ds->channels : 1;
+    const bool image = (uint64_t)ds->rows * ds->cols * C == ds->features;
+    shape[0] = image ? (int)ds->rows : 1;
+    shape[1] = image ? (int)ds->cols : 1;
+    shape[2] = image ? (int)C : (int)ds->features;
+}
+
+int rd_model_create_for(rd_model *m, const rd_config *c, const rd_dataset *ds, int max_rows, rd_error *e)
+{
+    int sh[3];
+    rd_data_shape(ds, sh);
+    return rd_model_create_hwc(m, c, sh[0], sh[1], sh[2], max_rows, e);
 }
 
 /* ---- evaluation ---- */
@@ -134,6 +157,11 @@ void rd_evaluate(rd_model *m, const rd_dataset *ds, const uint32_t *ids, uint32_
 
 /* ---- the trainer ---- */
 
+/* dist.overlap auto: after RD_AUTO_WARMUP steps, RD_AUTO_STEPS steps with overlap on and as
+ * many off, alternating (on first), timed on every rank (docs/scale.md). */
+#define RD_AUTO_WARMUP 5
+#define RD_AUTO_STEPS 6
+
 typedef struct {
     const rd_config *c;
     rd_dist *d;
@@ -163,6 +191,15 @@ typedef struct {
     double blas_check_s;       /* what the check and the probe took */
     bool blas_reported;        /* the kernel fields went into this process's first train row */
     char *config_yaml;
+    struct {                    /* dist.overlap auto (docs/scale.md): the trial of this process */
+        int64_t seen;           /* trial steps done */
+        double on[RD_AUTO_STEPS], off[RD_AUTO_STEPS];
+        bool decided;
+        char choice[160];       /* "auto: on 12.3 ms, off 13.4 ms per step -> off" */
+    } autov;
+    rd_timeline tl;             /* run.timeline */
+    rd_progress prog;           /* rank 0's live line or plain progress lines */
+    bool evaluated;             /* an evaluation ran in this process */
 } trainer;
 
 static double now_wall(void) { return rd_now(); }
@@ -364,6 +401,7 @@ static void train_row(trainer *T)
     }
     append_metrics(T, row);
     if (T->d->rank == 0) {
+        rd_progress_clear(&T->prog);
         char el[32], et[32];
         rd_format_duration(el, sizeof el, now - T->t_start);
         rd_format_duration(et, sizeof et, eta);
@@ -388,6 +426,8 @@ static double eval_split(trainer *T, const char *split, const uint32_t *ids, uin
 {
     rd_eval_result r;
     double t0 = now_wall();
+    rd_progress_phase(&T->prog, !T->evaluated, t0, "evaluating on %s (%u samples)", split, n);
+    T->evaluated = true;
     rd_evaluate(&T->m, !strcmp(split, "test") ? &T->test : &T->train,
                 ids, n, T->d, T->x, T->y, &r);
     double acc = r.samples ? (double)r.correct / (double)r.samples : 0.0;
@@ -434,9 +474,13 @@ static int save_checkpoint(trainer *T, const char *name)
             .build_flags = RDROP_BUILD_FLAGS, .mpi_version = T->mpi_version, .blas_core = core,
             .blas_core_origin = rd_blas_origin(), .blas_gflops = T->blas_gflops,
             .blas_threads = T->c->run.blas_threads, .bucket_mb = T->c->dist.bucket_mb,
-            .overlap = T->c->dist.overlap,
+            .overlap = T->step.overlap,
+            .overlap_choice = T->c->dist.overlap != RD_OVERLAP_AUTO ? NULL
+                            : T->autov.decided ? T->autov.choice : "auto: undecided (trial not finished)",
         };
         double t0 = now_wall();
+        const char *base = strrchr(path, '/');
+        rd_progress_phase(&T->prog, false, t0, "writing checkpoint %s", base ? base + 1 : path);
         rc = rd_ckpt_write(path, &T->m, T->c, &T->st, &meta, &e);
         if (rc == 0 && !name) {
             T->last_ckpt_step = T->st.step;
@@ -452,6 +496,52 @@ static int save_checkpoint(trainer *T, const char *name)
 /* ---- one step ---- */
 
 typedef struct { bool stop, ckpt_now, stop_clock; } step_flags;
+
+/* dist.overlap auto: which setting this step runs with (both give the same bits). */
+static void overlap_before_step(trainer *T)
+{
+    if (T->c->dist.overlap != RD_OVERLAP_AUTO || T->autov.decided) return;
+    int64_t i = T->autov.seen - RD_AUTO_WARMUP;
+    T->step.overlap = i < 0 || i % 2 == 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Record this step's time; after the trial, every rank's medians are summed over the ranks
+ * (one allreduce: the same bits everywhere, so every rank reaches the same verdict). */
+static void overlap_after_step(trainer *T, double seconds)
+{
+    if (T->c->dist.overlap != RD_OVERLAP_AUTO || T->autov.decided) return;
+    if (T->d->size == 1) {
+        T->autov.decided = true;
+        snprintf(T->autov.choice, sizeof T->autov.choice, "auto: one rank, nothing to overlap");
+        return;
+    }
+    int64_t i = T->autov.seen++ - RD_AUTO_WARMUP;
+    if (i < 0) return;
+    if (i % 2 == 0) T->autov.on[i / 2] = seconds;
+    else T->autov.off[i / 2] = seconds;
+    if (i + 1 < 2 * RD_AUTO_STEPS) return;
+    double v[2] = {median(T->autov.on, RD_AUTO_STEPS), median(T->autov.off, RD_AUTO_STEPS)};
+    rd_dist_allreduce_doubles(T->d, v, 2);
+    const double on_ms = 1e3 * v[0] / T->d->size, off_ms = 1e3 * v[1] / T->d->size;
+    T->step.overlap = on_ms <= off_ms;
+    T->autov.decided = true;
+    snprintf(T->autov.choice, sizeof T->autov.choice, "auto: on %.3f ms, off %.3f ms per step -> %s",
+             on_ms, off_ms, T->step.overlap ? "on" : "off");
+    rd_notice(T->d, "dist.overlap %s (medians of %d steps each after %d warm-up steps, mean over %d ranks)",
+              T->autov.choice, RD_AUTO_STEPS, RD_AUTO_WARMUP, T->d->size);
+}
 
 static int train_step(trainer *T, step_flags *fl)
 {
@@ -476,6 +566,7 @@ static int train_step(trainer *T, step_flags *fl)
         else if (c->checkpoint.every_seconds > 0 && now_wall() - T->t_last_ckpt >= c->checkpoint.every_seconds)
             ctl[RD_CTL_CLOCK] = RD_CLOCK_CHECKPOINT;
     }
+    overlap_before_step(T);
     rd_step_compute(&T->step, &T->train, idx, T->B_l, t, (uint32_t)epoch, &tm);
 
     if (!rd_step_finite(&T->step, &tm)) {
@@ -494,6 +585,7 @@ static int train_step(trainer *T, step_flags *fl)
 
     double lr = rd_schedule_lr(c, t, (uint64_t)T->total_steps);
     rd_step_update(&T->step, lr, &tm);
+    overlap_after_step(T, tm.total);
     s->step++;
     s->lr = lr;
     s->sum_loss += ctl[RD_CTL_LOSS];
@@ -545,6 +637,7 @@ void rd_split_free(rd_split *s)
 static int setup_data(trainer *T, rd_error *e)
 {
     const rd_config *c = T->c;
+    rd_progress_phase(&T->prog, true, now_wall(), "loading and checking the training and test data");
     int rc = rd_load_datasets(c, &T->train, &T->test, e);
     if (rc) return rc;
     rd_split sp;
@@ -578,7 +671,12 @@ static int setup_model(trainer *T, rd_error *e)
     T->B_l = (int)((int64_t)(r + 1) * T->B_g / N) - T->lo;
     T->passes = c->rdrop.passes;
     int B_max = (T->B_g + N - 1) / N;
-    int rc = rd_model_create(&T->m, c, (int)T->train.features, T->passes * B_max, e);
+    rd_progress_phase(&T->prog, false, now_wall(), "building the model and the step's buffers");
+    const int k = (int)c->training.accumulate;
+    if (k > T->B_g / N)
+        return rd_fail(e, RD_EXIT_CONFIG, "training.accumulate: %d micro-batches per step, but each of the %d ranks "
+                       "gets only %d samples of data.batch_size %d", k, N, T->B_g / N, T->B_g);
+    int rc = rd_model_create_for(&T->m, c, &T->train, T->passes * ((B_max + k - 1) / k), e);
     if (rc) return rc;
     if ((uint32_t)T->m.output_dim != T->train.classes)
         return rd_fail(e, RD_EXIT_CONFIG, "model.layers: the last dense layer has %d units but the data has %u classes",
@@ -589,6 +687,7 @@ static int setup_model(trainer *T, rd_error *e)
     T->spe = T->n_train / T->B_g;
     T->total_steps = T->spe * c->training.epochs;
     if (c->training.max_steps > 0 && c->training.max_steps < T->total_steps) T->total_steps = c->training.max_steps;
+    rd_progress_plan(&T->prog, T->spe, T->total_steps, T->B_g, c->training.log_every_steps);
     return 0;
 }
 
@@ -601,16 +700,17 @@ static int blas_check(trainer *T, rd_error *e)
     double most = 0.0;
     for (int i = 0; i < T->m.n_layers; i++) {
         const rd_layer *L = &T->m.layers[i];
-        if (L->kind != RD_LAYER_DENSE) continue;
-        double f = (double)rows * L->in * L->out;
+        if (!rd_layer_has_params(L)) continue;
+        double f = (double)rd_layer_gemm_m(L, rows) * L->k_rows * L->k_cols;
         if (f > most) { most = f; best = i; }
     }
     if (best < 0) return 0;
     const rd_layer *L = &T->m.layers[best];
+    const int M = rd_layer_gemm_m(L, rows);
     double t0 = now_wall();
-    int rc = rd_blas_verify(rows < 8 ? rows : 8, L->out, L->in, e);
+    int rc = rd_blas_verify(M < 8 ? M : 8, L->k_cols, L->k_rows, e);
     if (rc) return rc;
-    T->blas_gflops = rd_blas_gflops(rows, L->out, L->in, 0.1);
+    T->blas_gflops = rd_blas_gflops(M, L->k_cols, L->k_rows, 0.1);
     T->blas_check_s = now_wall() - t0;
     uint32_t crc = rd_crc32(0, rd_blas_corename(), strlen(rd_blas_corename())), mn, mx;
     rd_dist_minmax_u32(T->d, crc, &mn, &mx);
@@ -658,6 +758,11 @@ static int check_resume_config(trainer *T, const rd_ckpt_info *info, const char 
         snprintf(what, sizeof what, "%s.*", fixed_sections[i]);
         if (!rd_config_section_equal(old, T->c, fixed_sections[i])) rc = fixed_setting_changed(T, what, path, e);
     }
+    if (!rc && (old->dist.compress != T->c->dist.compress || old->training.accumulate != T->c->training.accumulate ||
+                old->dist.hierarchical != T->c->dist.hierarchical))
+        rd_warn(T->d, "warning: bitwise continuation not guaranteed: %s changed since the checkpoint",
+                old->dist.compress != T->c->dist.compress ? "dist.compress"
+                : old->dist.hierarchical != T->c->dist.hierarchical ? "dist.hierarchical" : "training.accumulate");
     if (!rc && old->run.seed != T->c->run.seed) rc = fixed_setting_changed(T, "run.seed", path, e);
     free(old);
     return rc;
@@ -700,7 +805,8 @@ static void report_resume_changes(trainer *T, const rd_ckpt_info *info)
                         : info->blas_threads != T->c->run.blas_threads ? "run.blas_threads"
                         : strcmp(info->blas_core, now_core) ? "OpenBLAS core type"
                         : info->bucket_mb != T->c->dist.bucket_mb ? "dist.bucket_mb"
-                        : (info->overlap != 0) != T->c->dist.overlap ? "dist.overlap"
+                        : T->c->dist.overlap != RD_OVERLAP_AUTO &&
+                          (info->overlap != 0) != (T->c->dist.overlap == RD_OVERLAP_ON) ? "dist.overlap"
                         : strcmp(info->mpi_version, T->mpi_version) ? "MPI version" : NULL;
     if (info->world_size != T->d->size) {
         if (T->c->rng.dropout_stream == RD_STREAM_RANK)
@@ -774,8 +880,36 @@ static int resume(trainer *T, rd_error *e)
     return 0;
 }
 
+/* run.timeline: every rank's events to rank 0, which writes the merged trace (collective;
+ * once). A write failure is a warning: the training goes on. */
+static void timeline_flush(trainer *T)
+{
+    if (!T->step.tl || T->tl.written || T->tl.steps_done == 0) return;
+    T->tl.written = true;
+    size_t *counts = rd_calloc((size_t)T->d->size, sizeof *counts);
+    rd_tl_event *all = rd_dist_gather_bytes(T->d, T->tl.ev, T->tl.n * sizeof *T->tl.ev, counts);
+    if (T->d->rank == 0) {
+        char names[RD_MAX_LAYERS][24];
+        const char *np[RD_MAX_LAYERS];
+        for (int i = 0; i < T->m.n_layers; i++) {
+            snprintf(names[i], sizeof names[i], "%s_%d", T->m.layers[i].kind == RD_LAYER_DENSE ? "dense" : "dropout", i);
+            np[i] = names[i];
+        }
+        for (int r = 0; r < T->d->size; r++) counts[r] /= sizeof(rd_tl_event);
+        rd_error e;
+        if (rd_timeline_write(T->c->run.timeline, all, counts, T->d->size, np, T->m.n_layers, &e))
+            rd_warn(T->d, "warning: %s", e.msg);
+        else
+            rd_notice(T->d, "timeline of %ld steps on %d ranks: %s (chrome://tracing or ui.perfetto.dev)",
+                      T->tl.steps_done, T->d->size, T->c->run.timeline);
+    }
+    free(all);
+    free(counts);
+}
+
 static void trainer_free(trainer *T)
 {
+    rd_timeline_free(&T->tl);
     rd_step_free(&T->step);
     rd_model_free(&T->m);
     rd_data_free(&T->train);
@@ -787,19 +921,25 @@ static void trainer_free(trainer *T)
     free(T->config_yaml);
     rd_buf_free(&T->metrics);
     if (T->lock_fd > 0) close(T->lock_fd);
+    rd_progress_clear(&T->prog);
+    rd_progress_set_current(NULL);
 }
 
-static void print_settings(const trainer *T)
+static void print_settings(trainer *T)
 {
     if (T->d->rank != 0) return;
     const rd_config *c = T->c;
-    char *layers = rd_config_layers_json(c);
+    rd_progress_clear(&T->prog);
     printf("rdrop %s  ranks %d  BLAS threads/rank %d (%s)  %s\n", RDROP_VERSION, T->d->size,
            c->run.blas_threads, openblas_get_corename(), T->mpi_version);
     printf("blas      OpenBLAS %s, kernel %s (%s), %.1f GF/s\n", rd_blas_version(), rd_blas_corename(),
            rd_blas_origin(), T->blas_gflops);
     if (rd_blas_warning()[0]) printf("%s\n", rd_blas_warning());
-    printf("model     %d -> %s  (%zu parameters)\n", T->m.input_dim, layers, T->m.n_params);
+    rd_buf table = {0};
+    rd_model_summary(&T->m, "          ", &table);
+    printf("model     %d inputs -> %d outputs, %zu parameters:\n%s", T->m.input_dim, T->m.output_dim,
+           T->m.n_params, table.p);
+    rd_buf_free(&table);
     printf("r-drop    passes %d  alpha %g  reduction %s  dropout stream %s\n", c->rdrop.passes, c->rdrop.alpha,
            c->rdrop.reduction == RD_REDUCE_MEAN ? "mean" : "sum", c->rng.dropout_stream == RD_STREAM_RANK ? "rank" : "sample");
     printf("sgd       lr %g  momentum %g%s  weight decay %g  schedule %s\n", c->optimizer.lr, c->optimizer.momentum,
@@ -807,9 +947,13 @@ static void print_settings(const trainer *T)
     printf("data      %u train (%u held out for validation), %u test, global batch %d (%d per rank), "
            "%lld steps/epoch, %lld steps\n", T->n_train, T->n_val, T->test.n, T->B_g, T->B_l,
            (long long)T->spe, (long long)T->total_steps);
+    static const char *const compress[] = {"none", "bf16", "fp16"}, *const overlap[] = {"off", "on", "auto"};
+    printf("dist      compress %s  overlap %s  bucket %g MB  accumulate %ld micro-batches/step  allreduce ",
+           compress[c->dist.compress], overlap[c->dist.overlap], c->dist.bucket_mb, c->training.accumulate);
+    if (c->dist.hierarchical) printf("hierarchical (%d nodes)\n", T->step.nodes);
+    else printf("flat\n");
     printf("run       %s\n", T->run_dir);
     fflush(stdout);
-    free(layers);
 }
 
 /* ---- the run: setup, the step loop and its policies ---- */
@@ -838,6 +982,9 @@ static void trainer_init(trainer *T, const rd_config *c, const rd_train_opts *o,
     T->last_ckpt_step = -1;
     T->t_start = T->t_interval = T->t_last_ckpt = now_wall();
     snprintf(T->run_dir, sizeof T->run_dir, "%s", c->run.out);
+    rd_progress_init(&T->prog, d->rank != 0 ? RD_PROGRESS_OFF
+                     : rd_progress_stdout_is_terminal() ? RD_PROGRESS_LIVE : RD_PROGRESS_PLAIN, stdout);
+    rd_progress_set_current(&T->prog);
     rd_dist_mpi_version(T->mpi_version, sizeof T->mpi_version);
     T->config_yaml = rd_config_to_yaml(c);
     openblas_set_num_threads(c->run.blas_threads);
@@ -946,12 +1093,25 @@ static int stop_on_request(trainer *T, const step_flags *fl, bool epoch_end)
 }
 
 /* The loop: step, then log, evaluate, checkpoint, stop. Returns 0 or the exit code. */
+/* run.timeline: a common time origin (a barrier), the event buffer, the step records. */
+static void start_timeline(trainer *T)
+{
+    if (!T->c->run.timeline[0]) return;
+    rd_dist_barrier(T->d);
+    size_t per_step = (size_t)T->c->training.accumulate * (7 + 2 * (size_t)T->m.n_layers) +
+                      (size_t)rd_allreduce_buckets(T->step.ar) + 8;
+    rd_timeline_init(&T->tl, T->c->run.timeline_steps, per_step, rd_now());
+    T->step.tl = &T->tl;
+}
+
 static int run_steps(trainer *T)
 {
     while (T->st.step < T->total_steps) {
         step_flags fl = {0};
         bool early_stop = false;
         int rc = train_step(T, &fl);
+        if (!rc && T->tl.steps_max && T->tl.steps_done == T->tl.steps_max) timeline_flush(T);
+        if (!rc) rd_progress_step(&T->prog, T->st.step, now_wall());
         const bool epoch_end = T->st.step % T->spe == 0;
         if (!rc && log_due(T, epoch_end)) train_row(T);
         if (!rc && epoch_end) rc = end_of_epoch(T, &early_stop);
@@ -976,6 +1136,7 @@ static void finish(trainer *T)
     write_status(T, "finished", 0);
     if (T->d->rank != 0) return;
     char el[32], path[RD_PATH_MAX + 64];
+    rd_progress_clear(&T->prog);
     rd_format_duration(el, sizeof el, now_wall() - T->t_start);
     printf("final test accuracy %.4f after %lld steps (%s)\n", T->last_test_acc, (long long)T->st.step, el);
     if (T->n_val && T->st.best_step >= 0)
@@ -1004,7 +1165,9 @@ int rd_train_run(const rd_config *c, const rd_train_opts *o, rd_dist *d)
     } else if (!rc) {
         print_settings(&T);
         write_status(&T, "running", 0);
+        start_timeline(&T);
         rc = run_steps(&T);
+        if (!rc || rc == RD_EXIT_STOPPED) timeline_flush(&T);
         if (!rc) finish(&T);
     }
     trainer_free(&T);

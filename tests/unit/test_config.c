@@ -182,7 +182,7 @@ static const char canonical[] =
     "training:   {epochs: 20, max_steps: 0, max_seconds: 0, log_every_steps: 0, eval_every_epochs: 1, patience: 0}\n"
     "checkpoint: {every_steps: 0, every_epochs: 1, every_seconds: 0, keep: 3, keep_every_epochs: 0}\n"
     "rng:        {dropout_stream: rank}            # rank | sample\n"
-    "dist:       {bucket_mb: 4, overlap: true}\n"
+    "dist:       {bucket_mb: 4, overlap: auto}\n"
     "run:        {out: runs/NAME, seed: 0, blas_threads: 1}\n";
 
 static void test_canonical_file(void **state)
@@ -379,7 +379,7 @@ static void test_err_wrong_type(void **state)
     expect_err(SYNTH "training:\n  epochs: 12abc\n", 3, 11, "training.epochs: expected an integer, got '12abc'");
     expect_err(SYNTH "training:\n  epochs:\n", 3, 10, "training.epochs: expected an integer, got an empty value");
     expect_err("data: {format: synthetic, shuffle: yes}\n", 1, 36, "data.shuffle: expected true or false, got 'yes'");
-    expect_err(SYNTH "dist: {overlap: 1}\n", 2, 17, "dist.overlap: expected true or false, got '1'");
+    expect_err(SYNTH "dist: {overlap: 1}\n", 2, 17, "dist.overlap: expected one of: false, true, auto; got '1'");
     expect_err(SYNTH "optimizer:\n  lr: {value: 0.1}\n", 3, 7, "optimizer.lr: expected a number, got a mapping");
     expect_err(SYNTH "optimizer:\n  lr: [0.1]\n", 3, 7, "optimizer.lr: expected a number, got a list");
     expect_err(SYNTH "optimizer:\n  lr: \"0.1\"\n", 3, 7, "optimizer.lr: expected a number, got the string '0.1'");
@@ -392,8 +392,8 @@ static void test_err_wrong_type(void **state)
     expect_err("model:\n  layers:\n    - dense\n", 3, 7, "model.layers.0: expected a layer like {type: dense, units: 10}");
     expect_err("model:\n  layers:\n    - {type: dense, units: ten}\n", 3, 28, "model.layers.0.units: expected an integer, got 'ten'");
     expect_err("model:\n  layers:\n    - {type: conv, units: 3}\n", 3, 14,
-               "model.layers.0.type: expected a layer type (one of: dense, dropout), got 'conv'");
-    expect_err("model:\n  layers:\n    - {units: 3}\n", 3, 7, "model.layers.0: a layer needs 'type' (dense or dropout)");
+               "model.layers.0.type: expected a layer type (one of: dense, dropout, conv2d, max_pool), got 'conv'");
+    expect_err("model:\n  layers:\n    - {units: 3}\n", 3, 7, "model.layers.0: a layer needs 'type' (dense, dropout, conv2d or max_pool)");
     expect_err("model:\n  layers:\n    - {type: dense}\n", 3, 7, "model.layers.0: a dense layer needs 'units'");
     expect_err("model:\n  layers:\n    - {type: dropout}\n    - {type: dense, units: 1}\n", 3, 7,
                "model.layers.0: a dropout layer needs 'rate'");
