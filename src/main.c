@@ -388,6 +388,22 @@ static int cmd_eval(int argc, char **argv)
     return rc;
 }
 
+/* The [H, W, C] of the architecture's {"type":"input","output_shape":[H,W,C]} entry, if any. */
+static void input_shape(const char *architecture, int in[3])
+{
+    json_t *arch = architecture ? json_loads(architecture, 0, NULL) : NULL;
+    size_t i;
+    json_t *layer;
+    json_array_foreach(arch, i, layer) {
+        const char *type = json_string_value(json_object_get(layer, "type"));
+        json_t *shape = json_object_get(layer, "output_shape");
+        if (!type || strcmp(type, "input") || json_array_size(shape) != 3) continue;
+        for (size_t k = 0; k < 3; k++) in[k] = (int)json_integer_value(json_array_get(shape, k));
+        break;
+    }
+    json_decref(arch);
+}
+
 /* The layers as a table (the model rebuilt from the stored config on the architecture's "input"
  * shape for files with conv2d layers, else [1, 1, dense_0 in]); the JSON if that fails. */
 static void print_layers(const rd_ckpt_info *info, const char *path)
@@ -397,8 +413,7 @@ static void print_layers(const rd_ckpt_info *info, const char *path)
     rd_error e;
     rd_buf table = {0};
     int in[3] = {1, 1, info->n_dense > 0 ? info->dense[0].in : 1};
-    const char *p = info->architecture ? strstr(info->architecture, "{\"type\":\"input\",\"output_shape\":[") : NULL;
-    if (p) sscanf(strchr(p, '[') + 1, "%d,%d,%d", &in[0], &in[1], &in[2]);
+    input_shape(info->architecture, in);
     if (info->n_dense > 0 &&
         rd_config_load_text(c, info->config_yaml, strlen(info->config_yaml), path, 0, NULL, &e) == 0 &&
         rd_model_create_hwc(&m, c, in[0], in[1], in[2], 1, &e) == 0) {
