@@ -90,9 +90,11 @@ static const rd_key rd_keys[] = {
     {KEY("model.init", K_ENUM, model.init), .names = init_names},
     {.path = "model.layers", .kind = K_LAYERS},
     SECTION("rdrop"),
-    {KEY("rdrop.passes", K_INT, rdrop.passes), IN(1, 2)},
+    {KEY("rdrop.passes", K_INT, rdrop.passes), IN(1, RD_MAX_PASSES)},
     {KEY("rdrop.alpha", K_DOUBLE, rdrop.alpha), GE(0)},
     {KEY("rdrop.reduction", K_ENUM, rdrop.reduction), .names = reduction_names},
+    {KEY("rdrop.kl_reduction", K_ENUM, rdrop.kl_reduction), .names = reduction_names},
+    {KEY("rdrop.alpha_rampup_epochs", K_DOUBLE, rdrop.alpha_rampup_epochs), GE(0)},
     SECTION("optimizer"),
     {KEY("optimizer.lr", K_DOUBLE, optimizer.lr), GT(0)},
     {KEY("optimizer.momentum", K_DOUBLE, optimizer.momentum), IN_OPEN(0, 1)},
@@ -239,6 +241,8 @@ void rd_config_defaults(rd_config *c)
     c->rdrop.passes = 2;
     c->rdrop.alpha = 1.0;
     c->rdrop.reduction = RD_REDUCE_MEAN;
+    c->rdrop.kl_reduction = RD_REDUCE_MEAN;
+    c->rdrop.alpha_rampup_epochs = 0.0;
 
     c->optimizer.lr = 0.05;
     c->optimizer.momentum = 0.9;

@@ -11,6 +11,7 @@
 
 #define RD_MAX_LAYERS 32
 #define RD_PATH_MAX 1024
+#define RD_MAX_PASSES 16  /* rdrop.passes */
 
 typedef enum { RD_LAYER_DENSE = 0, RD_LAYER_DROPOUT = 1 } rd_layer_kind;
 
@@ -44,9 +45,11 @@ typedef struct {
         rd_layer_spec layers[RD_MAX_LAYERS];
     } model;
     struct {
-        int passes;                        /* 1 | 2, default 2 */
+        int passes;                        /* 1 .. RD_MAX_PASSES, default 2 */
         double alpha;                      /* >= 0, default 1.0 */
         rd_reduction reduction;            /* mean */
+        rd_reduction kl_reduction;         /* mean; sum: alpha * B_global in mean terms */
+        double alpha_rampup_epochs;        /* 0 = none; sigmoid ramp exp(-5(1-t)^2) */
     } rdrop;
     struct {
         double lr;                         /* > 0, default 0.05 */

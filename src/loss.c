@@ -59,12 +59,66 @@ static void two_pass(const float *a, const float *b, int K, int y, double alpha,
     }
 }
 
+double rd_symmetric_kl(const float *a, const float *b, int K)
+{
+    enum { STACK_K = 1024 };
+    double stack_buf[2 * STACK_K];
+    double *lp = K <= STACK_K ? stack_buf : rd_malloc(2 * (size_t)K * sizeof *lp);
+    double *lq = lp + K, s = 0.0;
+    log_softmax(a, K, lp);
+    log_softmax(b, K, lq);
+    for (int k = 0; k < K; k++) s += (exp(lp[k]) - exp(lq[k])) * (lp[k] - lq[k]);
+    if (lp != stack_buf) free(lp);
+    return 0.5 * s;
+}
+
+/* One sample, K >= 3 passes (logits rows a[q*stride]): CE = (1/K) sum_q -log P^q_y, KL =
+ * the mean over the K(K-1)/2 pairs of the pair's symmetric KL (docs/ARCHITECTURE.md). The
+ * gradient w.r.t. pass p's logits is (1/K)(P^p - e_y) + alpha * w * sum_{q != p}
+ * 0.5 (P^p (d_pq - KL(P^p||P^q)) + P^p - P^q), d_pq = log P^p - log P^q, w = 2/(K(K-1)):
+ * the two-pass formula summed over p's partners (K = 2 is two_pass with w = 1). */
+static void k_pass(const float *a, size_t stride, int passes, int K, int y, double alpha, double scale,
+                   float *da, double *lp, double *ce, double *kl)
+{
+    const double w = 2.0 / ((double)passes * (passes - 1));
+    double ce_sum = 0.0, kl_sum = 0.0;
+    for (int q = 0; q < passes; q++) {
+        log_softmax(a + q * stride, K, lp + (size_t)q * K);
+        ce_sum -= lp[(size_t)q * K + y];
+    }
+    for (int p = 0; p < passes; p++)
+        for (int q = p + 1; q < passes; q++) {
+            const double *l1 = lp + (size_t)p * K, *l2 = lp + (size_t)q * K;
+            double s = 0.0;
+            for (int k = 0; k < K; k++) s += (exp(l1[k]) - exp(l2[k])) * (l1[k] - l2[k]);
+            kl_sum += 0.5 * s;
+        }
+    *ce = ce_sum / passes;
+    *kl = w * kl_sum;
+    if (!da) return;
+    for (int p = 0; p < passes; p++) {
+        const double *l1 = lp + (size_t)p * K;
+        for (int k = 0; k < K; k++) {
+            double P = exp(l1[k]), e = (k == y) ? 1.0 : 0.0, g = 0.0;
+            for (int q = 0; q < passes; q++) {
+                if (q == p) continue;
+                const double *l2 = lp + (size_t)q * K;
+                double kl_pq = 0.0;   /* KL(P^p || P^q), recomputed per k: K is small */
+                for (int j = 0; j < K; j++) kl_pq += exp(l1[j]) * (l1[j] - l2[j]);
+                g += 0.5 * (P * (l1[k] - l2[k] - kl_pq) + P - exp(l2[k]));
+            }
+            da[p * stride + k] = (float)(scale * ((P - e) / passes + alpha * w * g));
+        }
+    }
+}
+
 void rd_rdrop_loss(const float *logits, int B, int K, int passes, const int32_t *labels,
                    double alpha, double scale, float *dlogits, rd_loss_sums *sums)
 {
     enum { STACK_K = 1024 };
     double stack_buf[2 * STACK_K];
-    double *lp = K <= STACK_K ? stack_buf : rd_malloc(2 * (size_t)K * sizeof *lp);
+    const size_t need = (size_t)(passes > 2 ? passes : 2) * (size_t)K;
+    double *lp = need <= 2 * STACK_K ? stack_buf : rd_malloc(need * sizeof *lp);
     double *lq = lp + K;
     sums->loss = sums->ce = sums->kl = 0.0;
     sums->correct = 0;
@@ -79,10 +133,14 @@ void rd_rdrop_loss(const float *logits, int B, int K, int passes, const int32_t 
             sums->loss += ce;
             continue;
         }
-        const float *b = logits + (size_t)(B + i) * K;
-        float *db = dlogits ? dlogits + (size_t)(B + i) * K : NULL;
         double ce, kl;
-        two_pass(a, b, K, y, alpha, scale, da, db, lp, lq, &ce, &kl);
+        if (passes == 2) {
+            const float *b = logits + (size_t)(B + i) * K;
+            float *db = dlogits ? dlogits + (size_t)(B + i) * K : NULL;
+            two_pass(a, b, K, y, alpha, scale, da, db, lp, lq, &ce, &kl);
+        } else {
+            k_pass(a, (size_t)B * K, passes, K, y, alpha, scale, da, lp, &ce, &kl);
+        }
         sums->ce += ce;
         sums->kl += kl;
         sums->loss += ce + alpha * kl;

@@ -27,6 +27,19 @@ void rd_step_create(rd_step *S, rd_model *m, const rd_config *c, const rd_dist *
     S->parallel = d->mpi && d->size > 1;
 }
 
+double rd_step_alpha(const rd_config *c, int B_g, uint64_t t, int64_t steps_per_epoch)
+{
+    double alpha = c->rdrop.alpha;
+    if (c->rdrop.kl_reduction == RD_REDUCE_SUM && c->rdrop.reduction == RD_REDUCE_MEAN)
+        alpha *= (double)B_g;   /* the snippet's alpha * sum_i KL_i over the global batch */
+    const double ramp = c->rdrop.alpha_rampup_epochs;
+    if (ramp > 0.0 && steps_per_epoch > 0) {
+        double u = (double)t / ((double)steps_per_epoch * ramp);
+        if (u < 1.0) alpha *= exp(-5.0 * (1.0 - u) * (1.0 - u));
+    }
+    return alpha;
+}
+
 /* Cut [lo, hi) into k near-equal parts, appending the edges below hi (descending). */
 static int cut(size_t lo, size_t hi, size_t k, size_t *edges, int n)
 {
@@ -91,7 +104,8 @@ void rd_step_compute(rd_step *S, const rd_dataset *ds, const uint32_t *idx, int 
     rd_data_gather(ds, idx, (uint32_t)B, S->x, S->y);
     const rd_augment aug = {c->data.augment.flip, (int)c->data.augment.shift};
     rd_data_augment(ds, &aug, c->run.seed, epoch, idx, (uint32_t)B, S->x, S->scratch);
-    if (S->passes == 2) memcpy(S->x + (size_t)B * in, S->x, (size_t)B * in * sizeof(float));
+    for (int q = 1; q < S->passes; q++)   /* the K-fold batch: pass q's rows are a copy */
+        memcpy(S->x + (size_t)q * B * in, S->x, (size_t)B * in * sizeof(float));
     lap(&tm->gather, &t0);
 
     if (c->rng.dropout_stream == RD_STREAM_RANK) rd_model_masks_rank(m, rows, S->drop_key, t);
@@ -103,7 +117,8 @@ void rd_step_compute(rd_step *S, const rd_dataset *ds, const uint32_t *idx, int 
 
     rd_loss_sums ls;
     double scale = c->rdrop.reduction == RD_REDUCE_MEAN ? 1.0 / (double)S->B_g : 1.0;
-    rd_rdrop_loss(logits, B, K, S->passes, S->y, c->rdrop.alpha, scale, S->dlogits, &ls);
+    double alpha = rd_step_alpha(c, S->B_g, t, S->steps_per_epoch);
+    rd_rdrop_loss(logits, B, K, S->passes, S->y, alpha, scale, S->dlogits, &ls);
     float *ctl = rd_step_control(S);
     ctl[1] = isfinite(ls.loss) ? 0.0f : 1.0f;
     ctl[3] = (float)ls.loss;

@@ -32,6 +32,7 @@ typedef struct {
     rd_key drop_key;    /* this rank's dropout stream (rank mode) */
     int B_g;            /* global batch */
     int passes;
+    int64_t steps_per_epoch;   /* for rdrop.alpha_rampup_epochs; 0 = no ramp (set by the caller) */
     float *x;           /* [passes*B_max x input_dim] doubled batch (also an eval buffer) */
     int32_t *y;         /* [passes*B_max] labels */
     float *dlogits;     /* [passes*B_max x output_dim] */
@@ -65,6 +66,12 @@ void rd_step_compute(rd_step *S, const rd_dataset *ds, const uint32_t *idx, int 
 /* True when the reduced gradient and the reduced non-finite count show no NaN/Inf (NaN and
  * Inf survive the SUM, so every rank reaches the same verdict). */
 bool rd_step_finite(rd_step *S, rd_step_timing *tm);
+
+/* The KL weight in rdrop's `mean` terms at step t (0-based): rdrop.alpha, times the global
+ * batch B_g under kl_reduction sum (with reduction mean), times the ramp exp(-5(1-u)^2),
+ * u = t / (alpha_rampup_epochs * steps_per_epoch), while u < 1. A function of the step
+ * alone, so a resumed run continues the same ramp. */
+double rd_step_alpha(const rd_config *c, int B_g, uint64_t t, int64_t steps_per_epoch);
 
 /* Step 7: SGD update and max-norm, identical on every rank. */
 void rd_step_update(rd_step *S, double lr, rd_step_timing *tm);

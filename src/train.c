@@ -156,6 +156,8 @@ typedef struct {
     double t_start, t_interval, t_last_ckpt, compute_s, comm_s, step_time_sum;
     int64_t steps_this_process;
     double last_test_acc, last_val_acc;
+    double last_probe_kl;       /* < 0: not measured (no dropout) */
+    float *probe_logits;        /* [max_rows x classes]: the probe's first pass */
     char mpi_version[160];
     char *config_yaml;
 } trainer;
@@ -332,6 +334,7 @@ static void train_row(trainer *T)
                loss, ce, kl, acc);
         if (T->last_val_acc >= 0) printf("  val %.4f", T->last_val_acc);
         if (T->last_test_acc >= 0) printf("  test %.4f", T->last_test_acc);
+        if (T->last_probe_kl >= 0) printf("  probe kl %.4f", T->last_probe_kl);
         printf("  lr %.4g  %.0f samples/s  compute %.0f%% comm %.0f%%  elapsed %s  ETA %s\n",
                s->lr, sps, busy > 0 ? 100.0 * T->compute_s / wall : 0.0,
                busy > 0 ? 100.0 * T->comm_s / wall : 0.0, el, et);
@@ -343,6 +346,48 @@ static void train_row(trainer *T)
     T->t_interval = now;
 }
 
+/* The first training samples the probe measures (all of them when fewer). */
+#define RD_PROBE_SAMPLES 256u
+
+static bool has_dropout(const rd_model *m)
+{
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i].kind == RD_LAYER_DROPOUT && m->layers[i].rate > 0.0) return true;
+    return false;
+}
+
+/* The pass-to-pass KL (docs/ARCHITECTURE.md "probe KL"): the mean symmetric KL between two
+ * dropout passes over the first RD_PROBE_SAMPLES training samples (no augmentation), measured
+ * without gradients whatever rdrop.passes and alpha are. The masks are keyed by sample as in
+ * rng.dropout_stream sample, with the two "epochs" 2^32-1 and 2^32-2 that training never
+ * reaches: the same masks at every evaluation, any world size, any chunking. It writes only
+ * buffers that the next step overwrites (masks, activations, the batch buffer), draws from no
+ * stream state, so the training trajectory is unchanged. */
+static double probe_kl(trainer *T)
+{
+    rd_model *m = &T->m;
+    const uint32_t n = T->n_train < RD_PROBE_SAMPLES ? T->n_train : RD_PROBE_SAMPLES;
+    const uint32_t lo = (uint32_t)((uint64_t)T->d->rank * n / (uint64_t)T->d->size);
+    const uint32_t hi = (uint32_t)((uint64_t)(T->d->rank + 1) * n / (uint64_t)T->d->size);
+    const int K = m->output_dim, chunk = m->max_rows;
+    double v[2] = {0.0, 0.0};
+    for (uint32_t i = lo; i < hi; i += (uint32_t)chunk) {
+        int rows = (int)(hi - i < (uint32_t)chunk ? hi - i : (uint32_t)chunk);
+        const uint32_t *ids = T->train_ids + i;
+        rd_data_gather(&T->train, ids, (uint32_t)rows, T->x, T->y);
+        rd_model_masks_sample(m, rows, 1, ids, T->c->run.seed, UINT32_MAX);
+        const float *l1 = rd_model_forward(m, T->x, rows, true);
+        memcpy(T->probe_logits, l1, (size_t)rows * K * sizeof(float));
+        rd_model_masks_sample(m, rows, 1, ids, T->c->run.seed, UINT32_MAX - 1);
+        const float *l2 = rd_model_forward(m, T->x, rows, true);
+        for (int k = 0; k < rows; k++)
+            v[0] += rd_symmetric_kl(T->probe_logits + (size_t)k * K, l2 + (size_t)k * K, K);
+        v[1] += rows;
+    }
+    rd_dist_allreduce_doubles(T->d, v, 2);
+    return v[1] > 0 ? v[0] / v[1] : -1.0;
+}
+
 static double eval_split(trainer *T, const char *split, const uint32_t *ids, uint32_t n)
 {
     rd_eval_result r;
@@ -351,11 +396,16 @@ static double eval_split(trainer *T, const char *split, const uint32_t *ids, uin
                 ids, n, T->d, T->x, T->y, &r);
     double acc = r.samples ? (double)r.correct / (double)r.samples : 0.0;
     double loss = r.samples ? r.loss_sum / (double)r.samples : 0.0;
+    char probe[64] = "";
+    if (!strcmp(split, "test") && T->probe_logits) {
+        T->last_probe_kl = probe_kl(T);
+        if (T->last_probe_kl >= 0) snprintf(probe, sizeof probe, ",\"probe_kl\":%.9g", T->last_probe_kl);
+    }
     char row[512];
     snprintf(row, sizeof row,
              "{\"kind\":\"eval\",\"split\":\"%s\",\"epoch\":%lld,\"step\":%lld,\"loss\":%.9g,\"acc\":%.9g,"
-             "\"samples\":%ld,\"time_s\":%.3f}",
-             split, (long long)epoch_display(T), (long long)T->st.step, loss, acc, r.samples, now_wall() - t0);
+             "\"samples\":%ld%s,\"time_s\":%.3f}",
+             split, (long long)epoch_display(T), (long long)T->st.step, loss, acc, r.samples, probe, now_wall() - t0);
     append_metrics(T, row);
     return acc;
 }
@@ -523,6 +573,8 @@ static int setup_model(trainer *T, rd_error *e)
     T->y = T->step.y;
     T->spe = T->n_train / T->B_g;
     T->total_steps = T->spe * c->training.epochs;
+    T->step.steps_per_epoch = T->spe;
+    if (has_dropout(&T->m)) T->probe_logits = rd_malloc((size_t)T->m.max_rows * T->m.output_dim * sizeof(float));
     if (c->training.max_steps > 0 && c->training.max_steps < T->total_steps) T->total_steps = c->training.max_steps;
     return 0;
 }
@@ -715,6 +767,7 @@ static void trainer_free(trainer *T)
     free(T->val_ids);
     free(T->test_ids);
     free(T->perm);
+    free(T->probe_logits);
     free(T->config_yaml);
     rd_buf_free(&T->metrics);
     if (T->lock_fd > 0) close(T->lock_fd);
@@ -728,7 +781,9 @@ static void print_settings(const trainer *T)
     printf("rdrop %s  ranks %d  BLAS threads/rank %d (%s)  %s\n", RDROP_VERSION, T->d->size,
            c->run.blas_threads, openblas_get_corename(), T->mpi_version);
     printf("model     %d -> %s  (%zu parameters)\n", T->m.input_dim, layers, T->m.n_params);
-    printf("r-drop    passes %d  alpha %g  reduction %s  dropout stream %s\n", c->rdrop.passes, c->rdrop.alpha,
+    printf("r-drop    passes %d  alpha %g (kl_reduction %s: %g in mean terms; ramp-up %g epochs)  reduction %s  "
+           "dropout stream %s\n", c->rdrop.passes, c->rdrop.alpha, c->rdrop.kl_reduction == RD_REDUCE_MEAN ? "mean" : "sum",
+           rd_step_alpha(c, T->B_g, UINT64_MAX >> 1, 0), c->rdrop.alpha_rampup_epochs,
            c->rdrop.reduction == RD_REDUCE_MEAN ? "mean" : "sum", c->rng.dropout_stream == RD_STREAM_RANK ? "rank" : "sample");
     printf("sgd       lr %g  momentum %g%s  weight decay %g  schedule %s\n", c->optimizer.lr, c->optimizer.momentum,
            c->optimizer.nesterov ? " (nesterov)" : "", c->optimizer.weight_decay, rd_sched_name(c->schedule.kind));
@@ -748,7 +803,7 @@ int rd_train_run(const rd_config *c, const rd_train_opts *o, rd_dist *d)
     T.d = d;
     T.opts = *o;
     T.perm_epoch = -1;
-    T.last_test_acc = T.last_val_acc = -1.0;
+    T.last_test_acc = T.last_val_acc = T.last_probe_kl = -1.0;
     T.st.best_val_acc = -1.0;
     T.st.best_step = -1;
     T.st.patience_left = c->training.patience;
