@@ -73,7 +73,7 @@ double rd_symmetric_kl(const float *a, const float *b, int K)
 }
 
 /* One sample, K >= 3 passes (logits rows a[q*stride]): CE = (1/K) sum_q -log P^q_y, KL =
- * the mean over the K(K-1)/2 pairs of the pair's symmetric KL (docs/ARCHITECTURE.md). The
+ * the mean over the K(K-1)/2 pairs of the pair's symmetric KL (docs/rdrop-strength.md). The
  * gradient w.r.t. pass p's logits is (1/K)(P^p - e_y) + alpha * w * sum_{q != p}
  * 0.5 (P^p (d_pq - KL(P^p||P^q)) + P^p - P^q), d_pq = log P^p - log P^q, w = 2/(K(K-1)):
  * the two-pass formula summed over p's partners (K = 2 is two_pass with w = 1). */

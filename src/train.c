@@ -356,7 +356,7 @@ static bool has_dropout(const rd_model *m)
     return false;
 }
 
-/* The pass-to-pass KL (docs/ARCHITECTURE.md "probe KL"): the mean symmetric KL between two
+/* The pass-to-pass KL (docs/rdrop-strength.md "Probe KL"): the mean symmetric KL between two
  * dropout passes over the first RD_PROBE_SAMPLES training samples (no augmentation), measured
  * without gradients whatever rdrop.passes and alpha are. The masks are keyed by sample as in
  * rng.dropout_stream sample, with the two "epochs" 2^32-1 and 2^32-2 that training never
