@@ -51,6 +51,8 @@ typedef struct {
     const char *build_flags;
     const char *mpi_version;
     const char *blas_core;
+    const char *blas_core_origin;   /* src/blas.h rd_blas_origin() */
+    double blas_gflops;             /* the start-up probe */
     int blas_threads;
     double bucket_mb;
     bool overlap;
@@ -78,7 +80,8 @@ typedef struct {
     double momentum, weight_decay;  /* /optimizer attributes */
     int nesterov;
     char *schedule;             /* /optimizer attribute schedule (JSON) */
-    char git[64], mpi_version[160], blas_core[64], build_flags[256];
+    char git[64], mpi_version[160], blas_core[64], blas_core_origin[96], build_flags[256];
+    double blas_gflops;         /* 0 and "" in files written before they existed */
     int blas_threads;
     double bucket_mb;
     int overlap;

@@ -6,10 +6,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blas.h"
 #include "log.h"
 #include "train.h"
 
 #define MAX_SETS 256
+
+/* main's argv, untouched by MPI, for the BLAS kernel restart (src/blas.h). */
+static char **g_argv;
 
 static const char *USAGE =
     "usage: rdrop <command> [options]\n"
@@ -164,11 +168,24 @@ static int load_config(rd_config *c, const train_args *a, rd_error *e)
     return 0;
 }
 
+/* run.blas_core of the config (auto when the config does not load: its error comes later),
+ * then the kernel choice, which may re-execute rdrop: before MPI_Init. */
+static void select_blas(const train_args *a)
+{
+    rd_config *c = rd_malloc(sizeof *c);
+    rd_error e = {0};
+    char mode[64] = "auto";
+    if (!rd_config_load(c, a->config, a->nsets, a->sets, &e)) snprintf(mode, sizeof mode, "%s", c->run.blas_core);
+    free(c);
+    rd_blas_select(mode, g_argv);
+}
+
 static int cmd_train(int argc, char **argv)
 {
     train_args a;
     int rc = parse_train_args(argc, argv, &a, TRAIN_HELP, true);
     if (rc >= 0) return rc;
+    select_blas(&a);
     rd_dist d;
     rd_error e = {0};
     rc = rd_dist_init(&d, &argc, &argv, &e);
@@ -274,6 +291,7 @@ static int cmd_eval(int argc, char **argv)
         return usage_error("eval: --data must be test, train or val");
 
     rd_dist d;
+    rd_blas_select("auto", g_argv);
     rd_dist_init_serial(&d);
     rd_error e = {0};
     rd_ckpt_info info;
@@ -366,6 +384,9 @@ static int cmd_inspect(int argc, char **argv)
     printf("lr            %.6g (last step)\n", info.lr);
     printf("provenance    %s; OpenBLAS %s x %d threads; bucket %g MB; overlap %s\n", info.mpi_version,
            info.blas_core, info.blas_threads, info.bucket_mb, info.overlap ? "on" : "off");
+    if (info.blas_core_origin[0])
+        printf("blas          kernel %s (%s), %.1f GF/s at start\n", info.blas_core, info.blas_core_origin,
+               info.blas_gflops);
     if (s->best_step >= 0)
         printf("best val      %.4f at step %lld (patience left %lld)\n", s->best_val_acc, (long long)s->best_step,
                (long long)s->patience_left);
@@ -397,6 +418,10 @@ static int cmd_inspect(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* getopt_long permutes argv's pointers: keep the order the user gave for the restart */
+    char **copy = rd_malloc(((size_t)argc + 1) * sizeof *copy);
+    memcpy(copy, argv, ((size_t)argc + 1) * sizeof *copy);
+    g_argv = copy;
     if (argc < 2) {
         fputs(USAGE, stderr);
         return RD_EXIT_CONFIG;
@@ -407,7 +432,10 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        printf("rdrop %s\n", RDROP_VERSION);
+        rd_cpu_features f = rd_cpu_detect();
+        const char *best = rd_blas_class_kernel(&f);
+        printf("rdrop %s\nblas kernel %s (OpenBLAS %s)\ncpu class kernel %s\n", RDROP_VERSION, rd_blas_corename(),
+               rd_blas_version(), best ? best : "none");
         return 0;
     }
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
