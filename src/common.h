@@ -14,6 +14,9 @@
 
 #define RDROP_VERSION "0.1.0"
 
+/* The most dropout passes (rdrop.passes) the loss handles. */
+#define RD_MAX_PASSES 16
+
 enum {
     RD_OK = 0,
     RD_EXIT_INTERNAL = 1,

@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1191,6 +1192,9 @@ static int validate_sizes(rd_ctx *x, const rd_config *c)
     if (c->data.batch_size > RD_MAX_BATCH)
         return fail_key(x, "data.batch_size", NULL, "must be at most %ld (2^28), got %ld", RD_MAX_BATCH,
                         c->data.batch_size);
+    if ((int64_t)c->rdrop.passes * c->data.batch_size > INT32_MAX)
+        return fail_key(x, "rdrop.passes", NULL, "%d passes of data.batch_size %ld are %lld rows, more than "
+                        "2^31-1", c->rdrop.passes, c->data.batch_size, (long long)c->rdrop.passes * c->data.batch_size);
     uint64_t input = c->data.format == RD_DATA_SYNTHETIC ? (uint64_t)c->data.synthetic.features : 0, count = 0;
     int i = params_over_limit(c, input, &count);
     if (i >= 0) {

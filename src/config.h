@@ -11,7 +11,6 @@
 
 #define RD_MAX_LAYERS 32
 #define RD_PATH_MAX 1024
-#define RD_MAX_PASSES 16  /* rdrop.passes */
 
 typedef enum { RD_LAYER_DENSE = 0, RD_LAYER_DROPOUT = 1 } rd_layer_kind;
 

@@ -81,18 +81,21 @@ static void k_pass(const float *a, size_t stride, int passes, int K, int y, doub
                    float *da, double *lp, double *ce, double *kl)
 {
     const double w = 2.0 / ((double)passes * (passes - 1));
+    double kl_pq[RD_MAX_PASSES][RD_MAX_PASSES];   /* KL(P^p || P^q) */
     double ce_sum = 0.0, kl_sum = 0.0;
     for (int q = 0; q < passes; q++) {
         log_softmax(a + q * stride, K, lp + (size_t)q * K);
         ce_sum -= lp[(size_t)q * K + y];
     }
     for (int p = 0; p < passes; p++)
-        for (int q = p + 1; q < passes; q++) {
+        for (int q = 0; q < passes; q++) {
             const double *l1 = lp + (size_t)p * K, *l2 = lp + (size_t)q * K;
             double s = 0.0;
-            for (int k = 0; k < K; k++) s += (exp(l1[k]) - exp(l2[k])) * (l1[k] - l2[k]);
-            kl_sum += 0.5 * s;
+            for (int k = 0; k < K && q != p; k++) s += exp(l1[k]) * (l1[k] - l2[k]);
+            kl_pq[p][q] = s;
         }
+    for (int p = 0; p < passes; p++)
+        for (int q = p + 1; q < passes; q++) kl_sum += 0.5 * (kl_pq[p][q] + kl_pq[q][p]);
     *ce = ce_sum / passes;
     *kl = w * kl_sum;
     if (!da) return;
@@ -103,9 +106,7 @@ static void k_pass(const float *a, size_t stride, int passes, int K, int y, doub
             for (int q = 0; q < passes; q++) {
                 if (q == p) continue;
                 const double *l2 = lp + (size_t)q * K;
-                double kl_pq = 0.0;   /* KL(P^p || P^q), recomputed per k: K is small */
-                for (int j = 0; j < K; j++) kl_pq += exp(l1[j]) * (l1[j] - l2[j]);
-                g += 0.5 * (P * (l1[k] - l2[k] - kl_pq) + P - exp(l2[k]));
+                g += 0.5 * (P * (l1[k] - l2[k] - kl_pq[p][q]) + P - exp(l2[k]));
             }
             da[p * stride + k] = (float)(scale * ((P - e) / passes + alpha * w * g));
         }
