@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The probe-KL side of the R-Drop strength study (configs/sweeps/rdrop_strength.yaml).
 
-usage: launch/rdrop_strength_report.py SWEEP_OUT [CSV_OUT]
+usage: launch/rdrop_strength_report.py SWEEP_OUT [CSV_OUT] [--units TEST_IMAGES.gz]
 
 Reads every run folder of SWEEP_OUT (OUT/<variant=...,optimizer.lr=...,run.seed=...>) and
 prints, per variant and lr (mean over the finished seeds): the probe KL (the pass-to-pass KL on
@@ -9,6 +9,10 @@ prints, per variant and lr (mean over the finished seeds): the probe KL (the pas
 last epoch, the test accuracy of the first evaluation, and whether a run collapsed (final test
 accuracy below 0.5: a near-constant output makes the KL term zero). CSV_OUT (optional) gets
 one row per run and evaluation: run, variant, lr, seed, epoch, probe_kl, val_acc, test_acc.
+--units: a second table from each run's last checkpoint (h5py + numpy, dropout off) on the
+first 2,000 test images: the share of hidden units never active (ReLU output 0 on every
+image) per hidden layer, and the spread of the logits across images (mean over classes of the
+standard deviation): a near-zero spread is a constant output.
 """
 import csv
 import json
@@ -40,7 +44,34 @@ def finished(run_dir):
         return False
 
 
+def unit_stats(run_dir, images):
+    import glob
+    import gzip
+    import h5py
+    import numpy as np
+    ckpts = sorted(glob.glob(os.path.join(run_dir, "ckpt-*.h5")))
+    if not ckpts:
+        return None
+    with h5py.File(ckpts[-1], "r") as f:
+        layers = [(f["model"][n]["kernel"][()], f["model"][n]["bias"][()], f["model"][n].attrs["activation"])
+                  for n in f["model"].attrs["order"]]
+    x = np.frombuffer(gzip.open(images).read()[16:], np.uint8)
+    h = x.reshape(-1, layers[0][0].shape[0])[:2000].astype(np.float32) / 255
+    dead = []
+    for w, b, act in layers:
+        h = h @ w + b
+        if act == "relu":
+            h = np.maximum(h, 0)
+            dead.append(float((h.max(0) <= 0).mean()))
+    return dead, float(h.std(0).mean())
+
+
 def main(argv):
+    units = None
+    if "--units" in argv:
+        i = argv.index("--units")
+        units = argv[i + 1]
+        argv = argv[:i] + argv[i + 2:]
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
         return 2
@@ -65,6 +96,7 @@ def main(argv):
             "first_test": test[min(test)]["acc"],
             "final_test": test[last]["acc"],
             "seed": p["run.seed"],
+            "units": unit_stats(d, units) if units else None,
         })
     if len(argv) > 2:
         with open(argv[2], "w", newline="") as f:
@@ -86,6 +118,17 @@ def main(argv):
         cells.append(f"{mean([r['final_test'] for r in runs]):.4f}")
         cells.append(f"{sum(r['final_test'] < 0.5 for r in runs)} of {len(runs)}")
         print("| " + " | ".join(cells) + " |")
+    if units:
+        print()
+        print("| variant | lr | seeds | dead hidden units, layer 1 | dead hidden units, layer 2 | logit spread (std over images) |")
+        print("|---|---|---|---|---|---|")
+        for (v, lr), runs in groups.items():
+            st = [r["units"] for r in runs if r["units"]]
+            if not st:
+                continue
+            d1 = mean([s[0][0] for s in st])
+            d2 = mean([s[0][1] for s in st]) if len(st[0][0]) > 1 else float("nan")
+            print(f"| {v} | {lr} | {len(st)} | {100 * d1:.1f}% | {100 * d2:.1f}% | {mean([s[1] for s in st]):.4f} |")
     return 0
 
 
