@@ -20,6 +20,7 @@
 
 #define RD_CKPT_FORMAT "rdrop-checkpoint"
 #define RD_CKPT_FORMAT_VERSION 1
+#define RD_CKPT_FORMAT_VERSION_CONV 2   /* files with conv2d layers (docs/conv.md); MLP-only stay 1 */
 #define RD_CKPT_USERBLOCK 512
 #define RD_CKPT_MAGIC "RDROPCK1"
 
@@ -43,6 +44,13 @@ typedef struct {
     size_t metrics_len;
 } rd_train_state;
 
+/* The scalars of rd_train_state as RD_STATE_SLOTS 8-byte slots, for the resume broadcast: the
+ * same field table as the checkpoint's write and read. pack returns the slots used; unpack
+ * sets only those scalars (not validation_indices or metrics). */
+#define RD_STATE_SLOTS 32
+int rd_train_state_pack(const rd_train_state *s, uint64_t slots[RD_STATE_SLOTS]);
+void rd_train_state_unpack(rd_train_state *s, const uint64_t slots[RD_STATE_SLOTS]);
+
 /* Host/run facts for the root attributes (wall-clock and provenance only). */
 typedef struct {
     int world_size;
@@ -55,13 +63,19 @@ typedef struct {
     double blas_gflops;             /* the start-up probe */
     int blas_threads;
     double bucket_mb;
-    bool overlap;
+    bool overlap;               /* the setting in use (dist.overlap auto: the verdict) */
+    const char *overlap_choice; /* dist.overlap auto: both timings and the verdict; NULL = none */
 } rd_ckpt_meta;
 
+/* One parameterised layer (/model attribute order): dense_<i> or conv2d_<i>. */
 typedef struct {
-    int in, out;
+    char name[32];              /* group name */
+    int rank, kdims[4];         /* kernel shape: dense [in, out], conv2d [KH, KW, C_in, C_out] */
+    int in, out;                /* kernel matrix [in x out] (conv2d: in = KH*KW*C_in) */
     char activation[16];
     double max_norm;
+    int stride[2];              /* conv2d */
+    char padding[8];            /* conv2d: valid | same */
 } rd_ckpt_dense;
 
 /* What a reader learns from a checkpoint before it builds a model. */
@@ -85,7 +99,7 @@ typedef struct {
     int blas_threads;
     double bucket_mb;
     int overlap;
-    int n_dense;
+    int n_dense;                /* entries of /model attribute order (dense and conv2d) */
     rd_ckpt_dense dense[RD_MAX_LAYERS];
     rd_train_state state;       /* validation_indices and metrics allocated; metrics is
                                    NUL-terminated (metrics_len excludes the NUL) */
@@ -125,6 +139,9 @@ int rd_ckpt_read_params(const char *path, rd_model *m, bool momentum, rd_error *
 
 /* Run-folder helpers. Checkpoints are DIR/ckpt-<step %09>.h5. */
 void rd_ckpt_name(char *out, size_t n, const char *dir, int64_t step);
+
+/* "1.10.8": the HDF5 library rdrop runs with. */
+void rd_ckpt_hdf5_version(char *out, size_t n);
 
 /* List DIR/ckpt-*.h5 sorted by step descending (parsed from the file's `step` attribute
  * only for files that verify; `bad` receives one line per file that did not verify:

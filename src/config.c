@@ -8,7 +8,9 @@
  * overrides still point at the right place.
  */
 #include "config.h"
+#include "conv.h"
 #include "blas.h"
+#include "json.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -35,7 +37,10 @@ static const char *const reduction_names[] = {"mean", "sum", NULL};
 static const char *const stream_names[] = {"rank", "sample", NULL};
 static const char *const format_names[] = {"idx", "synthetic", NULL};
 static const char *const scale_names[] = {"none", "linear", NULL};
-static const char *const layer_type_names[] = {"dense", "dropout", NULL};
+static const char *const layer_type_names[] = {"dense", "dropout", "conv2d", "max_pool", NULL};
+static const char *const padding_names[] = {"valid", "same", NULL};
+static const char *const compress_names[] = {"none", "bf16", "fp16", NULL};   /* = rd_compress */
+static const char *const overlap_names[] = {"false", "true", "auto", NULL};   /* = rd_overlap_mode */
 
 static int name_index(const char *const *names, const char *s)
 {
@@ -59,6 +64,8 @@ static const char *name_of(const char *const *names, int v)
 const char *rd_activation_name(rd_activation a) { return name_of(act_names, (int)a); }
 int rd_activation_parse(const char *s) { return s ? name_index(act_names, s) : -1; }
 const char *rd_sched_name(rd_sched_kind k) { return name_of(sched_names, (int)k); }
+const char *rd_layer_type_name(rd_layer_kind k) { return name_of(layer_type_names, (int)k); }
+const char *rd_padding_name(rd_padding p) { return name_of(padding_names, (int)p); }
 
 /* ------------------------------------------------------------------ key table */
 
@@ -66,6 +73,7 @@ typedef enum {
     K_SECTION, K_LAYERS, K_LAYER_TYPE, K_INT, K_LONG, K_U64, K_DOUBLE, K_BOOL, K_PATH,
     K_ENUM,      /* int-sized enum field */
     K_FLAG_ENUM, /* bool field spelled names[0] (false) | names[1] (true) */
+    K_PAIR,      /* int[2] field given as an int (both) or [h, w] */
 } rd_kind;
 
 typedef struct {
@@ -138,6 +146,7 @@ static const rd_key rd_keys[] = {
     {KEY("training.log_every_steps", K_LONG, training.log_every_steps), GE(0)},
     {KEY("training.eval_every_epochs", K_LONG, training.eval_every_epochs), GE(0)},
     {KEY("training.patience", K_LONG, training.patience), GE(0)},
+    {KEY("training.accumulate", K_LONG, training.accumulate), IN(1, 1 << 20)},
     SECTION("checkpoint"),
     {KEY("checkpoint.every_steps", K_LONG, checkpoint.every_steps), GE(0)},
     {KEY("checkpoint.every_epochs", K_LONG, checkpoint.every_epochs), GE(0)},
@@ -148,11 +157,15 @@ static const rd_key rd_keys[] = {
     {KEY("rng.dropout_stream", K_ENUM, rng.dropout_stream), .names = stream_names},
     SECTION("dist"),
     {KEY("dist.bucket_mb", K_DOUBLE, dist.bucket_mb), GT(0)},
-    {KEY("dist.overlap", K_BOOL, dist.overlap)},
+    {KEY("dist.overlap", K_ENUM, dist.overlap), .names = overlap_names},
+    {KEY("dist.compress", K_ENUM, dist.compress), .names = compress_names},
+    {KEY("dist.hierarchical", K_BOOL, dist.hierarchical)},
     SECTION("run"),
     {KEY("run.out", K_PATH, run.out)},
     {.path = "run.seed", .kind = K_U64, .off = OFF(run.seed)},
     {KEY("run.blas_threads", K_INT, run.blas_threads), IN(1, 4096)},
+    {KEY("run.timeline", K_PATH, run.timeline)},
+    {KEY("run.timeline_steps", K_LONG, run.timeline_steps), IN(1, 100000)},
     {KEY("run.blas_core", K_PATH, run.blas_core)},
 };
 #define RD_NKEYS (sizeof rd_keys / sizeof rd_keys[0])
@@ -160,12 +173,18 @@ static const rd_key rd_keys[] = {
 #define LKEY(p, k, f) .path = (p), .kind = (k), .off = offsetof(rd_layer_spec, f)
 #define DENSE (1u << RD_LAYER_DENSE)
 #define DROPOUT (1u << RD_LAYER_DROPOUT)
+#define CONV (1u << RD_LAYER_CONV2D)
+#define POOL (1u << RD_LAYER_MAX_POOL)
 
 static const rd_key rd_layer_keys[] = {
-    {.path = "type", .kind = K_LAYER_TYPE, .names = layer_type_names, .layers = DENSE | DROPOUT},
+    {LKEY("type", K_LAYER_TYPE, kind), .names = layer_type_names, .layers = DENSE | DROPOUT | CONV | POOL},
     {LKEY("units", K_INT, units), IN(1, 1 << 20), .layers = DENSE},
-    {LKEY("activation", K_ENUM, activation), .names = act_names, .layers = DENSE},
-    {LKEY("max_norm", K_DOUBLE, max_norm), GE(0), .layers = DENSE},
+    {LKEY("filters", K_INT, filters), IN(1, 1 << 16), .layers = CONV},
+    {LKEY("size", K_PAIR, size), IN(1, 1 << 12), .layers = CONV | POOL},
+    {LKEY("stride", K_PAIR, stride), IN(1, 1 << 12), .layers = CONV | POOL},
+    {LKEY("padding", K_ENUM, padding), .names = padding_names, .layers = CONV},
+    {LKEY("activation", K_ENUM, activation), .names = act_names, .layers = DENSE | CONV},
+    {LKEY("max_norm", K_DOUBLE, max_norm), GE(0), .layers = DENSE | CONV},
     {LKEY("rate", K_DOUBLE, rate), IN_OPEN(0, 1), .layers = DROPOUT},
 };
 #define RD_NLAYER_KEYS (sizeof rd_layer_keys / sizeof rd_layer_keys[0])
@@ -274,7 +293,10 @@ void rd_config_defaults(rd_config *c)
 
     c->rng.dropout_stream = RD_STREAM_RANK;
     c->dist.bucket_mb = 4.0;
-    c->dist.overlap = true;
+    c->dist.overlap = RD_OVERLAP_AUTO;
+    c->dist.compress = 0;   /* RD_COMPRESS_NONE (half.h) */
+    c->training.accumulate = 1;
+    c->run.timeline_steps = 10;
 
     copy_str(c->run.out, sizeof c->run.out, "runs/rdrop"); /* the loader uses the file stem */
     c->run.seed = 0;
@@ -282,83 +304,11 @@ void rd_config_defaults(rd_config *c)
     copy_str(c->run.blas_core, RD_PATH_MAX, "auto");
 }
 
-/* ------------------------------------------------------------------ string builder */
-
-typedef struct {
-    char *p;
-    size_t n, cap;
-} rd_sb;
-
-static void sb_reserve(rd_sb *b, size_t extra)
-{
-    if (b->n + extra + 1 <= b->cap) return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + extra + 1) cap *= 2;
-    char *p = rd_malloc(cap);
-    if (b->n) memcpy(p, b->p, b->n);
-    p[b->n] = '\0';
-    free(b->p);
-    b->p = p;
-    b->cap = cap;
-}
-
-static void sb_printf(rd_sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(rd_sb *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    sb_reserve(b, (size_t)n);
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)n;
-}
-
-/* YAML double-quoted scalar: safe for spaces, colons, '#', quotes and control bytes. */
-static void sb_yaml_quoted(rd_sb *b, const char *s)
-{
-    sb_printf(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        /* YAML reads NEL, LS and PS as line breaks even inside quotes and folds them into a
-         * space, so a path holding one would not read back (found by fuzzing): escape them. */
-        if (p[0] == 0xc2 && p[1] == 0x85) { sb_printf(b, "\\N"); p += 1; continue; }
-        if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
-            sb_printf(b, p[2] == 0xa8 ? "\\L" : "\\P");
-            p += 2;
-            continue;
-        }
-        switch (*p) {
-        case '"': sb_printf(b, "\\\""); break;
-        case '\\': sb_printf(b, "\\\\"); break;
-        case '\n': sb_printf(b, "\\n"); break;
-        case '\t': sb_printf(b, "\\t"); break;
-        case '\r': sb_printf(b, "\\r"); break;
-        default:
-            if (*p < 0x20 || *p == 0x7f) sb_printf(b, "\\x%02x", *p);
-            else sb_printf(b, "%c", *p);
-        }
-    }
-    sb_printf(b, "\"");
-}
-
-/* Shortest of %.15g..%.17g that reads back as the same double (so round trips are exact
- * while 0.05 stays "0.05"). */
-static void fmt_double(char *buf, size_t cap, double v)
-{
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, cap, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) return;
-    }
-}
-
-/* As fmt_double, but always a YAML 1.1 float (PyYAML needs a '.' in the mantissa). */
+/* As rd_fmt_double, but always a YAML 1.1 float (PyYAML needs a '.' in the mantissa). */
 static void fmt_yaml_double(char *buf, size_t cap, double v)
 {
     char t[40];
-    fmt_double(t, sizeof t, v);
+    rd_fmt_double(t, sizeof t, v);
     if (strchr(t, '.') || !isfinite(v)) {
         snprintf(buf, cap, "%s", t);
         return;
@@ -658,8 +608,8 @@ static bool in_range(const rd_key *k, double v)
 static void range_text(const rd_key *k, char *buf, size_t cap)
 {
     char lo[40], hi[40];
-    fmt_double(lo, sizeof lo, k->lo);
-    fmt_double(hi, sizeof hi, k->hi);
+    rd_fmt_double(lo, sizeof lo, k->lo);
+    rd_fmt_double(hi, sizeof hi, k->hi);
     bool integer = k->kind == K_INT || k->kind == K_LONG;
     if (!isfinite(k->hi)) snprintf(buf, cap, "must be %s %s", k->lo_open ? ">" : ">=", lo);
     else if (integer && k->hi - k->lo == 1) snprintf(buf, cap, "must be %s or %s", lo, hi);
@@ -833,8 +783,31 @@ static int apply_mapping(rd_ctx *x, yaml_document_t *d, const char *path, yaml_n
 }
 
 /* Set one key of an existing layer; `kn` (may be NULL) is the key node for errors. */
-static int set_layer_key(rd_ctx *x, const char *lpath, rd_layer_spec *l, const char *key,
-                         const yaml_node_t *kn, const yaml_node_t *vn)
+/* An int (both entries) or a list [h, w] of ints into p[2]. */
+static int set_pair(rd_ctx *x, yaml_document_t *d, const rd_key *k, const char *path,
+                    const yaml_node_t *n, int *p)
+{
+    if (n->type == YAML_SEQUENCE_NODE) {
+        int count = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
+        if (count != 2) return fail_got(x, n, path, "an integer or a list [h, w] of two integers");
+        for (int i = 0; i < 2; i++) {
+            const yaml_node_t *v = node_at(d, n->data.sequence.items.start[i]);
+            if (v->type != YAML_SCALAR_NODE || is_quoted(v) || is_null(v))
+                return fail_got(x, v, path, "an integer");
+            int rc = set_integer(x, &(rd_key){.kind = K_INT, .lo = k->lo, .hi = k->hi}, path, v, p + i);
+            if (rc) return rc;
+        }
+        return 0;
+    }
+    if (n->type != YAML_SCALAR_NODE || is_quoted(n) || is_null(n))
+        return fail_got(x, n, path, "an integer or a list [h, w] of two integers");
+    int rc = set_integer(x, &(rd_key){.kind = K_INT, .lo = k->lo, .hi = k->hi}, path, n, p);
+    p[1] = p[0];
+    return rc;
+}
+
+static int set_layer_key(rd_ctx *x, yaml_document_t *d, const char *lpath, rd_layer_spec *l,
+                         const char *key, const yaml_node_t *kn, const yaml_node_t *vn)
 {
     const rd_key *k = find_layer_key(key);
     if (!k || !(k->layers & (1u << l->kind)))
@@ -844,11 +817,13 @@ static int set_layer_key(rd_ctx *x, const char *lpath, rd_layer_spec *l, const c
     if (k->kind == K_LAYER_TYPE) {
         int v = vn->type == YAML_SCALAR_NODE ? name_index(layer_type_names, scalar_text(vn)) : -1;
         if (v == (int)l->kind) return 0;
+        static const char *const example[] = {"{type: dense, units: 10}", "{type: dropout, rate: 0.5}",
+                                              "{type: conv2d, filters: 32, size: 3}", "{type: max_pool, size: 2}"};
         return fail_at(x, vn, path, "changing a layer's type needs the whole layer, e.g. "
-                       "--set %s=%s", lpath, v == RD_LAYER_DENSE ? "{type: dense, units: 10}"
-                                                                 : "{type: dropout, rate: 0.5}");
+                       "--set %s=%s", lpath, example[v >= 0 ? v : 0]);
     }
     record_loc(x, path, vn);
+    if (k->kind == K_PAIR) return set_pair(x, d, k, path, vn, (int *)((char *)l + k->off));
     return set_leaf(x, k, l, path, vn);
 }
 
@@ -865,14 +840,14 @@ static int layer_type(rd_ctx *x, yaml_document_t *d, const char *path, const yam
 {
     const yaml_node_t *tv = find_value(d, n, "type");
     if (!tv) {
-        fail_at(x, n, path, "a layer needs 'type' (dense or dropout)");
+        fail_at(x, n, path, "a layer needs 'type' (dense, dropout, conv2d or max_pool)");
         return -1;
     }
     int kind = tv->type == YAML_SCALAR_NODE ? name_index(layer_type_names, scalar_text(tv)) : -1;
     if (kind < 0) {
         char tpath[256];
         snprintf(tpath, sizeof tpath, "%s.type", path);
-        fail_got(x, tv, tpath, "a layer type (one of: dense, dropout)");
+        fail_got(x, tv, tpath, "a layer type (one of: dense, dropout, conv2d, max_pool)");
     }
     return kind;
 }
@@ -894,14 +869,23 @@ static int parse_layer(rd_ctx *x, yaml_document_t *d, const char *path, const ya
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; !rc && p < n->data.mapping.pairs.top; p++) {
         const yaml_node_t *kn = node_at(d, p->key);
         if (strcmp(scalar_text(kn), "type"))
-            rc = set_layer_key(x, path, out, scalar_text(kn), kn, node_at(d, p->value));
+            rc = set_layer_key(x, d, path, out, scalar_text(kn), kn, node_at(d, p->value));
     }
     if (rc) return rc;
+    if (kind == RD_LAYER_CONV2D && out->filters == 0)
+        return fail_at(x, n, path, "a conv2d layer needs 'filters'");
+    if ((kind == RD_LAYER_CONV2D || kind == RD_LAYER_MAX_POOL) && out->size[0] == 0)
+        return fail_at(x, n, path, "a %s layer needs 'size' (an integer or [h, w])", layer_type_names[kind]);
+    if (kind == RD_LAYER_CONV2D && out->stride[0] == 0) out->stride[0] = out->stride[1] = 1;
+    if (kind == RD_LAYER_MAX_POOL && out->stride[0] == 0) {
+        out->stride[0] = out->size[0];
+        out->stride[1] = out->size[1];
+    }
     if (kind == RD_LAYER_DENSE && out->units == 0)
         return fail_at(x, n, path, "a dense layer needs 'units'");
     if (kind == RD_LAYER_DROPOUT && out->rate < 0)
         return fail_at(x, n, path, "a dropout layer needs 'rate'");
-    if (kind == RD_LAYER_DENSE) out->rate = 0;
+    if (kind != RD_LAYER_DROPOUT) out->rate = 0;
     return 0;
 }
 
@@ -1032,7 +1016,7 @@ static int apply_layer_path(rd_ctx *x, yaml_document_t *d, const char *path, yam
     }
     const char *key = rest + nd + 1;
     if (strchr(key, '.')) return fail_at(x, NULL, path, "no such key: layer keys have no sub-keys");
-    return set_layer_key(x, lpath, l, key, NULL, n);
+    return set_layer_key(x, d, lpath, l, key, NULL, n);
 }
 
 /* Walk "a.b.c" through the table and apply n there. */
@@ -1113,6 +1097,13 @@ static int check_field(rd_ctx *x, const rd_key *k, const void *base, const char 
             return fail_key(x, path, NULL, "invalid value %d", v);
         return 0;
     }
+    if (k->kind == K_PAIR) {
+        const int *v = (const int *)p;
+        for (int i = 0; i < 2; i++)
+            if (!in_range(k, v[i]))
+                return fail_key(x, path, NULL, "must be between %g and %g, got %d", k->lo, k->hi, v[i]);
+        return 0;
+    }
     if (k->kind != K_INT && k->kind != K_LONG && k->kind != K_DOUBLE) return 0;
     double v = read_number(k, base);
     if (!isfinite(v)) return fail_key(x, path, NULL, "must be a finite number");
@@ -1120,8 +1111,94 @@ static int check_field(rd_ctx *x, const rd_key *k, const void *base, const char 
     char rule[160], got[40];
     range_text(k, rule, sizeof rule);
     if (k->kind == K_LONG) snprintf(got, sizeof got, "%ld", *(const long *)p);
-    else fmt_double(got, sizeof got, v);
+    else rd_fmt_double(got, sizeof got, v);
     return fail_key(x, path, NULL, "%s, got %s", rule, got);
+}
+
+/* Size limits, checked before anything is allocated (a config asking for more is an error,
+ * not an out-of-memory abort): the parameter count (params, gradients and momentum are one
+ * float buffer each) and the synthetic data set's bytes (the IDX reader's limit). */
+#define RD_MAX_PARAMS (1ull << 31)
+#define RD_MAX_DATA_BYTES (1ull << 33)
+/* The most samples an IDX file may hold; also keeps passes x batch within an int. */
+#define RD_MAX_BATCH (1l << 28)
+
+/* One spatial dimension of a conv2d or max_pool output (docs/conv.md): valid: floor((in-k)/s)+1,
+ * 0 when the window is larger than the input; same: ceil(in/s). */
+static long conv_out(long in, long k, long s, rd_padding pad)
+{
+    if (pad == RD_PAD_SAME) return (in + s - 1) / s;
+    return in < k ? 0 : (in - k) / s + 1;
+}
+
+static double phys_bytes(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? (double)pages * (double)page : INFINITY;
+}
+
+/* The output shape of every layer on [H, W, C] samples; returns the first bad layer (why
+ * says what is wrong) or -1. rows > 0: each conv2d's im2col buffer of rows samples must fit
+ * in physical memory. */
+static int walk_shapes(const rd_config *c, long H, long W, long C, long rows, int (*shapes)[3],
+                       char *why, size_t cap)
+{
+    uint64_t params = 0;
+    bool has_conv = false;
+    for (int i = 0; i < c->model.n_layers && i < RD_MAX_LAYERS; i++) has_conv |= c->model.layers[i].kind == RD_LAYER_CONV2D;
+    for (int i = 0; i < c->model.n_layers && i < RD_MAX_LAYERS; i++) {
+        const rd_layer_spec *l = &c->model.layers[i];
+        const char *type = layer_type_names[l->kind];
+        if (l->kind == RD_LAYER_DENSE) {
+            params += (uint64_t)(H * W * C) * (uint64_t)l->units + (uint64_t)l->units;
+            H = W = 1;
+            C = l->units;
+        } else if (l->kind == RD_LAYER_CONV2D || l->kind == RD_LAYER_MAX_POOL) {
+            const long kh = l->size[0], kw = l->size[1];
+            const rd_padding pad = l->kind == RD_LAYER_CONV2D ? l->padding : RD_PAD_VALID;
+            long oh = conv_out(H, kh, l->stride[0], pad), ow = conv_out(W, kw, l->stride[1], pad);
+            if (oh < 1 || ow < 1) {   /* valid padding with the window larger than the input */
+                snprintf(why, cap, "%s window %ldx%ld does not fit its input %ldx%ld (padding valid): "
+                         "output size %ldx%ld", type, kh, kw, H, W, oh, ow);
+                return i;
+            }
+            if (l->kind == RD_LAYER_CONV2D && rows > 0) {
+                /* the im2col scratch holds rd_conv_chunk samples: ~RD_CONV_CHUNK_FLOATS, at least one */
+                const double per = (double)(oh * ow) * (double)(kh * kw * C);
+                double n = per >= RD_CONV_CHUNK_FLOATS ? 1.0 : floor(RD_CONV_CHUNK_FLOATS / per);
+                if (n > rows) n = (double)rows;
+                const double need = n * per * sizeof(float), have = phys_bytes();
+                if (need > have) {
+                    snprintf(why, cap, "the conv2d im2col buffer needs %.3g GiB (%.0f sample(s) x %ldx%ld "
+                             "outputs x %ld patch values x 4 bytes), more than this machine's memory "
+                             "(%.3g GiB); use a smaller window or input", need / 1073741824.0, n, oh, ow,
+                             kh * kw * C, have / 1073741824.0);
+                    return i;
+                }
+            }
+            H = oh;
+            W = ow;
+            if (l->kind == RD_LAYER_CONV2D) {
+                params += (uint64_t)(kh * kw * C) * (uint64_t)l->filters + (uint64_t)l->filters;
+                C = l->filters;
+            }
+        }
+        if (params > RD_MAX_PARAMS && has_conv) {   /* MLPs: params_over_limit says it per units key */
+            snprintf(why, cap, "the model would have %llu parameters up to this layer, more than the limit of "
+                     "%llu (2^31)", (unsigned long long)params, (unsigned long long)RD_MAX_PARAMS);
+            return i;
+        }
+        if (H * W * C > (1l << 28)) {
+            snprintf(why, cap, "%s output [%ld, %ld, %ld] has more than 2^28 values per sample", type, H, W, C);
+            return i;
+        }
+        if (shapes) {
+            shapes[i][0] = (int)H;
+            shapes[i][1] = (int)W;
+            shapes[i][2] = (int)C;
+        }
+    }
+    return -1;
 }
 
 static int validate_layers(rd_ctx *x, const rd_config *c)
@@ -1134,8 +1211,12 @@ static int validate_layers(rd_ctx *x, const rd_config *c)
         const rd_layer_spec *l = &c->model.layers[i];
         char lpath[64], path[96];
         snprintf(lpath, sizeof lpath, "model.layers.%d", i);
-        if (l->kind != RD_LAYER_DENSE && l->kind != RD_LAYER_DROPOUT)
+        if (l->kind < RD_LAYER_DENSE || l->kind > RD_LAYER_MAX_POOL)
             return fail_key(x, lpath, NULL, "invalid layer kind %d", (int)l->kind);
+        if (dense && (l->kind == RD_LAYER_CONV2D || l->kind == RD_LAYER_MAX_POOL))
+            return fail_key(x, lpath, NULL, "a %s layer cannot follow a dense layer (its output has no "
+                            "[H, W, C] shape); put conv2d and max_pool layers before the dense ones",
+                            layer_type_names[l->kind]);
         dense += l->kind == RD_LAYER_DENSE;
         for (size_t j = 0; j < RD_NLAYER_KEYS; j++) {
             const rd_key *k = &rd_layer_keys[j];
@@ -1143,6 +1224,17 @@ static int validate_layers(rd_ctx *x, const rd_config *c)
             snprintf(path, sizeof path, "%s.%s", lpath, k->path);
             int rc = check_field(x, k, l, path);
             if (rc) return rc;
+        }
+    }
+    if (c->data.format == RD_DATA_SYNTHETIC) { /* the input shape [1, 1, features] is known now */
+        char why[256];
+        int bad = walk_shapes(c, 1, 1, (int)c->data.synthetic.features, (long)c->rdrop.passes * c->data.batch_size,
+                              NULL, why, sizeof why);
+        if (bad >= 0) {
+            char lpath[64];
+            snprintf(lpath, sizeof lpath, "model.layers.%d", bad);
+            return fail_key(x, lpath, "model.layers", "%s (data.format synthetic: samples are [1, 1, %ld])",
+                            why, c->data.synthetic.features);
         }
     }
     if (!dense)
@@ -1157,13 +1249,6 @@ static int validate_layers(rd_ctx *x, const rd_config *c)
     return 0;
 }
 
-/* Size limits, checked before anything is allocated (a config asking for more is an error,
- * not an out-of-memory abort): the parameter count (params, gradients and momentum are one
- * float buffer each) and the synthetic data set's bytes (the IDX reader's limit). */
-#define RD_MAX_PARAMS (1ull << 31)
-#define RD_MAX_DATA_BYTES (1ull << 33)
-/* The most samples an IDX file may hold; also keeps passes x batch within an int. */
-#define RD_MAX_BATCH (1l << 28)
 
 /* The first dense layer at which the parameter count passes RD_MAX_PARAMS, or -1. The input
  * width is `input_dim` (0 = not known yet: counted as 1, a lower bound). *count receives the
@@ -1174,6 +1259,10 @@ static int params_over_limit(const rd_config *c, uint64_t input_dim, uint64_t *c
     uint64_t width = input_dim ? input_dim : 1, total = 0;
     for (int i = 0; i < c->model.n_layers && i < RD_MAX_LAYERS; i++) {
         const rd_layer_spec *l = &c->model.layers[i];
+        if (l->kind == RD_LAYER_CONV2D) { /* a lower bound: the spatial size is not known here */
+            total += (uint64_t)l->size[0] * (uint64_t)l->size[1] * width * (uint64_t)l->filters + (uint64_t)l->filters;
+            width = (uint64_t)l->filters;
+        }
         if (l->kind != RD_LAYER_DENSE) continue;
         uint64_t units = l->units > 0 ? (uint64_t)l->units : 0;
         total += width * units + units;
@@ -1219,6 +1308,16 @@ static int validate_sizes(rd_ctx *x, const rd_config *c)
         }
     }
     return 0;
+}
+
+int rd_config_check_shapes(const rd_config *c, int H, int W, int C, long rows, const char *name,
+                           int (*shapes)[3], rd_error *e)
+{
+    char why[320];
+    int bad = walk_shapes(c, H, W, C, rows, shapes, why, sizeof why);
+    if (bad < 0) return 0;
+    return one_line(rd_fail(e, RD_EXIT_CONFIG, "%s: model.layers.%d: %s (input samples are [%d, %d, %d])",
+                            name ? name : "config", bad, why, H, W, C), e);
 }
 
 int rd_config_check_model_size(const rd_config *c, long input_dim, const char *name, rd_error *e)
@@ -1341,6 +1440,20 @@ static int resolve_paths(rd_ctx *x, rd_config *c)
     return 0;
 }
 
+int rd_config_set_out(rd_config *c, const char *dir, rd_error *e)
+{
+    if (!rd_utf8_valid(dir))
+        return rd_fail(e, RD_EXIT_CONFIG, "--out: the folder name must be UTF-8 text (it is stored in the run's YAML config)");
+    if (strlen(dir) >= RD_PATH_MAX)
+        return rd_fail(e, RD_EXIT_CONFIG, "--out: path too long (%zu bytes, at most %d)", strlen(dir), RD_PATH_MAX - 1);
+    char p[RD_PATH_MAX];
+    copy_str(p, sizeof p, dir);
+    rd_ctx x = {.c = c, .name = "--out", .e = e};
+    int rc = resolve_path(&x, "run.out", p);
+    if (!rc) copy_str(c->run.out, sizeof c->run.out, p);
+    return one_line(rc, e);
+}
+
 /* "runs/<file name without directory and extension>" */
 static void default_out(const char *name, char *out)
 {
@@ -1421,80 +1534,253 @@ int rd_config_load(rd_config *c, const char *path, int nset, char *const *sets, 
 
 /* ------------------------------------------------------------------ writing */
 
-static void yaml_leaf(rd_sb *b, const rd_key *k, const rd_config *c)
+/* One leaf (config or layer key) of `base` as YAML scalar text: numbers and names plain,
+ * paths double-quoted. */
+static const char *leaf_text(const rd_key *k, const void *base, char *num, size_t cap, bool *quoted)
 {
-    const char *p = (const char *)c + k->off;
-    char num[48];
-    int indent = 2 * path_depth(k->path);
-    sb_printf(b, "%*s%s: ", indent, "", last_segment(k->path));
+    const char *p = (const char *)base + k->off;
+    *quoted = false;
     switch (k->kind) {
-    case K_INT: sb_printf(b, "%d", *(const int *)p); break;
-    case K_LONG: sb_printf(b, "%ld", *(const long *)p); break;
-    case K_U64: sb_printf(b, "%" PRIu64, *(const uint64_t *)p); break;
-    case K_DOUBLE: fmt_yaml_double(num, sizeof num, *(const double *)p); sb_printf(b, "%s", num); break;
-    case K_BOOL: sb_printf(b, "%s", *(const bool *)p ? "true" : "false"); break;
-    case K_PATH: sb_yaml_quoted(b, p); break;
-    case K_ENUM: {
+    case K_INT: snprintf(num, cap, "%d", *(const int *)p); return num;
+    case K_LONG: snprintf(num, cap, "%ld", *(const long *)p); return num;
+    case K_U64: snprintf(num, cap, "%" PRIu64, *(const uint64_t *)p); return num;
+    case K_DOUBLE: fmt_yaml_double(num, cap, *(const double *)p); return num;
+    case K_BOOL: return *(const bool *)p ? "true" : "false";
+    case K_PATH: *quoted = true; return p;
+    case K_ENUM: case K_LAYER_TYPE: {
         const char *s = name_of(k->names, *(const int *)p);
-        sb_printf(b, "%s", s ? s : "invalid");
-        break;
+        return s ? s : "invalid";
     }
-    case K_FLAG_ENUM: sb_printf(b, "%s", k->names[*(const bool *)p ? 1 : 0]); break;
-    default: break;
+    case K_FLAG_ENUM: return k->names[*(const bool *)p ? 1 : 0];
+    default: return "";
     }
-    sb_printf(b, "\n");
 }
 
-static void yaml_layers(rd_sb *b, const rd_config *c)
+/* The layer keys that apply to layer l, in table order ("type" first). */
+static bool layer_key_applies(const rd_key *k, const rd_layer_spec *l)
+{
+    return (k->layers & (1u << l->kind)) != 0;
+}
+
+typedef struct {
+    yaml_emitter_t em;
+    int ok;
+} yaml_out;
+
+static void y_event(yaml_out *y, yaml_event_t *ev, int made)
+{
+    if (y->ok && !(made && yaml_emitter_emit(&y->em, ev))) y->ok = 0;
+}
+
+static void y_scalar(yaml_out *y, const char *text, bool quoted)
+{
+    yaml_event_t ev;
+    int made = yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)text, (int)strlen(text), !quoted, 1,
+                                            quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_PLAIN_SCALAR_STYLE);
+    y_event(y, &ev, made);
+}
+
+static void y_mapping(yaml_out *y, bool start)
+{
+    yaml_event_t ev;
+    int made = start ? yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE)
+                     : yaml_mapping_end_event_initialize(&ev);
+    y_event(y, &ev, made);
+}
+
+static void y_leaf(yaml_out *y, const rd_key *k, const void *base, const char *name)
 {
     char num[48];
-    sb_printf(b, "  layers:\n");
+    bool quoted;
+    if (k->kind == K_PAIR) {   /* [h, w] */
+        const int *v = (const int *)((const char *)base + k->off);
+        yaml_event_t ev;
+        y_scalar(y, name, false);
+        y_event(y, &ev, yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_FLOW_SEQUENCE_STYLE));
+        for (int i = 0; i < 2; i++) {
+            snprintf(num, sizeof num, "%d", v[i]);
+            y_scalar(y, num, false);
+        }
+        y_event(y, &ev, yaml_sequence_end_event_initialize(&ev));
+        return;
+    }
+    const char *text = leaf_text(k, base, num, sizeof num, &quoted);
+    y_scalar(y, name, false);
+    y_scalar(y, text, quoted);
+}
+
+static void y_layers(yaml_out *y, const rd_config *c)
+{
+    yaml_event_t ev;
+    y_event(y, &ev, yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE));
     for (int i = 0; i < c->model.n_layers && i < RD_MAX_LAYERS; i++) {
         const rd_layer_spec *l = &c->model.layers[i];
-        if (l->kind == RD_LAYER_DENSE) {
-            const char *act = rd_activation_name(l->activation);
-            fmt_yaml_double(num, sizeof num, l->max_norm);
-            sb_printf(b, "    - type: dense\n      units: %d\n      activation: %s\n      max_norm: %s\n",
-                      l->units, act ? act : "invalid", num);
-        } else {
-            fmt_yaml_double(num, sizeof num, l->rate);
-            sb_printf(b, "    - type: dropout\n      rate: %s\n", num);
-        }
+        y_mapping(y, true);
+        for (size_t j = 0; j < RD_NLAYER_KEYS; j++)
+            if (layer_key_applies(&rd_layer_keys[j], l)) y_leaf(y, &rd_layer_keys[j], l, rd_layer_keys[j].path);
+        y_mapping(y, false);
     }
+    y_event(y, &ev, yaml_sequence_end_event_initialize(&ev));
 }
 
+static int y_write(void *data, unsigned char *buffer, size_t size)
+{
+    rd_buf_append(data, buffer, size);
+    return 1;
+}
+
+/* The key table in order; a section's depth closes the mappings of deeper ones. */
 char *rd_config_to_yaml(const rd_config *c)
 {
-    rd_sb b = {0};
-    sb_printf(&b, "# rdrop %s resolved config: every key, absolute paths\n", RDROP_VERSION);
+    rd_buf b = {0};
+    rd_buf_printf(&b, "# rdrop %s resolved config: every key, absolute paths\n", RDROP_VERSION);
+    yaml_out y = {.ok = 1};
+    yaml_event_t ev;
+    if (!yaml_emitter_initialize(&y.em)) y.ok = 0;
+    yaml_emitter_set_output(&y.em, y_write, &b);
+    yaml_emitter_set_unicode(&y.em, 1);
+    yaml_emitter_set_width(&y.em, -1);   /* never fold a long path */
+    y_event(&y, &ev, yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING));
+    y_event(&y, &ev, yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1));
+    y_mapping(&y, true);
+    int depth = 0;   /* open section mappings */
     for (size_t i = 0; i < RD_NKEYS; i++) {
         const rd_key *k = &rd_keys[i];
-        if (k->kind == K_SECTION)
-            sb_printf(&b, "%*s%s:\n", 2 * path_depth(k->path), "", last_segment(k->path));
-        else if (k->kind == K_LAYERS) yaml_layers(&b, c);
-        else yaml_leaf(&b, k, c);
+        int d = path_depth(k->path);
+        for (; depth > d; depth--) y_mapping(&y, false);
+        if (k->kind == K_SECTION) {
+            y_scalar(&y, last_segment(k->path), false);
+            y_mapping(&y, true);
+            depth++;
+        } else if (k->kind == K_LAYERS) {
+            y_scalar(&y, last_segment(k->path), false);
+            y_layers(&y, c);
+        } else {
+            y_leaf(&y, k, c, last_segment(k->path));
+        }
+    }
+    for (; depth > 0; depth--) y_mapping(&y, false);
+    y_mapping(&y, false);
+    y_event(&y, &ev, yaml_document_end_event_initialize(&ev, 1));
+    y_event(&y, &ev, yaml_stream_end_event_initialize(&ev));
+    yaml_emitter_delete(&y.em);
+    if (!y.ok) {   /* libyaml fails only on invalid UTF-8, which the loader never accepts */
+        fprintf(stderr, "rdrop: internal error: libyaml could not write the resolved config\n");
+        abort();
     }
     return b.p;
 }
 
-char *rd_config_layers_json(const rd_config *c)
+/* A leaf as JSON: numbers as numbers, the rest as strings. */
+static json_t *leaf_json(const rd_key *k, const void *base)
 {
-    rd_sb b = {0};
+    const char *p = (const char *)base + k->off;
     char num[48];
-    sb_printf(&b, "[");
+    bool quoted;
+    switch (k->kind) {
+    case K_INT: return json_integer(*(const int *)p);
+    case K_LONG: return json_integer(*(const long *)p);
+    case K_U64: return json_integer((json_int_t)*(const uint64_t *)p);
+    case K_DOUBLE: return json_real(*(const double *)p);
+    case K_BOOL: return json_boolean(*(const bool *)p);
+    case K_PAIR: {
+        json_t *a = json_array();
+        json_array_append_new(a, json_integer(((const int *)p)[0]));
+        json_array_append_new(a, json_integer(((const int *)p)[1]));
+        return a;
+    }
+    default: return rd_json_str(leaf_text(k, base, num, sizeof num, &quoted));
+    }
+}
+
+static json_t *layers_json(const rd_config *c)
+{
+    json_t *a = json_array();
     for (int i = 0; i < c->model.n_layers && i < RD_MAX_LAYERS; i++) {
         const rd_layer_spec *l = &c->model.layers[i];
-        if (i) sb_printf(&b, ",");
-        if (l->kind == RD_LAYER_DENSE) {
-            const char *act = rd_activation_name(l->activation);
-            fmt_double(num, sizeof num, l->max_norm);
-            sb_printf(&b, "{\"type\":\"dense\",\"units\":%d,\"activation\":\"%s\",\"max_norm\":%s}",
-                      l->units, act ? act : "invalid", num);
-        } else {
-            fmt_double(num, sizeof num, l->rate);
-            sb_printf(&b, "{\"type\":\"dropout\",\"rate\":%s}", num);
-        }
+        json_t *o = json_object();
+        for (size_t j = 0; j < RD_NLAYER_KEYS; j++)
+            if (layer_key_applies(&rd_layer_keys[j], l)) rd_json_set(o, rd_layer_keys[j].path, leaf_json(&rd_layer_keys[j], l));
+        json_array_append_new(a, o);
     }
-    sb_printf(&b, "]");
-    return b.p;
+    return a;
+}
+
+static json_t *shape_json(const int v[3])
+{
+    json_t *a = json_array();
+    for (int i = 0; i < 3; i++) json_array_append_new(a, json_integer(v[i]));
+    return a;
+}
+
+char *rd_config_layers_json(const rd_config *c) { return rd_config_layers_json_shapes(c, NULL, NULL); }
+
+char *rd_config_layers_json_shapes(const rd_config *c, const int input[3], const int (*shapes)[3])
+{
+    json_t *a = layers_json(c);
+    for (int i = 0; shapes && i < c->model.n_layers && i < RD_MAX_LAYERS; i++)
+        rd_json_set(json_array_get(a, (size_t)i), "output_shape", shape_json(shapes[i]));
+    if (input) {
+        json_t *o = json_object();
+        rd_json_set(o, "type", rd_json_str("input"));
+        rd_json_set(o, "output_shape", shape_json(input));
+        json_array_insert_new(a, 0, o);
+    }
+    char *s = rd_json_text(a);
+    json_decref(a);
+    return s;
+}
+
+char *rd_config_section_json(const rd_config *c, const char *section)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < RD_NKEYS; i++) {
+        const rd_key *k = &rd_keys[i];
+        if (k->kind != K_SECTION && k->kind != K_LAYERS && is_child_of(k->path, section))
+            rd_json_set(o, last_segment(k->path), leaf_json(k, c));
+    }
+    char *s = rd_json_text(o);
+    json_decref(o);
+    return s;
+}
+
+/* ------------------------------------------------------------------ comparing */
+
+static bool leaf_equal(const rd_key *k, const void *a, const void *b)
+{
+    const char *p = (const char *)a + k->off, *q = (const char *)b + k->off;
+    switch (k->kind) {
+    case K_INT: case K_ENUM: case K_LAYER_TYPE: return *(const int *)p == *(const int *)q;
+    case K_LONG: return *(const long *)p == *(const long *)q;
+    case K_U64: return *(const uint64_t *)p == *(const uint64_t *)q;
+    case K_DOUBLE: return *(const double *)p == *(const double *)q;
+    case K_BOOL: case K_FLAG_ENUM: return *(const bool *)p == *(const bool *)q;
+    case K_PATH: return strcmp(p, q) == 0;
+    case K_PAIR: return ((const int *)p)[0] == ((const int *)q)[0] && ((const int *)p)[1] == ((const int *)q)[1];
+    default: return true;
+    }
+}
+
+static bool layers_equal(const rd_config *a, const rd_config *b)
+{
+    if (a->model.n_layers != b->model.n_layers) return false;
+    for (int i = 0; i < a->model.n_layers && i < RD_MAX_LAYERS; i++) {
+        const rd_layer_spec *la = &a->model.layers[i], *lb = &b->model.layers[i];
+        if (la->kind != lb->kind) return false;
+        for (size_t j = 0; j < RD_NLAYER_KEYS; j++)
+            if (layer_key_applies(&rd_layer_keys[j], la) && !leaf_equal(&rd_layer_keys[j], la, lb)) return false;
+    }
+    return true;
+}
+
+bool rd_config_section_equal(const rd_config *a, const rd_config *b, const char *section)
+{
+    for (size_t i = 0; i < RD_NKEYS; i++) {
+        const rd_key *k = &rd_keys[i];
+        size_t n = strlen(section);
+        bool under = !strncmp(k->path, section, n) && k->path[n] == '.';
+        if (k->kind == K_SECTION || !under) continue;
+        if (k->kind == K_LAYERS ? !layers_equal(a, b) : !leaf_equal(k, a, b)) return false;
+    }
+    return true;
 }

@@ -12,7 +12,11 @@
 #define RD_MAX_LAYERS 32
 #define RD_PATH_MAX 1024
 
-typedef enum { RD_LAYER_DENSE = 0, RD_LAYER_DROPOUT = 1 } rd_layer_kind;
+typedef enum {
+    RD_LAYER_DENSE = 0, RD_LAYER_DROPOUT = 1, RD_LAYER_CONV2D = 2, RD_LAYER_MAX_POOL = 3
+} rd_layer_kind;
+
+typedef enum { RD_PAD_VALID = 0, RD_PAD_SAME } rd_padding;
 
 typedef enum {
     RD_ACT_LINEAR = 0, RD_ACT_RELU, RD_ACT_LEAKY_RELU, RD_ACT_ELU, RD_ACT_RELU6,
@@ -28,6 +32,8 @@ typedef enum {
 typedef enum { RD_REDUCE_MEAN = 0, RD_REDUCE_SUM } rd_reduction;
 typedef enum { RD_STREAM_RANK = 0, RD_STREAM_SAMPLE } rd_stream_mode;
 typedef enum { RD_DATA_IDX = 0, RD_DATA_SYNTHETIC } rd_data_format;
+/* dist.overlap: false | true | auto (measured after warm-up, docs/scale.md) */
+typedef enum { RD_OVERLAP_OFF = 0, RD_OVERLAP_ON = 1, RD_OVERLAP_AUTO = 2 } rd_overlap_mode;
 
 typedef struct {
     rd_layer_kind kind;
@@ -35,6 +41,10 @@ typedef struct {
     rd_activation activation; /* dense; default linear */
     double max_norm;          /* dense; 0 = none */
     double rate;              /* dropout: p in [0, 1) */
+    int filters;              /* conv2d: output channels (>= 1) */
+    int size[2];              /* conv2d, max_pool: window [h, w] */
+    int stride[2];            /* conv2d: default [1, 1]; max_pool: default = size */
+    rd_padding padding;       /* conv2d: valid (default) | same (TensorFlow's rule) */
 } rd_layer_spec;
 
 typedef struct {
@@ -96,6 +106,7 @@ typedef struct {
         long log_every_steps;              /* 0 = epoch ends only */
         long eval_every_epochs;            /* 1 */
         long patience;                     /* 0 = no early stopping */
+        long accumulate;                   /* 1: micro-batches per rank per step (docs/scale.md) */
     } training;
     struct {
         long every_steps;                  /* 0 */
@@ -109,12 +120,16 @@ typedef struct {
     } rng;
     struct {
         double bucket_mb;                  /* 4 */
-        bool overlap;                      /* true */
+        int overlap;                       /* rd_overlap_mode: auto (docs/scale.md) */
+        int compress;                      /* rd_compress: none (half.h) */
+        bool hierarchical;                 /* false: node-local reduce, leaders, broadcast */
     } dist;
     struct {
         char out[RD_PATH_MAX];             /* runs/NAME where NAME = config file stem */
         uint64_t seed;                     /* 0 */
         int blas_threads;                  /* 1 */
+        char timeline[RD_PATH_MAX];        /* "": Chrome trace of the first steps (docs/scale.md) */
+        long timeline_steps;               /* 10 */
         char blas_core[RD_PATH_MAX];       /* auto | best | keep | an OpenBLAS kernel name (src/blas.h) */
     } run;
 } rd_config;
@@ -145,16 +160,43 @@ int rd_config_validate(const rd_config *c, const char *name, rd_error *e);
  * limit with the synthetic width, or counting one input for IDX data. */
 int rd_config_check_model_size(const rd_config *c, long input_dim, const char *name, rd_error *e);
 
-/* The resolved config as YAML with every key (block style, deterministic order, floats
- * printed with %.17g so that reloading gives the same doubles). Caller frees. */
+/* The layer shapes of `c` on [H, W, C] input samples (docs/conv.md): conv2d and max_pool only
+ * before the first dense layer, every window within its (padded) input, every output size
+ * >= 1, and (rows > 0) each conv2d's im2col buffer of rows x out_h*out_w x KH*KW*C_in floats
+ * within physical memory. Returns 0 or RD_EXIT_CONFIG with "NAME: model.layers.I: what is
+ * wrong". shapes (may be NULL) receives each layer's output [H, W, C]. */
+int rd_config_check_shapes(const rd_config *c, int H, int W, int C, long rows, const char *name,
+                           int (*shapes)[3], rd_error *e);
+
+/* --out DIR: run.out = DIR resolved like every path of the config (absolute, against the
+ * current directory; "." segments and trailing slashes dropped). DIR must be UTF-8. Returns 0
+ * or RD_EXIT_CONFIG. */
+int rd_config_set_out(rd_config *c, const char *dir, rd_error *e);
+
+/* The resolved config as YAML with every key, written by libyaml's emitter from the key
+ * table (block style, table order; doubles in the shortest form that reads back exactly,
+ * paths double-quoted). Caller frees. */
 char *rd_config_to_yaml(const rd_config *c);
 
-/* model.layers as one-line JSON, e.g. [{"type":"dense","units":10,...}]. Caller frees. */
+/* model.layers as one-line JSON (jansson), e.g. [{"type":"dense","units":10,...}]. Caller frees. */
 char *rd_config_layers_json(const rd_config *c);
+
+/* The same with "output_shape":[H,W,C] on every layer after an {"type":"input",...} entry
+ * giving the sample shape (checkpoint architecture of models with conv2d layers). */
+char *rd_config_layers_json_shapes(const rd_config *c, const int input[3], const int (*shapes)[3]);
+
+/* The direct leaves of `section` (e.g. "schedule") as one JSON object, in table order. Caller frees. */
+char *rd_config_section_json(const rd_config *c, const char *section);
+
+/* Do a and b agree on every key under `section` ("model", "data", ...; model.layers compared
+ * layer by layer, key by key)? The resume check compares configs with this, not as text. */
+bool rd_config_section_equal(const rd_config *a, const rd_config *b, const char *section);
 
 /* Names <-> enums (NULL / -1 when unknown). */
 const char *rd_activation_name(rd_activation a);
 int rd_activation_parse(const char *s);
 const char *rd_sched_name(rd_sched_kind k);
+const char *rd_layer_type_name(rd_layer_kind k);
+const char *rd_padding_name(rd_padding p);
 
 #endif

@@ -13,6 +13,7 @@ typedef struct {
     uint32_t features;   /* values per sample (28*28 = 784 for Fashion-MNIST) */
     uint32_t classes;    /* labels are < classes (10 for IDX files) */
     uint32_t rows, cols; /* image shape: IDX n x rows x cols; 1 x features otherwise */
+    uint32_t channels;   /* C of an [H, W, C] sample (rows x cols x channels = features); 1 for IDX */
     uint8_t *x;          /* [n x features] row-major */
     uint8_t *y;          /* [n] */
 } rd_dataset;

@@ -31,7 +31,26 @@ typedef struct {
 void rd_evaluate(rd_model *m, const rd_dataset *ds, const uint32_t *ids, uint32_t n,
                  const rd_dist *d, float *xbuf, int32_t *ybuf, rd_eval_result *r);
 
+/* The training set's split (docs/ARCHITECTURE.md, RNG purpose 5): data.validation held-out
+ * samples and the data.train_samples (0 = all the rest) training samples, each sorted, out of
+ * the n of the training set. The one split function of the trainer and `rdrop eval`.
+ * Returns 0 or RD_EXIT_CONFIG ("NAME: data.validation: ..."); on success the id arrays are
+ * allocated (val_ids with at least one entry). */
+typedef struct {
+    uint32_t n_train, n_val;
+    uint32_t *train_ids, *val_ids;
+} rd_split;
+int rd_split_make(rd_split *s, const rd_config *c, uint32_t n, const char *name, rd_error *e);
+void rd_split_free(rd_split *s);
+
 /* Load train/test sets per the config (idx files or synthetic). Returns 0 or RD_EXIT_DATA. */
 int rd_load_datasets(const rd_config *c, rd_dataset *train, rd_dataset *test, rd_error *e);
+
+/* The [H, W, C] shape of a sample of ds (rows x cols x channels; [1, 1, features] when those
+ * do not multiply to the features). */
+void rd_data_shape(const rd_dataset *ds, int shape[3]);
+
+/* rd_model_create_hwc for samples of ds. */
+int rd_model_create_for(rd_model *m, const rd_config *c, const rd_dataset *ds, int max_rows, rd_error *e);
 
 #endif

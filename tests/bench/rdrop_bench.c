@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <cblas.h>
 
+#include "blas.h"
 #include "config.h"
 #include "dist.h"
 #include "optim.h"
@@ -55,7 +56,7 @@ void *__wrap_realloc(void *p, size_t n)
 
 #define MAX_SETS 64
 #define MAX_WINDOWS 101
-#define MAX_GEMMS (3 * RD_MAX_LAYERS)
+#define MAX_GEMMS (6 * RD_MAX_LAYERS)
 
 typedef struct {
     const char *config, *json, *label;
@@ -100,6 +101,7 @@ typedef struct {
     const float *A, *B;
     float *C;
     int lda, ldb, ldc;
+    int reps;            /* calls per step (conv2d chunks); 0 = 1 */
 } gemm_shape;
 
 /* Operands are the model's own buffers, all of which every step recomputes before use
@@ -110,18 +112,38 @@ static int step_gemms(rd_model *m, const float *x, int rows, gemm_shape *g)
     bool dense_before = false;
     for (int i = 0; i < m->n_layers; i++) {
         rd_layer *L = &m->layers[i];
+        if (L->kind == RD_LAYER_CONV2D) {   /* per chunk: im2col patches [n*OH*OW x KK] times K [KK x F] */
+            const int ch = rd_conv_chunk(&L->g, rows), pos = L->g.OH * L->g.OW, KK = L->k_rows, F = L->k_cols;
+            const int full = rows / ch, rest = rows % ch;
+            float *W = m->params + L->w_off;
+            for (int part = 0; part < 2; part++) {
+                const int M = (part ? rest : ch) * pos, reps = part ? 1 : full;
+                if (M == 0) continue;
+                g[n++] = (gemm_shape){"", CblasNoTrans, CblasNoTrans, M, F, KK, L->patches, W, L->dy, KK, F, F, reps};
+                snprintf(g[n - 1].name, sizeof g[0].name, "cfwd%d%s", L->conv_index, part ? "r" : "");
+                g[n++] = (gemm_shape){"", CblasTrans, CblasNoTrans, KK, F, M, L->patches, L->dy, m->grads + L->w_off,
+                                      KK, F, F, reps};
+                snprintf(g[n - 1].name, sizeof g[0].name, "cdK%d%s", L->conv_index, part ? "r" : "");
+                if (dense_before) {
+                    g[n++] = (gemm_shape){"", CblasNoTrans, CblasTrans, M, KK, F, L->dy, W, L->patches, F, F, KK, reps};
+                    snprintf(g[n - 1].name, sizeof g[0].name, "cdP%d%s", L->conv_index, part ? "r" : "");
+                }
+            }
+            dense_before = true;
+            continue;
+        }
         if (L->kind != RD_LAYER_DENSE) continue;
         const float *in = i == 0 ? x : m->layers[i - 1].y;
         float *W = m->params + L->w_off;
         g[n++] = (gemm_shape){"", CblasNoTrans, CblasNoTrans, rows, L->out, L->in, in, W, L->dy,
-                              L->in, L->out, L->out};
+                              L->in, L->out, L->out, 1};
         snprintf(g[n - 1].name, sizeof g[0].name, "fwd%d", L->dense_index);
         g[n++] = (gemm_shape){"", CblasTrans, CblasNoTrans, L->in, L->out, rows, in, L->dy,
-                              m->grads + L->w_off, L->in, L->out, L->out};
+                              m->grads + L->w_off, L->in, L->out, L->out, 1};
         snprintf(g[n - 1].name, sizeof g[0].name, "dW%d", L->dense_index);
         if (dense_before) {
             g[n++] = (gemm_shape){"", CblasNoTrans, CblasTrans, rows, L->in, L->out, L->dy, W,
-                                  m->layers[i - 1].dy, L->out, L->out, L->in};
+                                  m->layers[i - 1].dy, L->out, L->out, L->in, 1};
             snprintf(g[n - 1].name, sizeof g[0].name, "dX%d", L->dense_index);
         }
         dense_before = true;
@@ -129,12 +151,13 @@ static int step_gemms(rd_model *m, const float *x, int rows, gemm_shape *g)
     return n;
 }
 
-static double gemm_flops(const gemm_shape *g) { return 2.0 * g->M * (double)g->N * g->K; }
+static double gemm_flops(const gemm_shape *g) { return 2.0 * g->M * (double)g->N * g->K * (g->reps ? g->reps : 1); }
 
 static void run_gemm(const gemm_shape *g)
 {
-    cblas_sgemm(CblasRowMajor, g->ta, g->tb, g->M, g->N, g->K, 1.0f, g->A, g->lda, g->B, g->ldb,
-                0.0f, g->C, g->ldc);
+    for (int r = 0; r < (g->reps ? g->reps : 1); r++)
+        cblas_sgemm(CblasRowMajor, g->ta, g->tb, g->M, g->N, g->K, 1.0f, g->A, g->lda, g->B, g->ldb,
+                    0.0f, g->C, g->ldc);
 }
 
 /* ---- statistics ---- */
@@ -183,6 +206,9 @@ static double expected_bytes(const rd_model *m, const rd_dataset *tr, const rd_d
         const rd_layer *L = &m->layers[i];
         b += rows * L->out * 2.0 * sizeof(float);
         if (L->kind == RD_LAYER_DROPOUT) b += rows * L->out;
+        if (L->kind == RD_LAYER_MAX_POOL) b += rows * L->out * sizeof(int32_t);
+        if (L->kind == RD_LAYER_CONV2D)   /* the im2col scratch of one chunk */
+            b += rd_conv_chunk(&L->g, m->max_rows) * (double)L->g.OH * L->g.OW * L->k_rows * sizeof(float);
     }
     b += (double)tr->n * (tr->features + 1.0) + (double)te->n * (te->features + 1.0);
     return b;
@@ -221,7 +247,7 @@ static void one_step(bench *b, rd_step_timing *tm)
         b->perm_epoch = epoch;
     }
     float *ctl = rd_step_control(&b->S);
-    ctl[0] = ctl[2] = 0.0f;
+    ctl[RD_CTL_STOP] = ctl[RD_CTL_CLOCK] = 0.0f;
     rd_step_compute(&b->S, &b->train, b->perm + (size_t)pos * b->B_g + b->lo, b->B_l, b->t,
                     (uint32_t)epoch, tm);
     if (!rd_step_finite(&b->S, tm)) {
@@ -250,7 +276,7 @@ static int setup(bench *b, const bench_opts *o, rd_error *e)
     b->lo = (int)((int64_t)r * b->B_g / N);
     b->B_l = (int)((int64_t)(r + 1) * b->B_g / N) - b->lo;
     int B_max = (b->B_g + N - 1) / N;
-    rc = rd_model_create(&b->m, &b->c, (int)b->train.features, b->c.rdrop.passes * B_max, e);
+    rc = rd_model_create_for(&b->m, &b->c, &b->train, b->c.rdrop.passes * B_max, e);
     if (rc) return rc;
     if (b->d.rank == 0) rd_model_init_params(&b->m, b->c.model.init, b->c.run.seed);
     rd_dist_bcast(&b->d, b->m.params, b->m.n_params * sizeof(float), 0);
@@ -374,8 +400,9 @@ static void report(bench *b, const bench_opts *o, results *R, const char *load0)
     }
 
     printf("rdrop_bench %s  %s  ranks %d x %d BLAS thread(s) (%s)  passes %d  batch %d  overlap %s  "
-           "bucket %g MB (%d buckets)\n", o->label, arch, N, b->c.run.blas_threads, openblas_get_corename(),
-           b->S.passes, b->B_g, b->c.dist.overlap ? "on" : "off", b->c.dist.bucket_mb, rd_allreduce_buckets(b->S.ar));
+           "bucket %g MB (%d buckets)\n  blas OpenBLAS %s, kernel %s (%s)\n", o->label, arch, N, b->c.run.blas_threads, openblas_get_corename(),
+           b->S.passes, b->B_g, b->c.dist.overlap ? "on" : "off", b->c.dist.bucket_mb, rd_allreduce_buckets(b->S.ar),
+           rd_blas_version(), openblas_get_corename(), rd_blas_origin());
     printf("  windows %d x %d steps after %d warm-up steps; load average %s -> %s; CPU share %.2f (rank 0)\n",
            W, R->steps, o->warmup, load0, load1, median(R->cpu_share, W));
     printf("  samples/s          %10.0f  (median; windows %.0f..%.0f)\n", sps, sps_min, sps_max);
@@ -409,10 +436,10 @@ static void report(bench *b, const bench_opts *o, results *R, const char *load0)
     }
     fprintf(f, "{\"label\":\"%s\",\"config\":\"%s\",\"sets\":[", o->label, o->config);
     for (int i = 0; i < o->nsets; i++) fprintf(f, "%s\"%s\"", i ? "," : "", o->sets[i]);
-    fprintf(f, "],\"arch\":\"%s\",\"ranks\":%d,\"blas_threads\":%d,\"blas_core\":\"%s\",\"passes\":%d,"
+    fprintf(f, "],\"arch\":\"%s\",\"ranks\":%d,\"blas_threads\":%d,\"blas_core\":\"%s\",\"blas_core_origin\":\"%s\",\"passes\":%d,"
                "\"batch\":%d,\"overlap\":%s,\"bucket_mb\":%g,\"buckets\":%d,\"windows\":%d,\"steps_per_window\":%d,"
                "\"warmup\":%d,\"loadavg_start\":\"%s\",\"loadavg_end\":\"%s\",",
-            arch, N, b->c.run.blas_threads, openblas_get_corename(), b->S.passes, b->B_g,
+            arch, N, b->c.run.blas_threads, openblas_get_corename(), rd_blas_origin(), b->S.passes, b->B_g,
             b->c.dist.overlap ? "true" : "false", b->c.dist.bucket_mb, rd_allreduce_buckets(b->S.ar), W, R->steps,
             o->warmup, load0, load1);
     fprintf(f, "\"samples_per_cpu_s\":%.1f,\"cpu_ms_per_step\":%.4f,\"cpu_share\":%.3f,\"samples_per_s\":%.1f,\"samples_per_s_windows\":[", b->B_g * 1e3 / median(R->cpu_ms, W),
@@ -447,6 +474,9 @@ int main(int argc, char **argv)
     bench_opts o;
     static bench b;
     rd_error e = {0};
+    /* the trainer's kernel choice (src/blas.h), before MPI_Init; RDROP_BENCH_BLAS_CORE=keep|best|NAME */
+    const char *mode = getenv("RDROP_BENCH_BLAS_CORE");
+    rd_blas_select(mode && mode[0] ? mode : "auto", argv);
     int rc = rd_dist_init(&b.d, &argc, &argv, &e);
     if (!rc && parse_args(argc, argv, &o) != 0) {
         if (b.d.rank == 0)

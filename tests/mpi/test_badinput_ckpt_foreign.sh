@@ -18,18 +18,18 @@ echo "hello" > "$TMP/text.h5"
 expect_error 4 "text\.h5: not an rdrop checkpoint" -- "$RDROP" "${res[@]}" --resume "$TMP/text.h5"
 : > "$TMP/empty.h5"
 expect_error 4 "empty\.h5: not an rdrop checkpoint" -- "$RDROP" inspect "$TMP/empty.h5"
-# a checkpoint from a future rdrop (format version 2 in the user block)
-cp "$run/ckpt-000000010.h5" "$TMP/v2.h5"
-printf '\x02' | dd of="$TMP/v2.h5" bs=1 seek=8 conv=notrunc status=none
-expect_error 4 "v2\.h5: unsupported checkpoint format version 2 \(this rdrop reads version 1\)" -- \
-  "$RDROP" "${res[@]}" --resume "$TMP/v2.h5"
+# a checkpoint from a future rdrop (format version 3 in the user block; 2 = with conv2d layers)
+cp "$run/ckpt-000000010.h5" "$TMP/v3.h5"
+printf '\x03' | dd of="$TMP/v3.h5" bs=1 seek=8 conv=notrunc status=none
+expect_error 4 "v3\.h5: unsupported checkpoint format version 3 \(this rdrop reads versions 1 and 2\)" -- \
+  "$RDROP" "${res[@]}" --resume "$TMP/v3.h5"
 # the run folder itself given as the checkpoint
 expect_error 4 "run: not a regular file" -- "$RDROP" inspect "$run"
 # a foreign file under a checkpoint name: --resume auto skips it and continues from step 10
 cp -a "$run" "$TMP/auto"
 cp "$TMP/keras.h5" "$TMP/auto/ckpt-000000015.h5"
 timeout -k 5 60 "$RDROP" train "$TINY" --out "$TMP/auto" --set training.max_steps=20 --resume auto \
-  > "$TMP/out" 2> "$TMP/err" || { cat "$TMP/err"; fail "resume auto exited $?"; }
+  > "$TMP/out" 2> "$TMP/err" || { rc=$?; cat "$TMP/err"; fail "resume auto exited $rc"; }
 grep -q "skipped .*ckpt-000000015.h5: not an rdrop checkpoint" "$TMP/err" || { cat "$TMP/err"; fail "foreign file not reported"; }
 grep -q "resuming from .*ckpt-000000010.h5" "$TMP/out" || fail "did not resume from step 10"
 assert_intact "$run" "$TMP/snap"

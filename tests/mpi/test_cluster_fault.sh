@@ -23,7 +23,10 @@ set -e
 procs_in() {
   local p
   for p in $(ip netns pids "rdropc$cl-node$1" 2>/dev/null || true); do
-    [ "$(cat /proc/$p/comm 2>/dev/null)" = "$2" ] && echo "$p"
+    local c
+    c=$(cat /proc/$p/comm 2>/dev/null || true)
+    # a rank re-executed through /proc/self/exe (run.blas_core auto) is named "exe"
+    if [ "$c" = "$2" ] || { [ "$2" = rdrop ] && [ "$c" = exe ]; }; then echo "$p"; fi
   done
   return 0
 }
@@ -76,7 +79,7 @@ grep_resume "$TMP/log2" "$last"
 last2=$(newest)
 timeout -k 10 240 bash "$SRC/launch/cluster.sh" -q -n 3 --timeout 180 -- \
   "$RDROP" train "$TINY" --out "$TMP/b" "${RUN[@]}" --resume auto > "$TMP/log3" 2>&1 \
-  || { cat "$TMP/log3"; fail "final resume exited $?"; }
+  || { rc=$?; cat "$TMP/log3"; fail "final resume exited $rc"; }
 grep_resume "$TMP/log3" "$last2"
 echo "resumed from $last, then from $last2, finished: $(grep 'final test accuracy' "$TMP/log3")"
 $COMPARE "$TMP/a/ckpt-000000300.h5" "$TMP/b/ckpt-000000300.h5" --groups model,optimizer,data --attrs >/dev/null \
