@@ -41,8 +41,8 @@ typedef struct {
 static void line(report *r, bool ok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void line(report *r, bool ok, const char *fmt, ...)
 {
+    if (r->d->rank != 0) return;   /* rank 0 judges from the gathered facts (and alone checks the folder) */
     if (!ok) r->problems++;
-    if (r->d->rank != 0) return;
     va_list ap;
     va_start(ap, fmt);
     printf("%-9s", ok ? "ok" : "problem");
@@ -294,7 +294,7 @@ static double step_flops(const rd_model *m, int rows, int *big)
         double g = 2.0 * M * (double)L->k_rows * L->k_cols;
         f += g * (first ? 2.0 : 3.0);
         first = false;
-        if (g > most && L->kind == RD_LAYER_DENSE) { most = g; *big = i; }
+        if (g > most) { most = g; *big = i; }
     }
     return f;
 }
@@ -322,7 +322,8 @@ static int predict(report *r, const rd_config *c, double per_byte, double *ckpt_
     }
     int big = -1;
     double flops = step_flops(&m, rows, &big), gf = 0.0;
-    if (big >= 0) gf = rd_blas_gflops(rows, m.layers[big].out, m.layers[big].in, 0.1);
+    if (big >= 0)
+        gf = rd_blas_gflops(rd_layer_gemm_m(&m.layers[big], rows), m.layers[big].k_cols, m.layers[big].k_rows, 0.1);
     double compute = gf > 0 ? flops / (gf * 1e9) : 0.0;
     double bytes = (double)(m.n_params + RD_CONTROL_FLOATS) * sizeof(float);
     double comm = per_byte * bytes;

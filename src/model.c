@@ -454,3 +454,9 @@ void rd_model_backward(rd_model *m, const float *x, const float *dlogits, int ro
         mark(m, i, true, true);
     }
 }
+
+int rd_layer_gemm_m(const rd_layer *L, int rows)
+{
+    if (L->kind != RD_LAYER_CONV2D) return rows;
+    return rd_conv_chunk(&L->g, rows) * L->g.OH * L->g.OW;
+}

@@ -85,6 +85,10 @@ int rd_model_create_hwc(rd_model *m, const rd_config *c, int H, int W, int C, in
 
 /* Does the layer carry a kernel and bias (dense, conv2d)? */
 static inline bool rd_layer_has_params(const rd_layer *L) { return L->k_rows > 0; }
+
+/* Rows M of one forward GEMM of a layer with parameters over `rows` samples: [M x k_rows] x
+ * [k_rows x k_cols]; dense M = rows, conv2d M = OH*OW x the samples of one chunk. */
+int rd_layer_gemm_m(const rd_layer *L, int rows);
 void rd_model_free(rd_model *m);
 
 /* Initialise parameters from the seed (DESIGN init mapping). */

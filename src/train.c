@@ -751,16 +751,17 @@ static int blas_check(trainer *T, rd_error *e)
     double most = 0.0;
     for (int i = 0; i < T->m.n_layers; i++) {
         const rd_layer *L = &T->m.layers[i];
-        if (L->kind != RD_LAYER_DENSE) continue;
-        double f = (double)rows * L->in * L->out;
+        if (!rd_layer_has_params(L)) continue;
+        double f = (double)rd_layer_gemm_m(L, rows) * L->k_rows * L->k_cols;
         if (f > most) { most = f; best = i; }
     }
     if (best < 0) return 0;
     const rd_layer *L = &T->m.layers[best];
+    const int M = rd_layer_gemm_m(L, rows);
     double t0 = now_wall();
-    int rc = rd_blas_verify(rows < 8 ? rows : 8, L->out, L->in, e);
+    int rc = rd_blas_verify(M < 8 ? M : 8, L->k_cols, L->k_rows, e);
     if (rc) return rc;
-    T->blas_gflops = rd_blas_gflops(rows, L->out, L->in, 0.1);
+    T->blas_gflops = rd_blas_gflops(M, L->k_cols, L->k_rows, 0.1);
     T->blas_check_s = now_wall() - t0;
     uint32_t crc = rd_crc32(0, rd_blas_corename(), strlen(rd_blas_corename())), mn, mx;
     rd_dist_minmax_u32(T->d, crc, &mn, &mx);
