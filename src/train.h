@@ -23,15 +23,20 @@ void rd_train_install_signals(void);
 typedef struct {
     double loss_sum;
     long correct, samples;
-    long class_correct[256], class_total[256];
+    int classes;                         /* = the model's outputs */
+    long *class_correct, *class_total;   /* [classes]; rd_eval_result_free releases them */
 } rd_eval_result;
 
 /* One pass, dropout off, mean CE. ids[0..n) are dataset indices; ranks take contiguous
- * shards and the counts are reduced. */
+ * shards and the counts are reduced. A streamed set reads the next chunk while this one
+ * is evaluated. */
 void rd_evaluate(rd_model *m, const rd_dataset *ds, const uint32_t *ids, uint32_t n,
                  const rd_dist *d, float *xbuf, int32_t *ybuf, rd_eval_result *r);
+void rd_eval_result_free(rd_eval_result *r);
 
-/* Load train/test sets per the config (idx files or synthetic). Returns 0 or RD_EXIT_DATA. */
+/* Load train/test sets per the config (idx or hdf5 files, or synthetic). HDF5: classes =
+ * data.classes or max label + 1 over both sets, labels checked against it, both sets of one
+ * sample shape. Returns 0, RD_EXIT_DATA or RD_EXIT_CONFIG. */
 int rd_load_datasets(const rd_config *c, rd_dataset *train, rd_dataset *test, rd_error *e);
 
 #endif

@@ -166,7 +166,7 @@ static void check_good_shape(const char *ip, const char *lp, uint32_t rows)
     uint8_t px[N * R * C];
     fill_pixels(px, sizeof px);
     assert_memory_equal(d.x, px, sizeof px);
-    assert_memory_equal(d.y, LABELS, N);
+    for (uint32_t i = 0; i < N; i++) assert_int_equal(d.y[i], LABELS[i]);   /* int32 labels */
     rd_data_free(&d);
     assert_true(is_zero(&d));
 }
@@ -623,7 +623,7 @@ static double centroid_accuracy(uint32_t n, uint32_t features, uint32_t classes,
             }
             if (dist < best_d) { best_d = dist; best = c; }
         }
-        correct += best == te.y[i];
+        correct += (int32_t)best == te.y[i];
     }
     free(mean);
     free(cnt);
@@ -662,7 +662,7 @@ static void test_synthetic_values(void **state)
 static void test_gather(void **state)
 {
     uint8_t x[4 * 3] = {0, 255, 51, 1, 2, 3, 100, 200, 128, 7, 8, 9};
-    uint8_t y[4] = {4, 5, 6, 7};
+    int32_t y[4] = {4, 5, 6, 7};
     rd_dataset d = {.n = 4, .features = 3, .classes = 10, .x = x, .y = y};
     uint32_t idx[3] = {2, 0, 2};
     float out[9];
@@ -697,7 +697,7 @@ static rd_dataset image_set(uint32_t n)
     d.features = 20;
     d.classes = 2;
     d.x = malloc((size_t)n * 20);
-    d.y = calloc(n, 1);
+    d.y = calloc(n, sizeof *d.y);
     for (uint32_t i = 0; i < n; i++)
         for (int r = 0; r < 4; r++)
             for (int c = 0; c < 5; c++) d.x[i * 20 + r * 5 + c] = (uint8_t)((1 + 20 * r + c + 100 * i) % 256);
