@@ -137,10 +137,10 @@ static int open_set(h5set *s, const char *group, const char *images, const char 
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_file_locking(fapl, 0, 1);
     s->file = H5Fopen(s->path, H5F_ACC_RDONLY, fapl);
+    if (s->file < 0) h5_reason(why);   /* before the next call clears the error stack */
     H5Pclose(fapl);
     if (s->file < 0) {
         s->file = 0;
-        h5_reason(why);
         return fail_set(e, s, NULL, "truncated or corrupt HDF5 file (HDF5: %s)", why[0] ? why : "cannot open");
     }
     /* Streamed, unfiltered X: a chunk cache of 0 bytes makes HDF5 read just the selected
@@ -211,8 +211,9 @@ static int open_set(h5set *s, const char *group, const char *images, const char 
     return 0;
 }
 
-/* Rows [first, first+count) of X into buf (native uint8 or float). */
-static int read_rows(const h5set *s, uint64_t first, uint64_t count, void *buf)
+/* Rows [first, first+count) of X into buf (native uint8 or float); on failure HDF5's reason
+ * in why[200]. */
+static int read_rows(const h5set *s, uint64_t first, uint64_t count, void *buf, char *why)
 {
     hsize_t start[4] = {first, 0, 0, 0}, cnt[4] = {count, 0, 0, 0};
     for (int i = 1; i < s->xrank; i++) cnt[i] = s->xdims[i];
@@ -221,6 +222,7 @@ static int read_rows(const h5set *s, uint64_t first, uint64_t count, void *buf)
     hid_t ms = H5Screate_simple(2, md, NULL);
     herr_t r = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL);
     if (r >= 0) r = H5Dread(s->dx, s->is_float ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8, ms, fs, H5P_DEFAULT, buf);
+    if (r < 0) h5_reason(why);
     H5Sclose(ms);
     H5Sclose(fs);
     return r < 0 ? -1 : 0;
@@ -254,9 +256,8 @@ static int read_x(h5set *s, rd_dataset *d, bool stream, rd_error *e)
         size_t bytes = (size_t)(s->n * s->features * (s->is_float ? 4 : 1));
         void *buf = malloc(bytes ? bytes : 1);
         if (!buf) return rd_fail(e, RD_EXIT_INTERNAL, "%s: out of memory (%zu bytes of X)", s->path, bytes);
-        if (read_rows(s, 0, s->n, buf)) {
+        if (read_rows(s, 0, s->n, buf, why)) {
             free(buf);
-            h5_reason(why);
             return fail_set(e, s, s->xname, "cannot read (truncated or corrupt? HDF5: %s)", why);
         }
         if (s->is_float && find_nonfinite(buf, s->n, s->features, 0, where, sizeof where)) {
@@ -272,8 +273,7 @@ static int read_x(h5set *s, rd_dataset *d, bool stream, rd_error *e)
     int rc = 0;
     for (uint64_t i = 0; !rc && i < s->n; i += rows) {
         uint64_t k = s->n - i < rows ? s->n - i : rows;
-        if (read_rows(s, i, k, buf)) {
-            h5_reason(why);
+        if (read_rows(s, i, k, buf, why)) {
             rc = fail_set(e, s, s->xname, "cannot read samples %llu..%llu (truncated or corrupt? HDF5: %s)",
                           (unsigned long long)i, (unsigned long long)(i + k - 1), why);
         } else if (s->is_float && find_nonfinite(buf, k, s->features, i, where, sizeof where)) {
@@ -371,13 +371,13 @@ static void read_slot(struct rd_stream *st, slot *sl)
     }
     hsize_t md[2] = {uniq, s->features};
     hid_t ms = H5Screate_simple(2, md, NULL);
+    char why[200];
     if (r >= 0) r = H5Dread(s->dx, s->is_float ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8, ms, fs, H5P_DEFAULT, sl->buf);
+    if (r < 0) h5_reason(why);
     H5Sclose(ms);
     H5Sclose(fs);
     sl->err = 0;
     if (r < 0) {
-        char why[200];
-        h5_reason(why);
         sl->err = RD_EXIT_DATA;
         snprintf(sl->msg, sizeof sl->msg, "%s: %s: %s: cannot read %u samples during training (HDF5: %s)",
                  s->path, s->key, s->xname, sl->count, why);
@@ -724,11 +724,12 @@ static void describe_values(FILE *out, hid_t ds, int rank, const hsize_t *dims, 
         hid_t ms = H5Screate_simple(1, &md, NULL);
         herr_t r = rank ? H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL) : 0;
         if (r >= 0) r = H5Dread(ds, H5T_NATIVE_DOUBLE, ms, rank ? fs : H5S_ALL, H5P_DEFAULT, buf);
+        char why[200] = "";
+        if (r < 0) h5_reason(why);
         H5Sclose(ms);
         if (r < 0) {
-            char why[200];
             fprintf(out, "    cannot read samples %llu..%llu (HDF5: %s)\n", (unsigned long long)i,
-                    (unsigned long long)(i + k - 1), h5_reason(why));
+                    (unsigned long long)(i + k - 1), why);
             countable = false;
             lo = hi = NAN;
             break;
@@ -814,13 +815,15 @@ int rd_data_describe(const char *path, void *out_file, rd_error *e)
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_file_locking(fapl, 0, 1);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    if (f < 0) h5_reason(why);
     H5Pclose(fapl);
-    if (f < 0) return rd_fail(e, RD_EXIT_DATA, "%s: truncated or corrupt HDF5 file (HDF5: %s)", path, h5_reason(why));
+    if (f < 0) return rd_fail(e, RD_EXIT_DATA, "%s: truncated or corrupt HDF5 file (HDF5: %s)", path, why);
     describe_ctx x = {out, 0};
     fprintf(out, "%s\n", path);
     herr_t r = H5Lvisit(f, H5_INDEX_NAME, H5_ITER_INC, describe_link, &x);
+    if (r < 0) h5_reason(why);
     H5Fclose(f);
-    if (r < 0) return rd_fail(e, RD_EXIT_DATA, "%s: cannot list the datasets (HDF5: %s)", path, h5_reason(why));
+    if (r < 0) return rd_fail(e, RD_EXIT_DATA, "%s: cannot list the datasets (HDF5: %s)", path, why);
     if (x.count == 0) fprintf(out, "(no datasets)\n");
     return 0;
 }
