@@ -285,30 +285,44 @@ static int read_x(h5set *s, rd_dataset *d, bool stream, rd_error *e)
     return rc;
 }
 
+/* y in blocks of LABEL_BLOCK (as int64, so every integer type converts exactly) into
+ * d->y (int32); every label must be in [0, 2^24). */
+#define LABEL_BLOCK ((uint64_t)1 << 20)
+
 static int read_labels(h5set *s, rd_dataset *d, rd_error *e)
 {
-    char why[200];
-    int64_t *v = rd_malloc((size_t)s->n * sizeof *v);
-    if (H5Dread(s->dy, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
-        free(v);
-        h5_reason(why);
-        return fail_set(e, s, s->yname, "cannot read (truncated or corrupt? HDF5: %s)", why);
-    }
+    char why[200] = "";
+    const uint64_t blk = s->n < LABEL_BLOCK ? s->n : LABEL_BLOCK;
+    int64_t *v = rd_malloc((size_t)blk * sizeof *v);
     d->y = rd_malloc((size_t)s->n * sizeof *d->y);
+    hid_t fs = H5Dget_space(s->dy);
     int64_t max = 0;
-    for (uint64_t i = 0; i < s->n; i++) {
-        if (v[i] < 0 || v[i] >= (int64_t)1 << 24) {
-            int rc = fail_set(e, s, s->yname, "label %lld at index %llu is out of range (labels are 0..%d)",
-                              (long long)v[i], (unsigned long long)i, (1 << 24) - 1);
-            free(v);
-            return rc;
+    int rc = 0;
+    for (uint64_t i = 0; !rc && i < s->n; i += blk) {
+        hsize_t k = s->n - i < blk ? s->n - i : blk, start[2] = {i, 0}, cnt[2] = {k, 1};
+        hid_t ms = H5Screate_simple(1, &k, NULL);
+        herr_t r = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL);
+        if (r >= 0) r = H5Dread(s->dy, H5T_NATIVE_INT64, ms, fs, H5P_DEFAULT, v);
+        if (r < 0) h5_reason(why);
+        H5Sclose(ms);
+        if (r < 0) {
+            rc = fail_set(e, s, s->yname, "cannot read (truncated or corrupt? HDF5: %s)", why);
+            break;
         }
-        d->y[i] = (int32_t)v[i];
-        if (v[i] > max) max = v[i];
+        for (uint64_t j = 0; j < k; j++) {
+            if (v[j] < 0 || v[j] >= (int64_t)1 << 24) {
+                rc = fail_set(e, s, s->yname, "label %lld at index %llu is out of range (labels are 0..%d)",
+                              (long long)v[j], (unsigned long long)(i + j), (1 << 24) - 1);
+                break;
+            }
+            d->y[i + j] = (int32_t)v[j];
+            if (v[j] > max) max = v[j];
+        }
     }
+    H5Sclose(fs);
     free(v);
-    d->classes = (uint32_t)max + 1;
-    return 0;
+    if (!rc) d->classes = (uint32_t)max + 1;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- the stream */
