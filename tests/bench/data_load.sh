@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# tests/bench/data_load.sh - training throughput by data source: Fashion-MNIST from the IDX
+# files, and from HDF5 (as `rdrop convert` writes it) with data.load: memory and stream.
+#
+# usage: tests/bench/data_load.sh [--rounds N] [--steps S] [--ranks R] [--gzip L] [--chunk ROWS]
+#                                 [--build DIR]
+#   --rounds N   runs per case, interleaved round-robin so load changes hit every case alike
+#                (default 5); figures are medians over the rounds
+#   --steps S    timed steps per run (default 400; plus a 50-step warm-up interval and a last
+#                interval that holds the final evaluation, both excluded)
+#   --ranks R    mpirun -np R (default 1: the singleton binary, no mpirun)
+#   --gzip L     also convert with gzip level L and add the case hdf5-stream-gzip
+#   --chunk ROWS rows per HDF5 chunk (rdrop convert --chunk, default 64)
+# The model is configs/fashion_mlp_rdrop.yaml (784-1024-1024-10, batch 128, R-Drop). Prints
+# a markdown table: median samples/s per case and its ratio to hdf5-memory.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/../.." && pwd)
+rounds=5 steps=400 ranks=1 gzip=0 chunk=64 build="$here/build"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) rounds=$2; shift 2 ;;
+    --steps) steps=$2; shift 2 ;;
+    --ranks) ranks=$2; shift 2 ;;
+    --gzip) gzip=$2; shift 2 ;;
+    --chunk) chunk=$2; shift 2 ;;
+    --build) build=$2; shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "data_load.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+rdrop=$build/rdrop
+F=${RDROP_FASHION_MNIST_SRC:-/usr/share/datasets/fashion-mnist}
+[ -x "$rdrop" ] || { echo "data_load.sh: $rdrop missing (bash launch/build.sh)" >&2; exit 2; }
+export OPENBLAS_NUM_THREADS=1 OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Cooperlake}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+tmp=$(mktemp -d /tmp/rdrop-databench.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+idx_files=(--train-images "$F/train-images-idx3-ubyte.gz" --train-labels "$F/train-labels-idx1-ubyte.gz"
+           --test-images "$F/t10k-images-idx3-ubyte.gz" --test-labels "$F/t10k-labels-idx1-ubyte.gz")
+"$rdrop" convert "${idx_files[@]}" --chunk "$chunk" --out "$tmp/fm.h5" > /dev/null
+cases=(idx hdf5-memory hdf5-stream)
+if [ "$gzip" -gt 0 ]; then
+  "$rdrop" convert "${idx_files[@]}" --chunk "$chunk" --gzip "$gzip" --out "$tmp/fmz.h5" > /dev/null
+  cases+=(hdf5-stream-gzip)
+fi
+
+args_of() {
+  case "$1" in
+    idx) echo "--set data.train_images=$F/train-images-idx3-ubyte.gz --set data.train_labels=$F/train-labels-idx1-ubyte.gz \
+--set data.test_images=$F/t10k-images-idx3-ubyte.gz --set data.test_labels=$F/t10k-labels-idx1-ubyte.gz" ;;
+    hdf5-memory) echo "--set data.format=hdf5 --set data.train_file=$tmp/fm.h5 --set data.test_file=$tmp/fm.h5" ;;
+    hdf5-stream) echo "--set data.format=hdf5 --set data.train_file=$tmp/fm.h5 --set data.test_file=$tmp/fm.h5 --set data.load=stream" ;;
+    hdf5-stream-gzip) echo "--set data.format=hdf5 --set data.train_file=$tmp/fmz.h5 --set data.test_file=$tmp/fmz.h5 --set data.load=stream" ;;
+  esac
+}
+launch=("$rdrop")
+[ "$ranks" -gt 1 ] && launch=(mpirun -np "$ranks" --oversubscribe --bind-to none "$rdrop")
+
+for r in $(seq 1 "$rounds"); do
+  for c in "${cases[@]}"; do
+    # shellcheck disable=SC2046
+    "${launch[@]}" train "$here/configs/fashion_mlp_rdrop.yaml" $(args_of "$c") --out "$tmp/run-$c-$r" \
+      --set training.max_steps=$((steps + 100)) --set training.log_every_steps=50 --set checkpoint.every_epochs=0 \
+      > "$tmp/log-$c-$r" 2>&1 || { cat "$tmp/log-$c-$r"; echo "data_load.sh: $c run $r failed" >&2; exit 1; }
+    echo "round $r/$rounds $c done" >&2
+  done
+done
+
+/usr/bin/python3 - "$tmp" "$rounds" "$ranks" "${cases[@]}" <<'PYEOF'
+import json, statistics, sys, platform
+tmp, rounds, ranks, cases = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+med = {}
+for c in cases:
+    per_run = []
+    for r in range(1, rounds + 1):
+        rows = [json.loads(l) for l in open(f"{tmp}/run-{c}-{r}/metrics.jsonl") if '"kind":"train"' in l]
+        rows = rows[1:-1]   # warm-up interval; the last one holds the final evaluation
+        per_run.append(statistics.median(x["samples_per_s"] for x in rows))
+    med[c] = (statistics.median(per_run), min(per_run), max(per_run))
+base = med["hdf5-memory"][0]
+print(f"Fashion-MNIST, default MLP, {ranks} rank(s), {rounds} interleaved rounds, "
+      f"{platform.node()} ({platform.processor() or platform.machine()})")
+print("| data | samples/s (median) | min..max over rounds | vs hdf5-memory |")
+print("|---|---|---|---|")
+for c in cases:
+    m, lo, hi = med[c]
+    print(f"| {c} | {m:.0f} | {lo:.0f}..{hi:.0f} | {m / base:.3f} |")
+PYEOF
