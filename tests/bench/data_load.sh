@@ -6,8 +6,9 @@
 #                                 [--build DIR]
 #   --rounds N   runs per case, interleaved round-robin so load changes hit every case alike
 #                (default 5); figures are medians over the rounds
-#   --steps S    timed steps per run (default 400; plus a 50-step warm-up interval and a last
-#                interval that holds the final evaluation, both excluded)
+#   --steps S    timed steps per run (default 300; plus a 50-step warm-up interval and a last
+#                interval that holds the final evaluation, both excluded; S + 100 must stay
+#                below the 468 steps of an epoch, whose end would add an evaluation)
 #   --ranks R    mpirun -np R (default 1: the singleton binary, no mpirun)
 #   --gzip L     also convert with gzip level L and add the case hdf5-stream-gzip
 #   --chunk ROWS rows per HDF5 chunk (rdrop convert --chunk, default 64)
@@ -16,7 +17,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
-rounds=5 steps=400 ranks=1 gzip=0 chunk=64 build="$here/build"
+rounds=5 steps=300 ranks=1 gzip=0 chunk=64 build="$here/build"
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds=$2; shift 2 ;;
@@ -30,6 +31,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 rdrop=$build/rdrop
+[ $((steps + 100)) -lt 468 ] || { echo "data_load.sh: --steps must be below 368 (one epoch, no evaluation inside)" >&2; exit 2; }
 F=${RDROP_FASHION_MNIST_SRC:-/usr/share/datasets/fashion-mnist}
 [ -x "$rdrop" ] || { echo "data_load.sh: $rdrop missing (bash launch/build.sh)" >&2; exit 2; }
 export OPENBLAS_NUM_THREADS=1 OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Cooperlake}
