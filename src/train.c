@@ -565,6 +565,9 @@ static int setup_data(trainer *T, rd_error *e)
     int rc = rd_load_datasets(c, &T->train, &T->test, e);
     if (rc) return rc;
     const char *data_name = c->data.format == RD_DATA_HDF5 ? c->data.train_file : c->data.train_images;
+    if ((c->data.augment.flip || c->data.augment.shift > 0) && T->train.rows == 1 && T->train.cols == 1)
+        return rd_fail(e, RD_EXIT_CONFIG, "%s: data.augment: mirrors and shifts images, but X is flat [N, %u] "
+                       "(store images as [N, H, W] or [N, H, W, C])", data_name, T->train.features);
     uint32_t n = T->train.n;
     if (c->data.validation < 0 || (uint64_t)c->data.validation >= n)
         return rd_fail(e, RD_EXIT_CONFIG, "%s: data.validation: %ld held-out samples leave none to train on "
