@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -441,6 +442,7 @@ static int read_direct(const h5set *s, const slot *sl, char *why)
         size_t got = 0;
         while (got < bytes) {
             ssize_t r = pread(s->fd, dst + got, bytes - got, at + (off_t)got);
+            if (r < 0 && errno == EINTR) continue;
             if (r <= 0) {
                 snprintf(why, 200, "%s", r < 0 ? strerror(errno) : "short read: the file was truncated");
                 return -1;
@@ -705,7 +707,13 @@ int rd_data_load_hdf5(rd_dataset *d, const rd_hdf5_source *src, const char *grou
         st->s = s;
         pthread_mutex_init(&st->mu, NULL);
         pthread_cond_init(&st->cv, NULL);
-        if (pthread_create(&st->thread, NULL, io_thread, st) != 0) {
+        /* The thread blocks every signal: SIGUSR1/SIGTERM reach the trainer's thread. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int started = pthread_create(&st->thread, NULL, io_thread, st);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (started != 0) {
             rd_data_stream_free(st);
             rd_data_free(d);
             return rd_fail(e, RD_EXIT_INTERNAL, "%s: cannot start the I/O thread", src->path);
