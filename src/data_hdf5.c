@@ -455,8 +455,8 @@ static int read_direct(const h5set *s, const slot *sl, char *why)
 }
 
 /* One hyperslab selection of the slot's rows, runs of consecutive indices merged, in
- * ascending order (HDF5 then visits each chunk once); one H5Dread. Or direct reads.
- * Called with the HDF5 lock. */
+ * ascending order (HDF5 then visits each chunk once); one H5Dread, with the HDF5 lock held.
+ * Or direct reads (no HDF5 call). */
 static void read_slot(struct rd_stream *st, slot *sl)
 {
     const h5set *s = &st->s;
@@ -526,9 +526,10 @@ static void *io_thread(void *arg)
         }
         next->state = SLOT_BUSY;
         pthread_mutex_unlock(&st->mu);
-        rd_hdf5_lock();
+        const bool direct = st->s.fd >= 0;   /* pread only: no HDF5 call, no lock */
+        if (!direct) rd_hdf5_lock();
         read_slot(st, next);
-        rd_hdf5_unlock();
+        if (!direct) rd_hdf5_unlock();
         pthread_mutex_lock(&st->mu);
         next->state = SLOT_READY;
         pthread_cond_broadcast(&st->cv);
