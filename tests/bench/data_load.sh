@@ -6,18 +6,19 @@
 #                                 [--build DIR]
 #   --rounds N   runs per case, interleaved round-robin so load changes hit every case alike
 #                (default 5); figures are medians over the rounds
-#   --steps S    timed steps per run (default 300; plus a 50-step warm-up interval and a last
+#   --steps S    timed steps per run (default 250; plus a 50-step warm-up interval and a last
 #                interval that holds the final evaluation, both excluded; S + 100 must stay
 #                below the 468 steps of an epoch, whose end would add an evaluation)
 #   --ranks R    mpirun -np R (default 1: the singleton binary, no mpirun)
 #   --gzip L     also convert with gzip level L and add the case hdf5-stream-gzip
 #   --chunk ROWS rows per HDF5 chunk (rdrop convert --chunk, default 64)
 # The model is configs/fashion_mlp_rdrop.yaml (784-1024-1024-10, batch 128, R-Drop). Prints
-# a markdown table: median samples/s per case and its ratio to hdf5-memory.
+# the per-run figures (JSON) and a markdown table: median samples/s per case and the median of
+# its per-round ratios to hdf5-memory (paired: runs of one round saw about the same load).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
-rounds=5 steps=300 ranks=1 gzip=0 chunk=64 build="$here/build"
+rounds=5 steps=250 ranks=1 gzip=0 chunk=64 build="$here/build"
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds=$2; shift 2 ;;
@@ -61,7 +62,12 @@ launch=("$rdrop")
 [ "$ranks" -gt 1 ] && launch=(mpirun -np "$ranks" --oversubscribe --bind-to none "$rdrop")
 
 for r in $(seq 1 "$rounds"); do
-  for c in "${cases[@]}"; do
+  order=("${cases[@]}")
+  if [ $((r % 2)) -eq 0 ]; then   # even rounds run the cases in reverse order
+    order=()
+    for ((i = ${#cases[@]} - 1; i >= 0; i--)); do order+=("${cases[i]}"); done
+  fi
+  for c in "${order[@]}"; do
     # shellcheck disable=SC2046
     "${launch[@]}" train "$here/configs/fashion_mlp_rdrop.yaml" $(args_of "$c") --out "$tmp/run-$c-$r" \
       --set training.max_steps=$((steps + 100)) --set training.log_every_steps=50 --set checkpoint.every_epochs=0 \
@@ -73,20 +79,21 @@ done
 /usr/bin/python3 - "$tmp" "$rounds" "$ranks" "${cases[@]}" <<'PYEOF'
 import json, statistics, sys, platform
 tmp, rounds, ranks, cases = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
-med = {}
+runs = {}
 for c in cases:
-    per_run = []
+    runs[c] = []
     for r in range(1, rounds + 1):
         rows = [json.loads(l) for l in open(f"{tmp}/run-{c}-{r}/metrics.jsonl") if '"kind":"train"' in l]
         rows = rows[1:-1]   # warm-up interval; the last one holds the final evaluation
-        per_run.append(statistics.median(x["samples_per_s"] for x in rows))
-    med[c] = (statistics.median(per_run), min(per_run), max(per_run))
-base = med["hdf5-memory"][0]
+        runs[c].append(statistics.median(x["samples_per_s"] for x in rows))
+print(json.dumps({"rounds": rounds, "ranks": int(ranks), "samples_per_s": runs}))
 print(f"Fashion-MNIST, default MLP, {ranks} rank(s), {rounds} interleaved rounds, "
       f"{platform.node()} ({platform.processor() or platform.machine()})")
-print("| data | samples/s (median) | min..max over rounds | vs hdf5-memory |")
+print("| data | samples/s (median) | min..max over rounds | median of the per-round ratios to hdf5-memory |")
 print("|---|---|---|---|")
+base = runs["hdf5-memory"]
 for c in cases:
-    m, lo, hi = med[c]
-    print(f"| {c} | {m:.0f} | {lo:.0f}..{hi:.0f} | {m / base:.3f} |")
+    v = runs[c]
+    ratio = statistics.median(a / b for a, b in zip(v, base))
+    print(f"| {c} | {statistics.median(v):.0f} | {min(v):.0f}..{max(v):.0f} | {ratio:.3f} |")
 PYEOF
