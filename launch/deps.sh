@@ -12,6 +12,8 @@ PACKAGES=(
   dataset-fashion-mnist
   # tests and tools: h5diff/h5dump, ps/kill, ip, the h5py interoperability check
   hdf5-tools procps iproute2 python3-h5py python3-numpy
+  # the BLAS kernel test counts rdrop's restarts
+  strace
   # sweeps (YAML grid files) and curves
   python3-yaml gnuplot-nox
   # launchers: local SLURM for the slurm tests (srun --mpi=pmix loads libpmix.so from libpmix-dev),

@@ -409,6 +409,8 @@ static void write_root(writer *w, hid_t f, const ckpt_src *src)
     w_str(w, f, "build_flags", meta->build_flags ? meta->build_flags : "unknown");
     w_str(w, f, "mpi_version", meta->mpi_version ? meta->mpi_version : "unknown");
     w_str(w, f, "blas_core", meta->blas_core ? meta->blas_core : "unknown");
+    w_str(w, f, "blas_core_origin", meta->blas_core_origin ? meta->blas_core_origin : "unknown");
+    w_f64(w, f, "blas_gflops", meta->blas_gflops);
     w_i32(w, f, "blas_threads", meta->blas_threads);
     w_f64(w, f, "bucket_mb", meta->bucket_mb);
     w_i32(w, f, "overlap", meta->overlap ? 1 : 0);
@@ -877,6 +879,10 @@ static void read_root(reader *r, hid_t f, rd_ckpt_info *in)
     r_strbuf(r, f, "/", "build_flags", in->build_flags, sizeof in->build_flags);
     r_strbuf(r, f, "/", "mpi_version", in->mpi_version, sizeof in->mpi_version);
     r_strbuf(r, f, "/", "blas_core", in->blas_core, sizeof in->blas_core);
+    if (!r->rc && H5Aexists(f, "blas_core_origin") > 0) {   /* absent before the kernel check */
+        r_strbuf(r, f, "/", "blas_core_origin", in->blas_core_origin, sizeof in->blas_core_origin);
+        r_f64(r, f, "/", "blas_gflops", &in->blas_gflops);
+    }
     r_int(r, f, "/", "blas_threads", &in->blas_threads);
     r_f64(r, f, "/", "bucket_mb", &in->bucket_mb);
     r_int(r, f, "/", "overlap", &in->overlap);
@@ -1308,4 +1314,11 @@ void rd_ckpt_prune(const char *dir, long keep, long keep_every_epochs, int64_t s
         free(v[i].name);
     }
     free(v);
+}
+
+void rd_ckpt_hdf5_version(char *out, size_t n)
+{
+    unsigned maj = 0, min = 0, rel = 0;
+    H5get_libversion(&maj, &min, &rel);
+    snprintf(out, n, "%u.%u.%u", maj, min, rel);
 }

@@ -51,6 +51,8 @@ typedef struct {
     const char *build_flags;
     const char *mpi_version;
     const char *blas_core;
+    const char *blas_core_origin;   /* src/blas.h rd_blas_origin() */
+    double blas_gflops;             /* the start-up probe */
     int blas_threads;
     double bucket_mb;
     bool overlap;
@@ -78,7 +80,8 @@ typedef struct {
     double momentum, weight_decay;  /* /optimizer attributes */
     int nesterov;
     char *schedule;             /* /optimizer attribute schedule (JSON) */
-    char git[64], mpi_version[160], blas_core[64], build_flags[256];
+    char git[64], mpi_version[160], blas_core[64], blas_core_origin[96], build_flags[256];
+    double blas_gflops;         /* 0 and "" in files written before they existed */
     int blas_threads;
     double bucket_mb;
     int overlap;
@@ -122,6 +125,9 @@ int rd_ckpt_read_params(const char *path, rd_model *m, bool momentum, rd_error *
 
 /* Run-folder helpers. Checkpoints are DIR/ckpt-<step %09>.h5. */
 void rd_ckpt_name(char *out, size_t n, const char *dir, int64_t step);
+
+/* "1.10.8": the HDF5 library rdrop runs with. */
+void rd_ckpt_hdf5_version(char *out, size_t n);
 
 /* List DIR/ckpt-*.h5 sorted by step descending (parsed from the file's `step` attribute
  * only for files that verify; `bad` receives one line per file that did not verify:

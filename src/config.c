@@ -8,6 +8,7 @@
  * overrides still point at the right place.
  */
 #include "config.h"
+#include "blas.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -156,6 +157,7 @@ static const rd_key rd_keys[] = {
     {KEY("run.out", K_PATH, run.out)},
     {.path = "run.seed", .kind = K_U64, .off = OFF(run.seed)},
     {KEY("run.blas_threads", K_INT, run.blas_threads), IN(1, 4096)},
+    {KEY("run.blas_core", K_PATH, run.blas_core)},
 };
 #define RD_NKEYS (sizeof rd_keys / sizeof rd_keys[0])
 
@@ -281,6 +283,7 @@ void rd_config_defaults(rd_config *c)
     copy_str(c->run.out, sizeof c->run.out, "runs/rdrop"); /* the loader uses the file stem */
     c->run.seed = 0;
     c->run.blas_threads = 1;
+    copy_str(c->run.blas_core, RD_PATH_MAX, "auto");
 }
 
 /* ------------------------------------------------------------------ string builder */
@@ -1277,6 +1280,10 @@ static int validate_all(rd_ctx *x, const rd_config *c)
     if (!rc) rc = validate_sizes(x, c);
     if (rc) return rc;
     if (!c->run.out[0]) return fail_key(x, "run.out", NULL, "must not be empty");
+    const char *core = c->run.blas_core;
+    if (strcmp(core, "auto") && strcmp(core, "best") && strcmp(core, "keep") && !rd_blas_kernel_known(core))
+        return fail_key(x, "run.blas_core", NULL,
+                        "must be auto, best, keep or an OpenBLAS kernel name (e.g. Haswell, SkylakeX), got '%s'", core);
     return 0;
 }
 

@@ -120,6 +120,7 @@ typedef struct {
         char out[RD_PATH_MAX];             /* runs/NAME where NAME = config file stem */
         uint64_t seed;                     /* 0 */
         int blas_threads;                  /* 1 */
+        char blas_core[RD_PATH_MAX];       /* auto | best | keep | an OpenBLAS kernel name (src/blas.h) */
     } run;
 } rd_config;
 

@@ -217,3 +217,46 @@ void rd_allreduce_free(rd_allreduce *a)
     free(a->req);
     free(a);
 }
+
+/* ---- measurements for `rdrop doctor` ---- */
+
+int rd_dist_allgather_bytes(const rd_dist *d, const void *mine, void *all, size_t bytes)
+{
+    if (!parallel(d)) {
+        memcpy(all, mine, bytes);
+        return 0;
+    }
+    if (bytes > (size_t)INT_MAX) return RD_EXIT_INTERNAL;
+    return MPI_Allgather(mine, (int)bytes, MPI_BYTE, all, (int)bytes, MPI_BYTE, MPI_COMM_WORLD) == MPI_SUCCESS
+               ? 0 : RD_EXIT_INTERNAL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double rd_dist_pingpong(const rd_dist *d, int a, int b, size_t bytes, int iters)
+{
+    if (!parallel(d) || (d->rank != a && d->rank != b) || a == b || iters < 1 || bytes > (size_t)INT_MAX) return 0.0;
+    char *buf = rd_calloc(bytes ? bytes : 1, 1);
+    double *t = rd_malloc((size_t)iters * sizeof *t);
+    int peer = d->rank == a ? b : a;
+    for (int i = -1; i < iters; i++) {   /* one warm-up round */
+        double t0 = MPI_Wtime();
+        if (d->rank == a) {
+            MPI_Send(buf, (int)bytes, MPI_BYTE, peer, 7, MPI_COMM_WORLD);
+            MPI_Recv(buf, (int)bytes, MPI_BYTE, peer, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        } else {
+            MPI_Recv(buf, (int)bytes, MPI_BYTE, peer, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            MPI_Send(buf, (int)bytes, MPI_BYTE, peer, 7, MPI_COMM_WORLD);
+        }
+        if (i >= 0) t[i] = MPI_Wtime() - t0;
+    }
+    qsort(t, (size_t)iters, sizeof *t, cmp_double);
+    double med = t[iters / 2];
+    free(t);
+    free(buf);
+    return med;
+}

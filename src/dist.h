@@ -50,6 +50,12 @@ void rd_allreduce_poll(rd_allreduce *a);
 double rd_allreduce_finish(rd_allreduce *a);
 void rd_allreduce_free(rd_allreduce *a);
 
+/* Every rank's `bytes` bytes, in rank order, into all (size * bytes) on every rank. */
+int rd_dist_allgather_bytes(const rd_dist *d, const void *mine, void *all, size_t bytes);
+/* Median seconds per round trip of `bytes` between ranks a and b over `iters` rounds (after
+ * one warm-up); called by a and b (others return 0 at once). */
+double rd_dist_pingpong(const rd_dist *d, int a, int b, size_t bytes, int iters);
+
 /* "Open MPI 4.1.4" etc. */
 void rd_dist_mpi_version(char *buf, size_t n);
 

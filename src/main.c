@@ -6,10 +6,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blas.h"
+#include "doctor.h"
 #include "log.h"
 #include "train.h"
 
 #define MAX_SETS 256
+
+/* main's argv, untouched by MPI, for the BLAS kernel restart (src/blas.h). */
+static char **g_argv;
 
 static const char *USAGE =
     "usage: rdrop <command> [options]\n"
@@ -21,6 +26,7 @@ static const char *USAGE =
     "  config CONFIG    print the resolved config and check it\n"
     "  convert          IDX files -> one HDF5 data file (groups /train and /test)\n"
     "  data FILE        list an HDF5 file's datasets: shapes, dtypes, min/max, class counts\n"
+    "  doctor [CONFIG]  measure this machine, network and run folder; predict the step time\n"
     "  version          print the version\n"
     "\n"
     "'rdrop <command> --help' describes a command. Exit codes: 0 done, 1 internal/MPI/lock,\n"
@@ -81,6 +87,15 @@ static const char *DATA_HELP =
     "\n"
     "List every dataset of an HDF5 file with its shape, dtype and chunking; min and max of\n"
     "numeric ones; class counts of 1-D integer ones (labels). Exit 3 if it cannot be read.\n";
+static const char *DOCTOR_HELP =
+    "usage: rdrop doctor [CONFIG [--set KEY=VALUE]... [--out DIR]]\n"
+    "\n"
+    "Measure before a long job (alone, or under mpirun / srun on the job's nodes): the OpenBLAS\n"
+    "kernel against this CPU's class, sgemm GF/s against a peak estimate, ranks x BLAS threads\n"
+    "against each node's cores and binding, allreduce time and bandwidth up to dist.bucket_mb and\n"
+    "the slowest pair of nodes, the run folder's write+fsync speed and free space for\n"
+    "checkpoint.keep checkpoints; with CONFIG, the predicted step and epoch time. One line per\n"
+    "check ('ok' or 'problem'). Exit 0 all ok, 1 a problem found, 2 could not run.\n";
 
 static int usage_error(const char *msg)
 {
@@ -181,11 +196,24 @@ static int load_config(rd_config *c, const train_args *a, rd_error *e)
     return 0;
 }
 
+/* run.blas_core of the config (auto when the config does not load: its error comes later),
+ * then the kernel choice, which may re-execute rdrop: before MPI_Init. */
+static void select_blas(const train_args *a)
+{
+    rd_config *c = rd_malloc(sizeof *c);
+    rd_error e = {0};
+    char mode[64] = "auto";
+    if (!rd_config_load(c, a->config, a->nsets, a->sets, &e)) snprintf(mode, sizeof mode, "%s", c->run.blas_core);
+    free(c);
+    rd_blas_select(mode, g_argv);
+}
+
 static int cmd_train(int argc, char **argv)
 {
     train_args a;
     int rc = parse_train_args(argc, argv, &a, TRAIN_HELP, true);
     if (rc >= 0) return rc;
+    select_blas(&a);
     rd_dist d;
     rd_error e = {0};
     rc = rd_dist_init(&d, &argc, &argv, &e);
@@ -201,6 +229,43 @@ static int cmd_train(int argc, char **argv)
         rd_train_opts o = {.resume = a.resume, .allow_config_change = a.allow_change};
         rc = rd_train_run(c, &o, &d);
     }
+    free(c);
+    rd_dist_finalize(&d);
+    return rc;
+}
+
+static int cmd_doctor(int argc, char **argv)
+{
+    train_args a;
+    memset(&a, 0, sizeof a);
+    bool with_config = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(DOCTOR_HELP, stdout); return 0; }
+        if (argv[i][0] != '-' && (i == 1 || (strcmp(argv[i - 1], "--set") && strcmp(argv[i - 1], "--out")))) with_config = true;
+    }
+    if (with_config) {
+        int rc = parse_train_args(argc, argv, &a, DOCTOR_HELP, false);
+        if (rc >= 0) return rc;
+        select_blas(&a);
+    } else {
+        if (argc > 1) return usage_error("doctor: options need a CONFIG file argument");
+        rd_blas_select("auto", g_argv);
+    }
+    rd_dist d;
+    rd_error e = {0};
+    int rc = rd_dist_init(&d, &argc, &argv, &e);
+    if (rc) {
+        rd_print_error(NULL, e.msg);
+        rd_dist_finalize(&d);
+        return 2;
+    }
+    rd_config *c = NULL;
+    if (with_config) {
+        c = rd_malloc(sizeof *c);
+        rc = rd_agree(&d, load_config(c, &a, &e), &e);
+    }
+    if (!rc) rc = rd_doctor_run(c, &d);
+    else rc = 2;
     free(c);
     rd_dist_finalize(&d);
     return rc;
@@ -298,6 +363,7 @@ static int cmd_eval(int argc, char **argv)
         return usage_error("eval: --data must be test, train or val");
 
     rd_dist d;
+    rd_blas_select("auto", g_argv);
     rd_dist_init_serial(&d);
     rd_error e = {0};
     rd_ckpt_info info;
@@ -395,6 +461,9 @@ static int cmd_inspect(int argc, char **argv)
     printf("lr            %.6g (last step)\n", info.lr);
     printf("provenance    %s; OpenBLAS %s x %d threads; bucket %g MB; overlap %s\n", info.mpi_version,
            info.blas_core, info.blas_threads, info.bucket_mb, info.overlap ? "on" : "off");
+    if (info.blas_core_origin[0])
+        printf("blas          kernel %s (%s), %.1f GF/s at start\n", info.blas_core, info.blas_core_origin,
+               info.blas_gflops);
     if (s->best_step >= 0)
         printf("best val      %.4f at step %lld (patience left %lld)\n", s->best_val_acc, (long long)s->best_step,
                (long long)s->patience_left);
@@ -480,6 +549,10 @@ static int cmd_data(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* getopt_long permutes argv's pointers: keep the order the user gave for the restart */
+    char **copy = rd_malloc(((size_t)argc + 1) * sizeof *copy);
+    memcpy(copy, argv, ((size_t)argc + 1) * sizeof *copy);
+    g_argv = copy;
     if (argc < 2) {
         fputs(USAGE, stderr);
         return RD_EXIT_CONFIG;
@@ -490,7 +563,10 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        printf("rdrop %s\n", RDROP_VERSION);
+        rd_cpu_features f = rd_cpu_detect();
+        const char *best = rd_blas_class_kernel(&f);
+        printf("rdrop %s\nblas kernel %s (OpenBLAS %s)\ncpu class kernel %s\n", RDROP_VERSION, rd_blas_corename(),
+               rd_blas_version(), best ? best : "none");
         return 0;
     }
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
@@ -499,6 +575,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "config")) return cmd_config(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);
     if (!strcmp(cmd, "data")) return cmd_data(argc - 1, argv + 1);
+    if (!strcmp(cmd, "doctor")) return cmd_doctor(argc - 1, argv + 1);
     fprintf(stderr, "rdrop: unknown command '%s' (see rdrop --help)\n", cmd);
     return RD_EXIT_CONFIG;
 }

@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <cblas.h>
 
+#include "blas.h"
 #include "log.h"
 #include "optim.h"
 #include "step.h"
@@ -208,6 +209,9 @@ typedef struct {
     int64_t steps_this_process;
     double last_test_acc, last_val_acc;
     char mpi_version[160];
+    double blas_gflops;        /* the probe of blas_check */
+    double blas_check_s;       /* what the check and the probe took */
+    bool blas_reported;        /* the kernel fields went into this process's first train row */
     char *config_yaml;
 } trainer;
 
@@ -258,8 +262,10 @@ static void write_status(trainer *T, const char *state, int code)
     if (T->d->rank != 0) return;
     char buf[512];
     int n = snprintf(buf, sizeof buf,
-                     "{\"status\":\"%s\",\"step\":%lld,\"epoch\":%lld,\"exit_code\":%d,\"host\":\"%s\",\"pid\":%ld}\n",
-                     state, (long long)T->st.step, (long long)T->st.epoch, code, T->d->host, (long)getpid());
+                     "{\"status\":\"%s\",\"step\":%lld,\"epoch\":%lld,\"exit_code\":%d,\"host\":\"%s\",\"pid\":%ld,"
+                     "\"blas_core\":\"%s\",\"blas_core_origin\":\"%s\",\"blas_gflop_per_s\":%.1f}\n",
+                     state, (long long)T->st.step, (long long)T->st.epoch, code, T->d->host, (long)getpid(),
+                     rd_blas_corename(), rd_blas_origin(), T->blas_gflops);
     rd_error e;
     write_text_file(T->run_dir, "status.json", buf, (size_t)n, &e);
 }
@@ -372,6 +378,12 @@ static void train_row(trainer *T)
              "\"compute_s\":%.3f,\"comm_exposed_s\":%.3f,\"eta_s\":%.1f}",
              (long long)epoch_display(T), (long long)s->step, loss, ce, kl, acc, s->lr, s->sum_samples,
              now - T->t_start, sps, T->compute_s, T->comm_s, eta);
+    if (!T->blas_reported) {   /* provenance of the speed figures: once per process */
+        size_t n = strlen(row) - 1;
+        snprintf(row + n, sizeof row - n, ",\"blas_core\":\"%s\",\"blas_core_origin\":\"%s\",\"blas_gflop_per_s\":%.1f,\"blas_check_s\":%.3f}",
+                 rd_blas_corename(), rd_blas_origin(), T->blas_gflops, T->blas_check_s);
+        T->blas_reported = true;
+    }
     append_metrics(T, row);
     if (T->d->rank == 0) {
         char el[32], et[32];
@@ -439,6 +451,7 @@ static int save_checkpoint(trainer *T, const char *name)
         rd_ckpt_meta meta = {
             .world_size = T->d->size, .config_yaml = T->config_yaml, .git = RDROP_GIT,
             .build_flags = RDROP_BUILD_FLAGS, .mpi_version = T->mpi_version, .blas_core = core,
+            .blas_core_origin = rd_blas_origin(), .blas_gflops = T->blas_gflops,
             .blas_threads = T->c->run.blas_threads, .bucket_mb = T->c->dist.bucket_mb,
             .overlap = T->c->dist.overlap,
         };
@@ -621,6 +634,34 @@ static int setup_model(trainer *T, rd_error *e)
     T->spe = T->n_train / T->B_g;
     T->total_steps = T->spe * c->training.epochs;
     if (c->training.max_steps > 0 && c->training.max_steps < T->total_steps) T->total_steps = c->training.max_steps;
+    return 0;
+}
+
+/* The kernel in use computes one of the step's GEMM shapes correctly (8 rows of the layer
+ * with the most FLOPs, against a plain loop) and how fast (<= 0.1 s on that whole shape);
+ * ranks on different kernels are reported (docs/ARCHITECTURE.md "The BLAS kernel"). */
+static int blas_check(trainer *T, rd_error *e)
+{
+    int rows = T->passes * T->B_l, best = -1;
+    double most = 0.0;
+    for (int i = 0; i < T->m.n_layers; i++) {
+        const rd_layer *L = &T->m.layers[i];
+        if (L->kind != RD_LAYER_DENSE) continue;
+        double f = (double)rows * L->in * L->out;
+        if (f > most) { most = f; best = i; }
+    }
+    if (best < 0) return 0;
+    const rd_layer *L = &T->m.layers[best];
+    double t0 = now_wall();
+    int rc = rd_blas_verify(rows < 8 ? rows : 8, L->out, L->in, e);
+    if (rc) return rc;
+    T->blas_gflops = rd_blas_gflops(rows, L->out, L->in, 0.1);
+    T->blas_check_s = now_wall() - t0;
+    uint32_t crc = rd_crc32(0, rd_blas_corename(), strlen(rd_blas_corename())), mn, mx;
+    rd_dist_minmax_u32(T->d, crc, &mn, &mx);
+    if (mn != mx && T->d->rank == 0)
+        rd_print_error(T->d, "warning: the ranks of this job run different OpenBLAS kernels (rank 0: "
+                       "set run.blas_core to one kernel name for equal speed)");
     return 0;
 }
 
@@ -831,6 +872,9 @@ static void print_settings(const trainer *T)
     char *layers = rd_config_layers_json(c);
     printf("rdrop %s  ranks %d  BLAS threads/rank %d (%s)  %s\n", RDROP_VERSION, T->d->size,
            c->run.blas_threads, openblas_get_corename(), T->mpi_version);
+    printf("blas      OpenBLAS %s, kernel %s (%s), %.1f GF/s\n", rd_blas_version(), rd_blas_corename(),
+           rd_blas_origin(), T->blas_gflops);
+    if (rd_blas_warning()[0]) printf("%s\n", rd_blas_warning());
     printf("model     %d -> %s  (%zu parameters)\n", T->m.input_dim, layers, T->m.n_params);
     printf("r-drop    passes %d  alpha %g  reduction %s  dropout stream %s\n", c->rdrop.passes, c->rdrop.alpha,
            c->rdrop.reduction == RD_REDUCE_MEAN ? "mean" : "sum", c->rng.dropout_stream == RD_STREAM_RANK ? "rank" : "sample");
@@ -875,6 +919,7 @@ int rd_train_run(const rd_config *c, const rd_train_opts *o, rd_dist *d)
     int rc = setup_data(&T, &e);
     rc = rd_agree(d, rc, &e);
     if (!rc) rc = rd_agree(d, setup_model(&T, &e), &e);
+    if (!rc) rc = rd_agree(d, blas_check(&T, &e), &e);
     if (!rc) {
         /* Rank 0 alone sets up the folder; every rank joins the agreement, so a failure there
          * (folder held by another trainer, not creatable) is printed and no rank waits. */

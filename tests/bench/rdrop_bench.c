@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <cblas.h>
 
+#include "blas.h"
 #include "config.h"
 #include "dist.h"
 #include "optim.h"
@@ -173,7 +174,7 @@ static double peak_rss_bytes(void)
 
 /* The footprint the issue names: parameters + gradients + momentum, the activations of the
  * (doubled) batch (each layer's output and its gradient in float32, dropout masks in uint8,
- * the input batch and the logit gradients), and the data sets in uint8. */
+ * the input batch and the logit gradients), and the data sets (uint8 pixels, int32 labels). */
 static double expected_bytes(const rd_model *m, const rd_dataset *tr, const rd_dataset *te)
 {
     double b = (3.0 * (double)m->n_params + RD_CONTROL_FLOATS) * sizeof(float);
@@ -184,7 +185,7 @@ static double expected_bytes(const rd_model *m, const rd_dataset *tr, const rd_d
         b += rows * L->out * 2.0 * sizeof(float);
         if (L->kind == RD_LAYER_DROPOUT) b += rows * L->out;
     }
-    b += (double)tr->n * (tr->features + 1.0) + (double)te->n * (te->features + 1.0);
+    b += (double)tr->n * (tr->features + 4.0) + (double)te->n * (te->features + 4.0);
     return b;
 }
 
@@ -374,8 +375,9 @@ static void report(bench *b, const bench_opts *o, results *R, const char *load0)
     }
 
     printf("rdrop_bench %s  %s  ranks %d x %d BLAS thread(s) (%s)  passes %d  batch %d  overlap %s  "
-           "bucket %g MB (%d buckets)\n", o->label, arch, N, b->c.run.blas_threads, openblas_get_corename(),
-           b->S.passes, b->B_g, b->c.dist.overlap ? "on" : "off", b->c.dist.bucket_mb, rd_allreduce_buckets(b->S.ar));
+           "bucket %g MB (%d buckets)\n  blas OpenBLAS %s, kernel %s (%s)\n", o->label, arch, N, b->c.run.blas_threads, openblas_get_corename(),
+           b->S.passes, b->B_g, b->c.dist.overlap ? "on" : "off", b->c.dist.bucket_mb, rd_allreduce_buckets(b->S.ar),
+           rd_blas_version(), openblas_get_corename(), rd_blas_origin());
     printf("  windows %d x %d steps after %d warm-up steps; load average %s -> %s; CPU share %.2f (rank 0)\n",
            W, R->steps, o->warmup, load0, load1, median(R->cpu_share, W));
     printf("  samples/s          %10.0f  (median; windows %.0f..%.0f)\n", sps, sps_min, sps_max);
@@ -409,10 +411,10 @@ static void report(bench *b, const bench_opts *o, results *R, const char *load0)
     }
     fprintf(f, "{\"label\":\"%s\",\"config\":\"%s\",\"sets\":[", o->label, o->config);
     for (int i = 0; i < o->nsets; i++) fprintf(f, "%s\"%s\"", i ? "," : "", o->sets[i]);
-    fprintf(f, "],\"arch\":\"%s\",\"ranks\":%d,\"blas_threads\":%d,\"blas_core\":\"%s\",\"passes\":%d,"
+    fprintf(f, "],\"arch\":\"%s\",\"ranks\":%d,\"blas_threads\":%d,\"blas_core\":\"%s\",\"blas_core_origin\":\"%s\",\"passes\":%d,"
                "\"batch\":%d,\"overlap\":%s,\"bucket_mb\":%g,\"buckets\":%d,\"windows\":%d,\"steps_per_window\":%d,"
                "\"warmup\":%d,\"loadavg_start\":\"%s\",\"loadavg_end\":\"%s\",",
-            arch, N, b->c.run.blas_threads, openblas_get_corename(), b->S.passes, b->B_g,
+            arch, N, b->c.run.blas_threads, openblas_get_corename(), rd_blas_origin(), b->S.passes, b->B_g,
             b->c.dist.overlap ? "true" : "false", b->c.dist.bucket_mb, rd_allreduce_buckets(b->S.ar), W, R->steps,
             o->warmup, load0, load1);
     fprintf(f, "\"samples_per_cpu_s\":%.1f,\"cpu_ms_per_step\":%.4f,\"cpu_share\":%.3f,\"samples_per_s\":%.1f,\"samples_per_s_windows\":[", b->B_g * 1e3 / median(R->cpu_ms, W),
@@ -447,6 +449,9 @@ int main(int argc, char **argv)
     bench_opts o;
     static bench b;
     rd_error e = {0};
+    /* the trainer's kernel choice (src/blas.h), before MPI_Init; RDROP_BENCH_BLAS_CORE=keep|best|NAME */
+    const char *mode = getenv("RDROP_BENCH_BLAS_CORE");
+    rd_blas_select(mode && mode[0] ? mode : "auto", argv);
     int rc = rd_dist_init(&b.d, &argc, &argv, &e);
     if (!rc && parse_args(argc, argv, &o) != 0) {
         if (b.d.rank == 0)

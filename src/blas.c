@@ -1,0 +1,226 @@
+/* blas.c - kernel choice by CPU feature bits, a restart with OPENBLAS_CORETYPE, a
+ * correctness check and a speed probe of the kernel in use (see blas.h for the table). */
+#include "blas.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <cblas.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#define RD_X86 1
+#endif
+
+#define MARKER "RDROP_BLAS_RESTARTED"
+
+static char g_origin[96] = "OpenBLAS";
+static char g_warning[256];
+
+#ifdef RD_X86
+static uint64_t xgetbv0(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+#endif
+
+rd_cpu_features rd_cpu_detect(void)
+{
+    rd_cpu_features f;
+    memset(&f, 0, sizeof f);
+#ifdef RD_X86
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return f;
+    unsigned max_leaf = a;
+    char vendor[13];
+    memcpy(vendor, &b, 4);
+    memcpy(vendor + 4, &d, 4);
+    memcpy(vendor + 8, &c, 4);
+    vendor[12] = '\0';
+    f.amd = !strcmp(vendor, "AuthenticAMD") || !strcmp(vendor, "HygonGenuine");
+    if (max_leaf < 7 || !__get_cpuid(1, &a, &b, &c, &d)) return f;
+    bool osxsave = c & (1u << 27), fma = c & (1u << 12);
+    if (!osxsave) return f;
+    uint64_t xcr0 = xgetbv0();
+    bool ymm = (xcr0 & 0x6) == 0x6, zmm = (xcr0 & 0xe6) == 0xe6;
+    __cpuid_count(7, 0, a, b, c, d);
+    unsigned sub_max = a;
+    f.fma = ymm && fma;
+    f.avx2 = ymm && (b & (1u << 5));
+    f.avx512f = zmm && (b & (1u << 16));
+    f.avx512dq = zmm && (b & (1u << 17));
+    f.avx512bw = zmm && (b & (1u << 30));
+    f.avx512vl = zmm && (b & (1u << 31));
+    if (sub_max >= 1) {
+        __cpuid_count(7, 1, a, b, c, d);
+        f.avx512bf16 = zmm && (a & (1u << 5));
+    }
+#endif
+    return f;
+}
+
+const char *rd_blas_class_kernel(const rd_cpu_features *f)
+{
+    if (f->avx512f && f->avx512bw && f->avx512dq && f->avx512vl)
+        return f->avx512bf16 ? "Cooperlake" : "SkylakeX";
+    if (f->avx2 && f->fma) return f->amd ? "Zen" : "Haswell";
+    return NULL;
+}
+
+/* OpenBLAS 0.3.21's x86-64 DYNAMIC_ARCH kernels (driver/others/dynamic.c corename list). */
+static const char *const KNOWN[] = {
+    "Katmai", "Coppermine", "Northwood", "Prescott", "Banias", "Atom", "Core2", "Penryn",
+    "Dunnington", "Nehalem", "Athlon", "Opteron", "Opteron_SSE3", "Barcelona", "Nano",
+    "Sandybridge", "Bobcat", "Bulldozer", "Piledriver", "Haswell", "Steamroller", "Excavator",
+    "Zen", "SkylakeX", "Cooperlake", "SapphireRapids",
+};
+
+bool rd_blas_kernel_known(const char *name)
+{
+    for (size_t i = 0; i < sizeof KNOWN / sizeof KNOWN[0]; i++)
+        if (!strcasecmp(name, KNOWN[i])) return true;
+    return false;
+}
+
+int rd_blas_kernel_class(const char *name)
+{
+    static const char *const c2[] = {"SkylakeX", "Cooperlake", "SapphireRapids"};
+    static const char *const c1[] = {"Haswell", "Zen"};
+    for (size_t i = 0; i < 3; i++)
+        if (!strcasecmp(name, c2[i])) return 2;
+    for (size_t i = 0; i < 2; i++)
+        if (!strcasecmp(name, c1[i])) return 1;
+    return 0;
+}
+
+const char *rd_blas_decide(const char *mode, const char *picked, const char *env, const char *best,
+                           char *warning, size_t warning_len)
+{
+    if (warning && warning_len) warning[0] = '\0';
+    if (!strcmp(mode, "keep")) return NULL;
+    if (strcmp(mode, "auto") && strcmp(mode, "best"))   /* a kernel name */
+        return strcasecmp(picked, mode) ? mode : NULL;
+    if (!best || rd_blas_kernel_class(picked) >= rd_blas_kernel_class(best)) return NULL;
+    if (!strcmp(mode, "auto") && env && env[0]) {
+        if (warning)
+            snprintf(warning, warning_len,
+                     "warning: OPENBLAS_CORETYPE=%s selects kernel %s, below this CPU's %s "
+                     "(slower; run.blas_core: best replaces it)", env, picked, best);
+        return NULL;
+    }
+    return best;
+}
+
+void rd_blas_select(const char *mode, char **argv)
+{
+    const char *picked = openblas_get_corename();
+    const char *env = getenv("OPENBLAS_CORETYPE");
+    const char *restarted = getenv(MARKER);
+    if (restarted && restarted[0]) {
+        snprintf(g_origin, sizeof g_origin, "rdrop: OpenBLAS picked %s", restarted);
+        return;
+    }
+    if (env && env[0]) snprintf(g_origin, sizeof g_origin, "OPENBLAS_CORETYPE");
+    rd_cpu_features f = rd_cpu_detect();
+    const char *to = rd_blas_decide(mode, picked, env, rd_blas_class_kernel(&f), g_warning,
+                                    sizeof g_warning);
+    if (!to) return;
+    /* The marker holds what OpenBLAS picked, so the restarted process can say so. */
+    if (setenv(MARKER, picked, 1) || setenv("OPENBLAS_CORETYPE", to, 1)) return;
+    fflush(NULL);
+    execv("/proc/self/exe", argv);
+    /* exec failed (no /proc): go on with the slow kernel, and say so */
+    snprintf(g_warning, sizeof g_warning,
+             "warning: could not restart with OPENBLAS_CORETYPE=%s (%s); running on kernel %s",
+             to, strerror(errno), picked);
+    unsetenv(MARKER);
+}
+
+const char *rd_blas_origin(void) { return g_origin; }
+const char *rd_blas_warning(void) { return g_warning; }
+const char *rd_blas_corename(void) { return openblas_get_corename(); }
+
+const char *rd_blas_version(void)
+{
+    static char v[32];
+    if (v[0]) return v;
+    const char *cfg = openblas_get_config();
+    const char *p = cfg ? strstr(cfg, "OpenBLAS ") : NULL;
+    if (!p) return strcpy(v, "unknown");
+    p += 9;
+    size_t n = 0;
+    while (p[n] && !isspace((unsigned char)p[n]) && n < sizeof v - 1) n++;
+    memcpy(v, p, n);
+    v[n] = '\0';
+    return v;
+}
+
+/* A fixed pattern in [-1, 1): no RNG stream needed, the same on every rank. */
+static void fill(float *a, size_t n, uint32_t salt)
+{
+    uint32_t s = 2463534242u ^ salt;
+    for (size_t i = 0; i < n; i++) {
+        s ^= s << 13;
+        s ^= s >> 17;
+        s ^= s << 5;
+        a[i] = (float)((double)s / 2147483648.0 - 1.0);
+    }
+}
+
+int rd_blas_verify(int m, int n, int k, rd_error *e)
+{
+    float *A = rd_malloc((size_t)m * k * sizeof(float)), *B = rd_malloc((size_t)k * n * sizeof(float));
+    float *C = rd_malloc((size_t)m * n * sizeof(float));
+    fill(A, (size_t)m * k, 1);
+    fill(B, (size_t)k * n, 2);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, A, k, B, n, 0.0f, C, n);
+    const char *corrupt = getenv("RDROP_TEST_BLAS_CORRUPT");
+    if (corrupt && !strcmp(corrupt, "1")) C[(size_t)m * n / 2] += 1000.0f;
+    double num = 0.0, den = 0.0;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0.0;
+            for (int p = 0; p < k; p++) s += (double)A[(size_t)i * k + p] * B[(size_t)p * n + j];
+            double d = C[(size_t)i * n + j] - s;
+            num += d * d;
+            den += s * s;
+        }
+    free(A);
+    free(B);
+    free(C);
+    double rel = den > 0.0 ? sqrt(num / den) : sqrt(num);
+    if (!(rel <= 1e-4))
+        return rd_fail(e, RD_EXIT_INTERNAL,
+                       "OpenBLAS kernel %s: sgemm %dx%dx%d is wrong (relative error %.3g > 1e-4); "
+                       "choose another kernel with run.blas_core: keep (OpenBLAS's own) or a name "
+                       "such as Haswell", openblas_get_corename(), m, n, k, rel);
+    return 0;
+}
+
+double rd_blas_gflops(int m, int n, int k, double max_seconds)
+{
+    float *A = rd_malloc((size_t)m * k * sizeof(float)), *B = rd_malloc((size_t)k * n * sizeof(float));
+    float *C = rd_malloc((size_t)m * n * sizeof(float));
+    fill(A, (size_t)m * k, 3);
+    fill(B, (size_t)k * n, 4);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, A, k, B, n, 0.0f, C, n);
+    double best = 0.0, start = rd_now(), flops = 2.0 * m * n * k;
+    do {
+        double t0 = rd_now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, A, k, B, n, 0.0f, C, n);
+        double dt = rd_now() - t0;
+        if (dt > 0.0 && flops / dt > best) best = flops / dt;
+    } while (rd_now() - start < max_seconds);
+    free(A);
+    free(B);
+    free(C);
+    return best / 1e9;
+}
