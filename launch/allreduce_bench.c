@@ -7,7 +7,8 @@
  *
  * usage: mpirun ... allreduce_bench [--reps N] BYTES...
  * Output: one JSON object per size: {"ranks":P,"bytes":B,"ms":median,"min_ms":...,"max_ms":...}
- * Build (launch/scale.sh does it): mpicc -O2 -o allreduce_bench allreduce_bench.c
+ * Built by CMake with the trainer (launch/build.sh): build/launch/allreduce_bench. launch/scale.sh
+ * passes the byte sizes of the trainer's buckets (rd_step_buckets, from stepbench's output).
  */
 #include <mpi.h>
 #include <stdio.h>

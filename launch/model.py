@@ -30,7 +30,8 @@ Checks: every emulated training point of scaling (raw.jsonl) against
      ranks share the cores, which A cannot know) + exposed model
 Predictions: efficiency at 8 .. 1024 nodes (1 rank per node) on 1, 10, 100 Gbit/s for the
 default config and a 10x wider model (stepbench files), weak scaling (per-node batch fixed)
-and strong scaling (global batch fixed, while it is >= the node count).
+and strong scaling (global batch fixed, while it is >= the node count); weak scaling on the
+ring also with dist.compress (half the bytes; the conversions' CPU time is not modelled).
 
 usage: launch/model.py RESULTS_DIR [--wide STEPBENCH_JSON] [--out FILE.md]
   RESULTS_DIR: a launch/scale.sh output (raw.jsonl, stepbench.jsonl, comm.jsonl)
@@ -142,16 +143,17 @@ def linfit(x, y):
     return my - b * mx, b
 
 
-def exposed_ms(profile, batch, p, alg, alpha, beta, speed=1.0):
+def exposed_ms(profile, batch, p, alg, alpha, beta, speed=1.0, byte_factor=1.0):
     """Exposed allreduce time (ms) after backward, buckets in the trainer's order; speed scales
-    the backward (a slower CPU leaves more time to hide communication)."""
+    the backward (a slower CPU leaves more time to hide communication); byte_factor scales the
+    bytes on the wire (0.5: dist.compress bf16/fp16, docs/scale.md)."""
     if p <= 1:
         return 0.0
     bwd = speed * profile.bwd_ms(batch)
     up = down = 0.0              # when the links towards / away from the root are free
     for nbytes, frac in profile.buckets:
         ready = frac * bwd
-        t = 1e3 * allreduce_s(alg, p, nbytes, alpha, beta)
+        t = 1e3 * allreduce_s(alg, p, nbytes * byte_factor, alpha, beta)
         if alg == "ring":        # every step uses both directions of every link: one after another
             up = down = max(ready, up, down) + t
         else:                    # tree: reduce flows up, broadcast flows down (full duplex), so the
@@ -313,6 +315,20 @@ def main(argv):
                         cells.append(f"{e:.2f}")
                 say(f"| {n} | " + " | ".join(cells) + " |")
             say("")
+        # dist.compress (docs/scale.md): the ring with half the bytes; the conversions' CPU cost
+        # (two passes over the gradient plus the 16-bit reduction) is not modelled (not fitted).
+        say("weak scaling, ring, float32 vs dist.compress bf16/fp16 (half the bytes; conversion cost not modelled):\n")
+        say("| nodes | " + " | ".join(f"{int(r / 1e9)} Gbit/s {v}" for r in rates for v in ("fp32", "16-bit")) + " |")
+        say("|---:|" + "---:|" * (len(rates) * 2))
+        for n in nodes_list:
+            cells = []
+            for rate in rates:
+                alpha, beta = a_host["ring"], b_host["ring"] + 8.0 / rate
+                for factor in (1.0, 0.5):
+                    tn = pr.fwdbwd_ms(b1) + pr.opt_ms + exposed_ms(pr, b1, n, "ring", alpha, beta, byte_factor=factor)
+                    cells.append(f"{t1 / tn:.2f}")
+            say(f"| {n} | " + " | ".join(cells) + " |")
+        say("")
     text = "\n".join(lines) + "\n"
     print(text)
     if out:

@@ -99,16 +99,12 @@ batch=${batch:-$cfg_batch}
 # ---- tools: stepbench (rdrop's own step code, 1 rank) and the allreduce benchmark -------------
 tools=$out/tools
 mkdir -p "$tools"
-lib=$(dirname "$rdrop")/librdropcore.a
-stepbench=""
-if [ -f "$lib" ] && cc -O3 -march=x86-64-v2 -std=gnu11 -I"$SRC/src" -o "$tools/stepbench" "$HERE/stepbench.c" "$lib" \
-     $(pkg-config --libs openblas yaml-0.1 2>/dev/null || echo -lopenblas -lyaml) -lz -lm 2>"$tools/stepbench.err"; then
-  stepbench=$tools/stepbench
-else
-  say "notice: launch/stepbench.c did not build against $lib ($(tail -n 1 "$tools/stepbench.err" 2>/dev/null)): no optimizer column"
-fi
+# Both are built by CMake with the trainer (launch/build.sh), next to it in BUILD/launch/.
+stepbench=$(dirname "$rdrop")/launch/stepbench
+[ -x "$stepbench" ] || { say "notice: $stepbench missing (run launch/build.sh): no optimizer column"; stepbench=""; }
 if [ $comm_bench = 1 ]; then
-  mpicc -O2 -o "$tools/allreduce_bench" "$HERE/allreduce_bench.c" || die "cannot build launch/allreduce_bench.c (mpicc)"
+  [ -x "$(dirname "$rdrop")/launch/allreduce_bench" ] || die "$(dirname "$rdrop")/launch/allreduce_bench missing (run launch/build.sh)"
+  cp "$(dirname "$rdrop")/launch/allreduce_bench" "$tools/allreduce_bench"
 fi
 bench_for() {  # B_LOCAL: forward/backward/optimizer timing at this per-rank batch, once
   local b=$1

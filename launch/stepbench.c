@@ -3,7 +3,7 @@
  * backward (with the same GEMM panels the trainer uses when it overlaps communication), and
  * the optimizer step (SGD + max-norm). Also records WHEN during backward each gradient offset
  * becomes final (the trainer's grad_ready hook) and, from that, when each allreduce bucket of
- * dist.bucket_mb can start. launch/scale.sh uses it for the optimizer column of the scaling
+ * the trainer's bucket plan (rd_step_buckets) can start. launch/scale.sh uses it for the optimizer column of the scaling
  * table, launch/model.py for the overlap of allreduce with backward. No MPI, no data files:
  * the inputs are random (timing does not depend on the values).
  *
@@ -12,8 +12,7 @@
  *   --input-dim D input width (default: data.synthetic.features for synthetic data, else 784)
  * Prints one JSON object: params, rows, fwd_ms, bwd_ms, opt_ms (medians), buckets
  * [[lo, hi, ready_ms], ...] (bucket 0 = the end of the buffer, as in the trainer).
- * Build (launch/scale.sh does it): cc -O3 -std=gnu11 -I src launch/stepbench.c BUILD/librdropcore.a \
- *   $(pkg-config --libs openblas yaml-0.1) -lz -lm
+ * Built by CMake with the trainer (launch/build.sh): build/launch/stepbench.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -26,6 +25,7 @@
 #include "model.h"
 #include "optim.h"
 #include "rng.h"
+#include "step.h"
 
 void openblas_set_num_threads(int);
 
@@ -66,7 +66,7 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *path = argv[1];
-    char *sets[256];
+    char *sets[256] = {0};
     int nset = 0, batch = 0, reps = 7, input_dim = 0;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--set") && i + 1 < argc && nset < 256) sets[nset++] = argv[++i];
@@ -101,15 +101,13 @@ int main(int argc, char **argv)
 
     double *fw = malloc(sizeof(double) * (size_t)(reps + 1)), *bw = malloc(sizeof(double) * (size_t)(reps + 1)),
            *op = malloc(sizeof(double) * (size_t)(reps + 1));
-    /* bucket plan as in the trainer: bucket_mb of floats (at least 1024) over params + control */
-    size_t n_total = m.n_params + RD_CONTROL_FLOATS;
-    size_t bf = (size_t)(c.dist.bucket_mb * 1048576.0 / sizeof(float));
-    if (bf < 1024) bf = 1024;
-    int nb = (int)((n_total + bf - 1) / bf);
+    /* the trainer's own bucket plan (rd_step_buckets): bucket b covers [edges[b+1], edges[b]) */
+    size_t *edges = malloc(((m.n_params + RD_CONTROL_FLOATS) / 1024 + 3) * sizeof *edges);
+    int nb = rd_step_buckets(&m, c.dist.bucket_mb, edges);
     double *ready = calloc((size_t)nb * (size_t)(reps + 1), sizeof *ready);
     size_t *lo = calloc((size_t)nb, sizeof *lo), *hi = calloc((size_t)nb, sizeof *hi);
-    size_t h = n_total;
-    for (int b = 0; b < nb; b++) { hi[b] = h; lo[b] = h > bf ? h - bf : 0; h = lo[b]; }
+    for (int b = 0; b < nb; b++) { hi[b] = edges[b]; lo[b] = edges[b + 1]; }
+    free(edges);
 
     for (int r = 0; r <= reps; r++) {           /* run 0 warms up, not counted */
         double t0 = now_ms();

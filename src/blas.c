@@ -136,6 +136,14 @@ void rd_blas_select(const char *mode, char **argv)
     /* The marker holds what OpenBLAS picked, so the restarted process can say so. */
     if (setenv(MARKER, picked, 1) || setenv("OPENBLAS_CORETYPE", to, 1)) return;
     fflush(NULL);
+    /* The binary's real path, not /proc/self/exe: exec names the process after the path's last
+     * component, and launchers, ps and the tests know the ranks as "rdrop", not "exe". */
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        execv(self, argv);
+    }
     execv("/proc/self/exe", argv);
     /* exec failed (no /proc): go on with the slow kernel, and say so */
     snprintf(g_warning, sizeof g_warning,

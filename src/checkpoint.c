@@ -391,6 +391,72 @@ static void iso8601_now(char *buf, size_t n)
         snprintf(buf, n, "unknown");
 }
 
+/* ---- the training state's scalars ----
+ *
+ * One table says where each scalar of rd_train_state lives in the file; it drives the write
+ * (w_state), the read (r_state) and the resume broadcast (rd_train_state_pack / _unpack), so a
+ * field added here is saved, read and broadcast alike (docs/ARCHITECTURE.md, "Checkpoint schema"). */
+typedef enum { SF_I64, SF_U64, SF_U32, SF_F64 } sf_kind;
+typedef struct {
+    const char *group;   /* "/" or "/train" ... */
+    const char *name;    /* attribute name */
+    sf_kind kind;
+    size_t off;          /* in rd_train_state */
+    bool optional;       /* absent in older files: read as 0 */
+} state_field;
+
+#define SF(g, n, k, f) {g, n, k, offsetof(rd_train_state, f), false}
+static const state_field state_fields[] = {
+    SF("/", "step", SF_I64, step),
+    SF("/", "epoch", SF_I64, epoch),
+    SF("/optimizer", "lr", SF_F64, lr),
+    SF("/data", "position", SF_U64, position),
+    SF("/data", "validation", SF_U32, n_validation),
+    {"/data", "train_samples", SF_U32, offsetof(rd_train_state, n_train), true},
+    SF("/train", "sum_loss", SF_F64, sum_loss),
+    SF("/train", "sum_ce", SF_F64, sum_ce),
+    SF("/train", "sum_kl", SF_F64, sum_kl),
+    SF("/train", "sum_correct", SF_F64, sum_correct),
+    SF("/train", "sum_samples", SF_F64, sum_samples),
+    SF("/train", "sum_steps", SF_I64, sum_steps),
+    SF("/train", "best_val_acc", SF_F64, best_val_acc),
+    SF("/train", "best_step", SF_I64, best_step),
+    SF("/train", "patience_left", SF_I64, patience_left),
+};
+#define N_STATE_FIELDS (sizeof state_fields / sizeof state_fields[0])
+_Static_assert(N_STATE_FIELDS <= RD_STATE_SLOTS, "RD_STATE_SLOTS holds every state field");
+
+static size_t sf_size(sf_kind k) { return k == SF_U32 ? sizeof(uint32_t) : 8; }
+
+int rd_train_state_pack(const rd_train_state *s, uint64_t slots[RD_STATE_SLOTS])
+{
+    memset(slots, 0, RD_STATE_SLOTS * sizeof *slots);
+    for (size_t i = 0; i < N_STATE_FIELDS; i++)
+        memcpy(&slots[i], (const char *)s + state_fields[i].off, sf_size(state_fields[i].kind));
+    return (int)N_STATE_FIELDS;
+}
+
+void rd_train_state_unpack(rd_train_state *s, const uint64_t slots[RD_STATE_SLOTS])
+{
+    for (size_t i = 0; i < N_STATE_FIELDS; i++)
+        memcpy((char *)s + state_fields[i].off, &slots[i], sf_size(state_fields[i].kind));
+}
+
+static void w_state(writer *w, hid_t obj, const char *group, const rd_train_state *s)
+{
+    for (size_t i = 0; i < N_STATE_FIELDS; i++) {
+        const state_field *f = &state_fields[i];
+        const void *p = (const char *)s + f->off;
+        if (strcmp(f->group, group)) continue;
+        switch (f->kind) {
+        case SF_I64: w_i64(w, obj, f->name, *(const int64_t *)p); break;
+        case SF_U64: w_u64(w, obj, f->name, *(const uint64_t *)p); break;
+        case SF_U32: w_u32(w, obj, f->name, *(const uint32_t *)p); break;
+        case SF_F64: w_f64(w, obj, f->name, *(const double *)p); break;
+        }
+    }
+}
+
 static void write_root(writer *w, hid_t f, const ckpt_src *src)
 {
     const rd_ckpt_meta *meta = src->meta;
@@ -399,8 +465,7 @@ static void write_root(writer *w, hid_t f, const ckpt_src *src)
     w_str(w, f, "format", RD_CKPT_FORMAT);
     w_i32(w, f, "format_version", RD_CKPT_FORMAT_VERSION);
     w_str(w, f, "rdrop_version", RDROP_VERSION);
-    w_i64(w, f, "step", src->s->step);
-    w_i64(w, f, "epoch", src->s->epoch);
+    w_state(w, f, "/", src->s);
     w_i32(w, f, "world_size", meta->world_size);
     w_u64(w, f, "seed", src->c->run.seed);
     w_str(w, f, "created", created);
@@ -414,6 +479,7 @@ static void write_root(writer *w, hid_t f, const ckpt_src *src)
     w_i32(w, f, "blas_threads", meta->blas_threads);
     w_f64(w, f, "bucket_mb", meta->bucket_mb);
     w_i32(w, f, "overlap", meta->overlap ? 1 : 0);
+    if (meta->overlap_choice) w_str(w, f, "overlap_choice", meta->overlap_choice);
 }
 
 static void write_model(writer *w, hid_t f, const ckpt_src *src)
@@ -434,37 +500,12 @@ static void write_model(writer *w, hid_t f, const ckpt_src *src)
     free(arch);
 }
 
-/* Shortest of %.15g..%.17g that reads back as the same double. */
-static void fmt_double(char *buf, size_t n, double v)
-{
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, n, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) return;
-    }
-}
-
-static void schedule_json(char *buf, size_t n, const rd_config *c)
-{
-    char decay[32], gamma[32], lr_min[32];
-    fmt_double(decay, sizeof decay, c->schedule.decay);
-    fmt_double(gamma, sizeof gamma, c->schedule.gamma);
-    fmt_double(lr_min, sizeof lr_min, c->schedule.lr_min);
-    const char *kind = rd_sched_name(c->schedule.kind);
-    snprintf(buf, n,
-             "{\"kind\":\"%s\",\"warmup_steps\":%ld,\"decay\":%s,\"gamma\":%s,\"step_steps\":%ld,"
-             "\"decay_steps\":%ld,\"lr_min\":%s,\"scale_lr\":\"%s\",\"base_batch\":%ld}",
-             kind ? kind : "unknown", c->schedule.warmup_steps, decay, gamma,
-             c->schedule.step_steps, c->schedule.decay_steps, lr_min,
-             c->schedule.scale_lr_linear ? "linear" : "none", c->schedule.base_batch);
-}
-
 static void write_optimizer(writer *w, hid_t f, const ckpt_src *src)
 {
     const rd_config *c = src->c;
-    char sched[512];
-    schedule_json(sched, sizeof sched, c);
+    char *sched = rd_config_section_json(c, "schedule");
     hid_t g = w_group(w, f, "optimizer");
-    w_f64(w, g, "lr", src->s->lr);
+    w_state(w, g, "/optimizer", src->s);
     w_f64(w, g, "momentum", c->optimizer.momentum);
     w_i32(w, g, "nesterov", c->optimizer.nesterov ? 1 : 0);
     w_f64(w, g, "weight_decay", c->optimizer.weight_decay);
@@ -473,6 +514,7 @@ static void write_optimizer(writer *w, hid_t f, const ckpt_src *src)
     for (int i = 0; i < src->m->n_dense; i++) write_dense(w, gm, i, src->dense[i], src->momentum, false);
     w_close_group(w, gm);
     w_close_group(w, g);
+    free(sched);
 }
 
 static void write_state(writer *w, hid_t f, const ckpt_src *src)
@@ -485,24 +527,14 @@ static void write_state(writer *w, hid_t f, const ckpt_src *src)
     w_close_group(w, g);
 
     g = w_group(w, f, "data");
-    w_u64(w, g, "position", s->position);
-    w_u32(w, g, "validation", s->n_validation);
-    w_u32(w, g, "train_samples", s->n_train);
+    w_state(w, g, "/data", s);
     hsize_t nv = s->n_validation;
     w_data(w, g, "validation_indices", H5T_STD_U32LE, H5T_NATIVE_UINT32, sizeof(uint32_t), 1, &nv,
            s->validation_indices);
     w_close_group(w, g);
 
     g = w_group(w, f, "train");
-    w_f64(w, g, "sum_loss", s->sum_loss);
-    w_f64(w, g, "sum_ce", s->sum_ce);
-    w_f64(w, g, "sum_kl", s->sum_kl);
-    w_f64(w, g, "sum_correct", s->sum_correct);
-    w_f64(w, g, "sum_samples", s->sum_samples);
-    w_i64(w, g, "sum_steps", s->sum_steps);
-    w_f64(w, g, "best_val_acc", s->best_val_acc);
-    w_i64(w, g, "best_step", s->best_step);
-    w_i64(w, g, "patience_left", s->patience_left);
+    w_state(w, g, "/train", s);
     w_close_group(w, g);
 
     g = w_group(w, f, "metrics");
@@ -715,6 +747,26 @@ static void r_f64(reader *r, hid_t o, const char *where, const char *name, doubl
     r_num(r, o, where, name, H5T_FLOAT, H5T_NATIVE_DOUBLE, v);
 }
 
+/* The state fields of `group` (optional ones absent in older files read as 0). */
+static void r_state(reader *r, hid_t obj, const char *group, rd_train_state *s)
+{
+    for (size_t i = 0; i < N_STATE_FIELDS && !r->rc; i++) {
+        const state_field *f = &state_fields[i];
+        void *p = (char *)s + f->off;
+        if (strcmp(f->group, group)) continue;
+        if (f->optional && H5Aexists(obj, f->name) <= 0) {
+            memset(p, 0, sf_size(f->kind));
+            continue;
+        }
+        switch (f->kind) {
+        case SF_I64: r_i64(r, obj, group, f->name, p); break;
+        case SF_U64: r_u64(r, obj, group, f->name, p); break;
+        case SF_U32: r_u32(r, obj, group, f->name, p); break;
+        case SF_F64: r_f64(r, obj, group, f->name, p); break;
+        }
+    }
+}
+
 static void free_strs(char **v, int n)
 {
     if (!v) return;
@@ -869,8 +921,9 @@ static void read_root(reader *r, hid_t f, rd_ckpt_info *in)
         r_fail(r, "unsupported checkpoint format version %d (this rdrop reads version %d)",
                in->format_version, RD_CKPT_FORMAT_VERSION);
     r_strbuf(r, f, "/", "rdrop_version", in->rdrop_version, sizeof in->rdrop_version);
-    r_i64(r, f, "/", "step", &in->step);
-    r_i64(r, f, "/", "epoch", &in->epoch);
+    r_state(r, f, "/", &in->state);
+    in->step = in->state.step;
+    in->epoch = in->state.epoch;
     r_int(r, f, "/", "world_size", &in->world_size);
     r_u64(r, f, "/", "seed", &in->seed);
     r_strbuf(r, f, "/", "created", in->created, sizeof in->created);
@@ -886,8 +939,6 @@ static void read_root(reader *r, hid_t f, rd_ckpt_info *in)
     r_int(r, f, "/", "blas_threads", &in->blas_threads);
     r_f64(r, f, "/", "bucket_mb", &in->bucket_mb);
     r_int(r, f, "/", "overlap", &in->overlap);
-    in->state.step = in->step;
-    in->state.epoch = in->epoch;
 }
 
 static void read_model_info(reader *r, hid_t f, rd_ckpt_info *in)
@@ -923,12 +974,12 @@ static void read_model_info(reader *r, hid_t f, rd_ckpt_info *in)
 static void read_optimizer_info(reader *r, hid_t f, rd_ckpt_info *in)
 {
     hid_t g = r_group(r, f, "optimizer", "/optimizer");
-    r_f64(r, g, "/optimizer", "lr", &in->lr);
+    r_state(r, g, "/optimizer", &in->state);
+    in->lr = in->state.lr;
     r_f64(r, g, "/optimizer", "momentum", &in->momentum);
     r_int(r, g, "/optimizer", "nesterov", &in->nesterov);
     r_f64(r, g, "/optimizer", "weight_decay", &in->weight_decay);
     if (!r->rc) in->schedule = r_str(r, g, "/optimizer", "schedule");
-    in->state.lr = in->lr;
     close_id(g);
 
     g = r_group(r, f, "rng", "/rng");
@@ -971,10 +1022,7 @@ static void *r_vector(reader *r, hid_t parent, const char *name, const char *ful
 static void read_train_state(reader *r, hid_t f, rd_train_state *s)
 {
     hid_t g = r_group(r, f, "data", "/data");
-    r_u64(r, g, "/data", "position", &s->position);
-    r_u32(r, g, "/data", "validation", &s->n_validation);
-    s->n_train = 0;
-    if (!r->rc && H5Aexists(g, "train_samples") > 0) r_u32(r, g, "/data", "train_samples", &s->n_train);
+    r_state(r, g, "/data", s);
     /* An empty split may be stored as an empty dataset or not at all. */
     if (!r->rc && (s->n_validation > 0 || H5Lexists(g, "validation_indices", H5P_DEFAULT) > 0)) {
         uint64_t n = 0;
@@ -991,15 +1039,7 @@ static void read_train_state(reader *r, hid_t f, rd_train_state *s)
     close_id(g);
 
     g = r_group(r, f, "train", "/train");
-    r_f64(r, g, "/train", "sum_loss", &s->sum_loss);
-    r_f64(r, g, "/train", "sum_ce", &s->sum_ce);
-    r_f64(r, g, "/train", "sum_kl", &s->sum_kl);
-    r_f64(r, g, "/train", "sum_correct", &s->sum_correct);
-    r_f64(r, g, "/train", "sum_samples", &s->sum_samples);
-    r_i64(r, g, "/train", "sum_steps", &s->sum_steps);
-    r_f64(r, g, "/train", "best_val_acc", &s->best_val_acc);
-    r_i64(r, g, "/train", "best_step", &s->best_step);
-    r_i64(r, g, "/train", "patience_left", &s->patience_left);
+    r_state(r, g, "/train", s);
     close_id(g);
 
     g = r_group(r, f, "metrics", "/metrics");
@@ -1185,18 +1225,12 @@ static char *join_lines(char **lines, int n)
 {
     if (n == 0) return NULL;
     qsort(lines, (size_t)n, sizeof *lines, cmp_str);
-    size_t len = 1;
-    for (int i = 0; i < n; i++) len += strlen(lines[i]) + 1;
-    char *out = rd_malloc(len), *p = out;
+    rd_buf b = {0};
     for (int i = 0; i < n; i++) {
-        size_t k = strlen(lines[i]);
-        memcpy(p, lines[i], k);
-        p[k] = '\n';
-        p += k + 1;
+        rd_buf_printf(&b, "%s\n", lines[i]);
         free(lines[i]);
     }
-    *p = '\0';
-    return out;
+    return b.p;
 }
 
 static void push_line(char ***lines, int *n, int *cap, const char *s)

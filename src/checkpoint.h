@@ -43,6 +43,13 @@ typedef struct {
     size_t metrics_len;
 } rd_train_state;
 
+/* The scalars of rd_train_state as RD_STATE_SLOTS 8-byte slots, for the resume broadcast: the
+ * same field table as the checkpoint's write and read. pack returns the slots used; unpack
+ * sets only those scalars (not validation_indices or metrics). */
+#define RD_STATE_SLOTS 32
+int rd_train_state_pack(const rd_train_state *s, uint64_t slots[RD_STATE_SLOTS]);
+void rd_train_state_unpack(rd_train_state *s, const uint64_t slots[RD_STATE_SLOTS]);
+
 /* Host/run facts for the root attributes (wall-clock and provenance only). */
 typedef struct {
     int world_size;
@@ -55,7 +62,8 @@ typedef struct {
     double blas_gflops;             /* the start-up probe */
     int blas_threads;
     double bucket_mb;
-    bool overlap;
+    bool overlap;               /* the setting in use (dist.overlap auto: the verdict) */
+    const char *overlap_choice; /* dist.overlap auto: both timings and the verdict; NULL = none */
 } rd_ckpt_meta;
 
 typedef struct {

@@ -45,4 +45,20 @@ double rd_now(void);
 /* zlib CRC-32 of a buffer (continue from crc; start with 0). */
 uint32_t rd_crc32(uint32_t crc, const void *buf, size_t n);
 
+/* The one string builder: a growable byte buffer, always NUL-terminated (p is NULL until
+ * the first append). Aborts with a message on out of memory, like rd_malloc. */
+typedef struct { char *p; size_t len, cap; } rd_buf;
+void rd_buf_printf(rd_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rd_buf_append(rd_buf *b, const void *data, size_t n);
+void rd_buf_free(rd_buf *b);
+
+/* The shortest of %.15g, %.16g, %.17g that reads back as the same double ("0.05", not
+ * "0.050000000000000003"). */
+void rd_fmt_double(char *buf, size_t n, double v);
+
+/* Bytes of the valid UTF-8 sequence at s (1-4; RFC 3629: no overlong forms, no surrogates),
+ * 0 when invalid. rd_utf8_valid: the whole string is valid UTF-8. */
+int rd_utf8_len(const char *s);
+bool rd_utf8_valid(const char *s);
+
 #endif

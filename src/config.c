@@ -9,6 +9,7 @@
  */
 #include "config.h"
 #include "blas.h"
+#include "json.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -36,6 +37,8 @@ static const char *const format_names[] = {"idx", "synthetic", "hdf5", NULL};
 static const char *const load_names[] = {"memory", "stream", NULL};
 static const char *const scale_names[] = {"none", "linear", NULL};
 static const char *const layer_type_names[] = {"dense", "dropout", NULL};
+static const char *const compress_names[] = {"none", "bf16", "fp16", NULL};   /* = rd_compress */
+static const char *const overlap_names[] = {"false", "true", "auto", NULL};   /* = rd_overlap_mode */
 
 static int name_index(const char *const *names, const char *s)
 {
@@ -142,6 +145,7 @@ static const rd_key rd_keys[] = {
     {KEY("training.log_every_steps", K_LONG, training.log_every_steps), GE(0)},
     {KEY("training.eval_every_epochs", K_LONG, training.eval_every_epochs), GE(0)},
     {KEY("training.patience", K_LONG, training.patience), GE(0)},
+    {KEY("training.accumulate", K_LONG, training.accumulate), IN(1, 1 << 20)},
     SECTION("checkpoint"),
     {KEY("checkpoint.every_steps", K_LONG, checkpoint.every_steps), GE(0)},
     {KEY("checkpoint.every_epochs", K_LONG, checkpoint.every_epochs), GE(0)},
@@ -152,11 +156,15 @@ static const rd_key rd_keys[] = {
     {KEY("rng.dropout_stream", K_ENUM, rng.dropout_stream), .names = stream_names},
     SECTION("dist"),
     {KEY("dist.bucket_mb", K_DOUBLE, dist.bucket_mb), GT(0)},
-    {KEY("dist.overlap", K_BOOL, dist.overlap)},
+    {KEY("dist.overlap", K_ENUM, dist.overlap), .names = overlap_names},
+    {KEY("dist.compress", K_ENUM, dist.compress), .names = compress_names},
+    {KEY("dist.hierarchical", K_BOOL, dist.hierarchical)},
     SECTION("run"),
     {KEY("run.out", K_PATH, run.out)},
     {.path = "run.seed", .kind = K_U64, .off = OFF(run.seed)},
     {KEY("run.blas_threads", K_INT, run.blas_threads), IN(1, 4096)},
+    {KEY("run.timeline", K_PATH, run.timeline)},
+    {KEY("run.timeline_steps", K_LONG, run.timeline_steps), IN(1, 100000)},
     {KEY("run.blas_core", K_PATH, run.blas_core)},
 };
 #define RD_NKEYS (sizeof rd_keys / sizeof rd_keys[0])
@@ -166,7 +174,7 @@ static const rd_key rd_keys[] = {
 #define DROPOUT (1u << RD_LAYER_DROPOUT)
 
 static const rd_key rd_layer_keys[] = {
-    {.path = "type", .kind = K_LAYER_TYPE, .names = layer_type_names, .layers = DENSE | DROPOUT},
+    {LKEY("type", K_LAYER_TYPE, kind), .names = layer_type_names, .layers = DENSE | DROPOUT},
     {LKEY("units", K_INT, units), IN(1, 1 << 20), .layers = DENSE},
     {LKEY("activation", K_ENUM, activation), .names = act_names, .layers = DENSE},
     {LKEY("max_norm", K_DOUBLE, max_norm), GE(0), .layers = DENSE},
@@ -278,7 +286,10 @@ void rd_config_defaults(rd_config *c)
 
     c->rng.dropout_stream = RD_STREAM_RANK;
     c->dist.bucket_mb = 4.0;
-    c->dist.overlap = true;
+    c->dist.overlap = RD_OVERLAP_AUTO;
+    c->dist.compress = 0;   /* RD_COMPRESS_NONE (half.h) */
+    c->training.accumulate = 1;
+    c->run.timeline_steps = 10;
 
     copy_str(c->run.out, sizeof c->run.out, "runs/rdrop"); /* the loader uses the file stem */
     c->run.seed = 0;
@@ -286,83 +297,11 @@ void rd_config_defaults(rd_config *c)
     copy_str(c->run.blas_core, RD_PATH_MAX, "auto");
 }
 
-/* ------------------------------------------------------------------ string builder */
-
-typedef struct {
-    char *p;
-    size_t n, cap;
-} rd_sb;
-
-static void sb_reserve(rd_sb *b, size_t extra)
-{
-    if (b->n + extra + 1 <= b->cap) return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + extra + 1) cap *= 2;
-    char *p = rd_malloc(cap);
-    if (b->n) memcpy(p, b->p, b->n);
-    p[b->n] = '\0';
-    free(b->p);
-    b->p = p;
-    b->cap = cap;
-}
-
-static void sb_printf(rd_sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(rd_sb *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    sb_reserve(b, (size_t)n);
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)n;
-}
-
-/* YAML double-quoted scalar: safe for spaces, colons, '#', quotes and control bytes. */
-static void sb_yaml_quoted(rd_sb *b, const char *s)
-{
-    sb_printf(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        /* YAML reads NEL, LS and PS as line breaks even inside quotes and folds them into a
-         * space, so a path holding one would not read back (found by fuzzing): escape them. */
-        if (p[0] == 0xc2 && p[1] == 0x85) { sb_printf(b, "\\N"); p += 1; continue; }
-        if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
-            sb_printf(b, p[2] == 0xa8 ? "\\L" : "\\P");
-            p += 2;
-            continue;
-        }
-        switch (*p) {
-        case '"': sb_printf(b, "\\\""); break;
-        case '\\': sb_printf(b, "\\\\"); break;
-        case '\n': sb_printf(b, "\\n"); break;
-        case '\t': sb_printf(b, "\\t"); break;
-        case '\r': sb_printf(b, "\\r"); break;
-        default:
-            if (*p < 0x20 || *p == 0x7f) sb_printf(b, "\\x%02x", *p);
-            else sb_printf(b, "%c", *p);
-        }
-    }
-    sb_printf(b, "\"");
-}
-
-/* Shortest of %.15g..%.17g that reads back as the same double (so round trips are exact
- * while 0.05 stays "0.05"). */
-static void fmt_double(char *buf, size_t cap, double v)
-{
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, cap, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) return;
-    }
-}
-
-/* As fmt_double, but always a YAML 1.1 float (PyYAML needs a '.' in the mantissa). */
+/* As rd_fmt_double, but always a YAML 1.1 float (PyYAML needs a '.' in the mantissa). */
 static void fmt_yaml_double(char *buf, size_t cap, double v)
 {
     char t[40];
-    fmt_double(t, sizeof t, v);
+    rd_fmt_double(t, sizeof t, v);
     if (strchr(t, '.') || !isfinite(v)) {
         snprintf(buf, cap, "%s", t);
         return;
@@ -662,8 +601,8 @@ static bool in_range(const rd_key *k, double v)
 static void range_text(const rd_key *k, char *buf, size_t cap)
 {
     char lo[40], hi[40];
-    fmt_double(lo, sizeof lo, k->lo);
-    fmt_double(hi, sizeof hi, k->hi);
+    rd_fmt_double(lo, sizeof lo, k->lo);
+    rd_fmt_double(hi, sizeof hi, k->hi);
     bool integer = k->kind == K_INT || k->kind == K_LONG;
     if (!isfinite(k->hi)) snprintf(buf, cap, "must be %s %s", k->lo_open ? ">" : ">=", lo);
     else if (integer && k->hi - k->lo == 1) snprintf(buf, cap, "must be %s or %s", lo, hi);
@@ -1124,7 +1063,7 @@ static int check_field(rd_ctx *x, const rd_key *k, const void *base, const char 
     char rule[160], got[40];
     range_text(k, rule, sizeof rule);
     if (k->kind == K_LONG) snprintf(got, sizeof got, "%ld", *(const long *)p);
-    else fmt_double(got, sizeof got, v);
+    else rd_fmt_double(got, sizeof got, v);
     return fail_key(x, path, NULL, "%s, got %s", rule, got);
 }
 
@@ -1349,6 +1288,20 @@ static int resolve_paths(rd_ctx *x, rd_config *c)
     return 0;
 }
 
+int rd_config_set_out(rd_config *c, const char *dir, rd_error *e)
+{
+    if (!rd_utf8_valid(dir))
+        return rd_fail(e, RD_EXIT_CONFIG, "--out: the folder name must be UTF-8 text (it is stored in the run's YAML config)");
+    if (strlen(dir) >= RD_PATH_MAX)
+        return rd_fail(e, RD_EXIT_CONFIG, "--out: path too long (%zu bytes, at most %d)", strlen(dir), RD_PATH_MAX - 1);
+    char p[RD_PATH_MAX];
+    copy_str(p, sizeof p, dir);
+    rd_ctx x = {.c = c, .name = "--out", .e = e};
+    int rc = resolve_path(&x, "run.out", p);
+    if (!rc) copy_str(c->run.out, sizeof c->run.out, p);
+    return one_line(rc, e);
+}
+
 /* "runs/<file name without directory and extension>" */
 static void default_out(const char *name, char *out)
 {
@@ -1429,80 +1382,217 @@ int rd_config_load(rd_config *c, const char *path, int nset, char *const *sets, 
 
 /* ------------------------------------------------------------------ writing */
 
-static void yaml_leaf(rd_sb *b, const rd_key *k, const rd_config *c)
+/* One leaf (config or layer key) of `base` as YAML scalar text: numbers and names plain,
+ * paths double-quoted. */
+static const char *leaf_text(const rd_key *k, const void *base, char *num, size_t cap, bool *quoted)
 {
-    const char *p = (const char *)c + k->off;
-    char num[48];
-    int indent = 2 * path_depth(k->path);
-    sb_printf(b, "%*s%s: ", indent, "", last_segment(k->path));
+    const char *p = (const char *)base + k->off;
+    *quoted = false;
     switch (k->kind) {
-    case K_INT: sb_printf(b, "%d", *(const int *)p); break;
-    case K_LONG: sb_printf(b, "%ld", *(const long *)p); break;
-    case K_U64: sb_printf(b, "%" PRIu64, *(const uint64_t *)p); break;
-    case K_DOUBLE: fmt_yaml_double(num, sizeof num, *(const double *)p); sb_printf(b, "%s", num); break;
-    case K_BOOL: sb_printf(b, "%s", *(const bool *)p ? "true" : "false"); break;
-    case K_PATH: sb_yaml_quoted(b, p); break;
-    case K_ENUM: {
+    case K_INT: snprintf(num, cap, "%d", *(const int *)p); return num;
+    case K_LONG: snprintf(num, cap, "%ld", *(const long *)p); return num;
+    case K_U64: snprintf(num, cap, "%" PRIu64, *(const uint64_t *)p); return num;
+    case K_DOUBLE: fmt_yaml_double(num, cap, *(const double *)p); return num;
+    case K_BOOL: return *(const bool *)p ? "true" : "false";
+    case K_PATH: *quoted = true; return p;
+    case K_ENUM: case K_LAYER_TYPE: {
         const char *s = name_of(k->names, *(const int *)p);
-        sb_printf(b, "%s", s ? s : "invalid");
-        break;
+        return s ? s : "invalid";
     }
-    case K_FLAG_ENUM: sb_printf(b, "%s", k->names[*(const bool *)p ? 1 : 0]); break;
-    default: break;
+    case K_FLAG_ENUM: return k->names[*(const bool *)p ? 1 : 0];
+    default: return "";
     }
-    sb_printf(b, "\n");
 }
 
-static void yaml_layers(rd_sb *b, const rd_config *c)
+/* The layer keys that apply to layer l, in table order ("type" first). */
+static bool layer_key_applies(const rd_key *k, const rd_layer_spec *l)
+{
+    return (k->layers & (1u << l->kind)) != 0;
+}
+
+typedef struct {
+    yaml_emitter_t em;
+    int ok;
+} yaml_out;
+
+static void y_event(yaml_out *y, yaml_event_t *ev, int made)
+{
+    if (y->ok && !(made && yaml_emitter_emit(&y->em, ev))) y->ok = 0;
+}
+
+static void y_scalar(yaml_out *y, const char *text, bool quoted)
+{
+    yaml_event_t ev;
+    int made = yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)text, (int)strlen(text), !quoted, 1,
+                                            quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_PLAIN_SCALAR_STYLE);
+    y_event(y, &ev, made);
+}
+
+static void y_mapping(yaml_out *y, bool start)
+{
+    yaml_event_t ev;
+    int made = start ? yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE)
+                     : yaml_mapping_end_event_initialize(&ev);
+    y_event(y, &ev, made);
+}
+
+static void y_leaf(yaml_out *y, const rd_key *k, const void *base, const char *name)
 {
     char num[48];
-    sb_printf(b, "  layers:\n");
+    bool quoted;
+    const char *text = leaf_text(k, base, num, sizeof num, &quoted);
+    y_scalar(y, name, false);
+    y_scalar(y, text, quoted);
+}
+
+static void y_layers(yaml_out *y, const rd_config *c)
+{
+    yaml_event_t ev;
+    y_event(y, &ev, yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE));
     for (int i = 0; i < c->model.n_layers && i < RD_MAX_LAYERS; i++) {
         const rd_layer_spec *l = &c->model.layers[i];
-        if (l->kind == RD_LAYER_DENSE) {
-            const char *act = rd_activation_name(l->activation);
-            fmt_yaml_double(num, sizeof num, l->max_norm);
-            sb_printf(b, "    - type: dense\n      units: %d\n      activation: %s\n      max_norm: %s\n",
-                      l->units, act ? act : "invalid", num);
+        y_mapping(y, true);
+        for (size_t j = 0; j < RD_NLAYER_KEYS; j++)
+            if (layer_key_applies(&rd_layer_keys[j], l)) y_leaf(y, &rd_layer_keys[j], l, rd_layer_keys[j].path);
+        y_mapping(y, false);
+    }
+    y_event(y, &ev, yaml_sequence_end_event_initialize(&ev));
+}
+
+static int y_write(void *data, unsigned char *buffer, size_t size)
+{
+    rd_buf_append(data, buffer, size);
+    return 1;
+}
+
+/* The key table in order; a section's depth closes the mappings of deeper ones. */
+char *rd_config_to_yaml(const rd_config *c)
+{
+    rd_buf b = {0};
+    rd_buf_printf(&b, "# rdrop %s resolved config: every key, absolute paths\n", RDROP_VERSION);
+    yaml_out y = {.ok = 1};
+    yaml_event_t ev;
+    if (!yaml_emitter_initialize(&y.em)) y.ok = 0;
+    yaml_emitter_set_output(&y.em, y_write, &b);
+    yaml_emitter_set_unicode(&y.em, 1);
+    yaml_emitter_set_width(&y.em, -1);   /* never fold a long path */
+    y_event(&y, &ev, yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING));
+    y_event(&y, &ev, yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1));
+    y_mapping(&y, true);
+    int depth = 0;   /* open section mappings */
+    for (size_t i = 0; i < RD_NKEYS; i++) {
+        const rd_key *k = &rd_keys[i];
+        int d = path_depth(k->path);
+        for (; depth > d; depth--) y_mapping(&y, false);
+        if (k->kind == K_SECTION) {
+            y_scalar(&y, last_segment(k->path), false);
+            y_mapping(&y, true);
+            depth++;
+        } else if (k->kind == K_LAYERS) {
+            y_scalar(&y, last_segment(k->path), false);
+            y_layers(&y, c);
         } else {
-            fmt_yaml_double(num, sizeof num, l->rate);
-            sb_printf(b, "    - type: dropout\n      rate: %s\n", num);
+            y_leaf(&y, k, c, last_segment(k->path));
         }
+    }
+    for (; depth > 0; depth--) y_mapping(&y, false);
+    y_mapping(&y, false);
+    y_event(&y, &ev, yaml_document_end_event_initialize(&ev, 1));
+    y_event(&y, &ev, yaml_stream_end_event_initialize(&ev));
+    yaml_emitter_delete(&y.em);
+    if (!y.ok) {   /* libyaml fails only on invalid UTF-8, which the loader never accepts */
+        fprintf(stderr, "rdrop: internal error: libyaml could not write the resolved config\n");
+        abort();
+    }
+    return b.p;
+}
+
+/* A leaf as JSON: numbers as numbers, the rest as strings. */
+static json_t *leaf_json(const rd_key *k, const void *base)
+{
+    const char *p = (const char *)base + k->off;
+    char num[48];
+    bool quoted;
+    switch (k->kind) {
+    case K_INT: return json_integer(*(const int *)p);
+    case K_LONG: return json_integer(*(const long *)p);
+    case K_U64: return json_integer((json_int_t)*(const uint64_t *)p);
+    case K_DOUBLE: return json_real(*(const double *)p);
+    case K_BOOL: return json_boolean(*(const bool *)p);
+    default: return rd_json_str(leaf_text(k, base, num, sizeof num, &quoted));
     }
 }
 
-char *rd_config_to_yaml(const rd_config *c)
+static json_t *layers_json(const rd_config *c)
 {
-    rd_sb b = {0};
-    sb_printf(&b, "# rdrop %s resolved config: every key, absolute paths\n", RDROP_VERSION);
-    for (size_t i = 0; i < RD_NKEYS; i++) {
-        const rd_key *k = &rd_keys[i];
-        if (k->kind == K_SECTION)
-            sb_printf(&b, "%*s%s:\n", 2 * path_depth(k->path), "", last_segment(k->path));
-        else if (k->kind == K_LAYERS) yaml_layers(&b, c);
-        else yaml_leaf(&b, k, c);
+    json_t *a = json_array();
+    for (int i = 0; i < c->model.n_layers && i < RD_MAX_LAYERS; i++) {
+        const rd_layer_spec *l = &c->model.layers[i];
+        json_t *o = json_object();
+        for (size_t j = 0; j < RD_NLAYER_KEYS; j++)
+            if (layer_key_applies(&rd_layer_keys[j], l)) rd_json_set(o, rd_layer_keys[j].path, leaf_json(&rd_layer_keys[j], l));
+        json_array_append_new(a, o);
     }
-    return b.p;
+    return a;
 }
 
 char *rd_config_layers_json(const rd_config *c)
 {
-    rd_sb b = {0};
-    char num[48];
-    sb_printf(&b, "[");
-    for (int i = 0; i < c->model.n_layers && i < RD_MAX_LAYERS; i++) {
-        const rd_layer_spec *l = &c->model.layers[i];
-        if (i) sb_printf(&b, ",");
-        if (l->kind == RD_LAYER_DENSE) {
-            const char *act = rd_activation_name(l->activation);
-            fmt_double(num, sizeof num, l->max_norm);
-            sb_printf(&b, "{\"type\":\"dense\",\"units\":%d,\"activation\":\"%s\",\"max_norm\":%s}",
-                      l->units, act ? act : "invalid", num);
-        } else {
-            fmt_double(num, sizeof num, l->rate);
-            sb_printf(&b, "{\"type\":\"dropout\",\"rate\":%s}", num);
-        }
+    json_t *a = layers_json(c);
+    char *s = rd_json_text(a);
+    json_decref(a);
+    return s;
+}
+
+char *rd_config_section_json(const rd_config *c, const char *section)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < RD_NKEYS; i++) {
+        const rd_key *k = &rd_keys[i];
+        if (k->kind != K_SECTION && k->kind != K_LAYERS && is_child_of(k->path, section))
+            rd_json_set(o, last_segment(k->path), leaf_json(k, c));
     }
-    sb_printf(&b, "]");
-    return b.p;
+    char *s = rd_json_text(o);
+    json_decref(o);
+    return s;
+}
+
+/* ------------------------------------------------------------------ comparing */
+
+static bool leaf_equal(const rd_key *k, const void *a, const void *b)
+{
+    const char *p = (const char *)a + k->off, *q = (const char *)b + k->off;
+    switch (k->kind) {
+    case K_INT: case K_ENUM: case K_LAYER_TYPE: return *(const int *)p == *(const int *)q;
+    case K_LONG: return *(const long *)p == *(const long *)q;
+    case K_U64: return *(const uint64_t *)p == *(const uint64_t *)q;
+    case K_DOUBLE: return *(const double *)p == *(const double *)q;
+    case K_BOOL: case K_FLAG_ENUM: return *(const bool *)p == *(const bool *)q;
+    case K_PATH: return strcmp(p, q) == 0;
+    default: return true;
+    }
+}
+
+static bool layers_equal(const rd_config *a, const rd_config *b)
+{
+    if (a->model.n_layers != b->model.n_layers) return false;
+    for (int i = 0; i < a->model.n_layers && i < RD_MAX_LAYERS; i++) {
+        const rd_layer_spec *la = &a->model.layers[i], *lb = &b->model.layers[i];
+        if (la->kind != lb->kind) return false;
+        for (size_t j = 0; j < RD_NLAYER_KEYS; j++)
+            if (layer_key_applies(&rd_layer_keys[j], la) && !leaf_equal(&rd_layer_keys[j], la, lb)) return false;
+    }
+    return true;
+}
+
+bool rd_config_section_equal(const rd_config *a, const rd_config *b, const char *section)
+{
+    for (size_t i = 0; i < RD_NKEYS; i++) {
+        const rd_key *k = &rd_keys[i];
+        size_t n = strlen(section);
+        bool under = !strncmp(k->path, section, n) && k->path[n] == '.';
+        if (k->kind == K_SECTION || !under) continue;
+        if (k->kind == K_LAYERS ? !layers_equal(a, b) : !leaf_equal(k, a, b)) return false;
+    }
+    return true;
 }

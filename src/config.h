@@ -29,6 +29,8 @@ typedef enum { RD_REDUCE_MEAN = 0, RD_REDUCE_SUM } rd_reduction;
 typedef enum { RD_STREAM_RANK = 0, RD_STREAM_SAMPLE } rd_stream_mode;
 typedef enum { RD_DATA_IDX = 0, RD_DATA_SYNTHETIC, RD_DATA_HDF5 } rd_data_format;
 typedef enum { RD_LOAD_MEMORY = 0, RD_LOAD_STREAM } rd_data_load;
+/* dist.overlap: false | true | auto (measured after warm-up, docs/scale.md) */
+typedef enum { RD_OVERLAP_OFF = 0, RD_OVERLAP_ON = 1, RD_OVERLAP_AUTO = 2 } rd_overlap_mode;
 
 typedef struct {
     rd_layer_kind kind;
@@ -101,6 +103,7 @@ typedef struct {
         long log_every_steps;              /* 0 = epoch ends only */
         long eval_every_epochs;            /* 1 */
         long patience;                     /* 0 = no early stopping */
+        long accumulate;                   /* 1: micro-batches per rank per step (docs/scale.md) */
     } training;
     struct {
         long every_steps;                  /* 0 */
@@ -114,12 +117,16 @@ typedef struct {
     } rng;
     struct {
         double bucket_mb;                  /* 4 */
-        bool overlap;                      /* true */
+        int overlap;                       /* rd_overlap_mode: auto (docs/scale.md) */
+        int compress;                      /* rd_compress: none (half.h) */
+        bool hierarchical;                 /* false: node-local reduce, leaders, broadcast */
     } dist;
     struct {
         char out[RD_PATH_MAX];             /* runs/NAME where NAME = config file stem */
         uint64_t seed;                     /* 0 */
         int blas_threads;                  /* 1 */
+        char timeline[RD_PATH_MAX];        /* "": Chrome trace of the first steps (docs/scale.md) */
+        long timeline_steps;               /* 10 */
         char blas_core[RD_PATH_MAX];       /* auto | best | keep | an OpenBLAS kernel name (src/blas.h) */
     } run;
 } rd_config;
@@ -150,12 +157,25 @@ int rd_config_validate(const rd_config *c, const char *name, rd_error *e);
  * limit with the synthetic width, or counting one input for IDX data. */
 int rd_config_check_model_size(const rd_config *c, long input_dim, const char *name, rd_error *e);
 
-/* The resolved config as YAML with every key (block style, deterministic order, floats
- * printed with %.17g so that reloading gives the same doubles). Caller frees. */
+/* --out DIR: run.out = DIR resolved like every path of the config (absolute, against the
+ * current directory; "." segments and trailing slashes dropped). DIR must be UTF-8. Returns 0
+ * or RD_EXIT_CONFIG. */
+int rd_config_set_out(rd_config *c, const char *dir, rd_error *e);
+
+/* The resolved config as YAML with every key, written by libyaml's emitter from the key
+ * table (block style, table order; doubles in the shortest form that reads back exactly,
+ * paths double-quoted). Caller frees. */
 char *rd_config_to_yaml(const rd_config *c);
 
-/* model.layers as one-line JSON, e.g. [{"type":"dense","units":10,...}]. Caller frees. */
+/* model.layers as one-line JSON (jansson), e.g. [{"type":"dense","units":10,...}]. Caller frees. */
 char *rd_config_layers_json(const rd_config *c);
+
+/* The direct leaves of `section` (e.g. "schedule") as one JSON object, in table order. Caller frees. */
+char *rd_config_section_json(const rd_config *c, const char *section);
+
+/* Do a and b agree on every key under `section` ("model", "data", ...; model.layers compared
+ * layer by layer, key by key)? The resume check compares configs with this, not as text. */
+bool rd_config_section_equal(const rd_config *a, const rd_config *b, const char *section);
 
 /* Names <-> enums (NULL / -1 when unknown). */
 const char *rd_activation_name(rd_activation a);

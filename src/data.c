@@ -314,8 +314,8 @@ int rd_data_load_idx_keys(rd_dataset *d, const char *images_path, const char *im
 
 /* ---------------------------------------------------------------- synthetic */
 
-/* Synthetic data keys follow DESIGN.md's layout {(uint32)s, (uint32)(s>>32) ^ (purpose<<24 | id)}
- * with a purpose far from the RNG table's (1..5), so they never collide with a training stream.
+/* Synthetic data keys are rd_rng_key(seed, SYNTH_PURPOSE, id), a purpose far from the RNG
+ * table's (1..6), so they never collide with a training stream.
  * id 0 = class prototypes, id 1 + split = that split's samples. */
 #define SYNTH_PURPOSE 0x40u
 
@@ -325,31 +325,17 @@ int rd_data_load_idx_keys(rd_dataset *d, const char *images_path, const char *im
 /* Noise = (sum of a word's 4 bytes - 510) * SYNTH_NOISE / 1024: approx. Gaussian, sd ~25, |.| <= 86. */
 #define SYNTH_NOISE 173
 
-static uint64_t splitmix64(uint64_t x)
-{
-    uint64_t z = x + 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static philox4x32_key_t synth_key(uint64_t seed, uint32_t id)
 {
-    uint64_t s = splitmix64(seed);
-    philox4x32_key_t k = {{(uint32_t)s, (uint32_t)(s >> 32) ^ (SYNTH_PURPOSE << 24 | (id & 0xffffff))}};
-    return k;
+    rd_key k = rd_rng_key(seed, SYNTH_PURPOSE, id);
+    philox4x32_key_t pk = {{k.k[0], k.k[1]}};
+    return pk;
 }
 
 static philox4x32_ctr_t synth_block(philox4x32_key_t key, uint32_t block, uint32_t row)
 {
     philox4x32_ctr_t c = {{block, row, 0, 0}};
     return philox4x32(c, key);
-}
-
-/* Integer in [0, range) from a 32-bit word (multiply-shift; bias is irrelevant here). */
-static uint32_t below(uint32_t w, uint32_t range)
-{
-    return (uint32_t)(((uint64_t)w * range) >> 32);
 }
 
 /* proto[c*features + f] in [40, 215]: feature f of class c uses word f%4 of block f/4. */
@@ -360,7 +346,7 @@ static void synth_prototypes(uint8_t *proto, uint32_t features, uint32_t classes
         philox4x32_ctr_t r = {{0, 0, 0, 0}};
         for (uint32_t f = 0; f < features; f++) {
             if (f % 4 == 0) r = synth_block(key, f / 4, c);
-            proto[(size_t)c * features + f] = (uint8_t)(40 + below(r.v[f % 4], 176));
+            proto[(size_t)c * features + f] = (uint8_t)(40 + rd_word_below(r.v[f % 4], 176));
         }
     }
 }
@@ -372,9 +358,9 @@ static void synth_sample(uint8_t *x, int32_t *y, const uint8_t *proto, uint32_t 
                          uint32_t classes, philox4x32_key_t key, uint32_t i)
 {
     philox4x32_ctr_t r = synth_block(key, 0, i);
-    uint32_t c = below(r.v[0], classes);
-    uint32_t other = classes > 1 ? (c + 1 + below(r.v[1], classes - 1)) % classes : c;
-    int64_t t = below(r.v[2], SYNTH_MIX_MAX + 1);
+    uint32_t c = rd_word_below(r.v[0], classes);
+    uint32_t other = classes > 1 ? (c + 1 + rd_word_below(r.v[1], classes - 1)) % classes : c;
+    int64_t t = rd_word_below(r.v[2], SYNTH_MIX_MAX + 1);
     const uint8_t *pc = proto + (size_t)c * features;
     const uint8_t *po = proto + (size_t)other * features;
     for (uint32_t f = 0; f < features; f++) {
@@ -439,9 +425,6 @@ void rd_data_gather(const rd_dataset *d, const uint32_t *idx, uint32_t count, fl
 
 /* ---------------------------------------------------------------- augmentation */
 
-/* floor(v * range / 2^32): multiply-shift, bias below range / 2^32. */
-static int scaled(uint32_t v, uint32_t range) { return (int)(((uint64_t)v * range) >> 32); }
-
 void rd_data_augment(const rd_dataset *d, const rd_augment *a, uint64_t seed, uint32_t epoch,
                      const uint32_t *idx, uint32_t count, float *x, float *scratch)
 {
@@ -457,8 +440,8 @@ void rd_data_augment(const rd_dataset *d, const rd_augment *a, uint64_t seed, ui
         uint32_t v[4];
         rd_philox(key, ctr, v);
         const bool mirror = a->flip && (v[0] & 1u);
-        const int dx = s ? scaled(v[1], range) - s : 0;
-        const int dy = s && R > 1 ? scaled(v[2], range) - s : 0;
+        const int dx = s ? (int)rd_word_below(v[1], range) - s : 0;
+        const int dy = s && R > 1 ? (int)rd_word_below(v[2], range) - s : 0;
         if (!mirror && dx == 0 && dy == 0) continue;
         float *row = x + (size_t)i * f;
         memcpy(scratch, row, f * sizeof *row);

@@ -19,10 +19,5 @@ int rd_agree(const rd_dist *d, int code, const rd_error *e);
 /* "1h02m03s" / "4m05s" / "12.3s". */
 void rd_format_duration(char *buf, size_t n, double seconds);
 
-/* Growable byte buffer for JSON rows and YAML text. */
-typedef struct { char *p; size_t len, cap; } rd_buf;
-void rd_buf_printf(rd_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void rd_buf_append(rd_buf *b, const void *data, size_t n);
-void rd_buf_free(rd_buf *b);
 
 #endif

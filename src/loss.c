@@ -4,16 +4,16 @@
 #include <math.h>
 #include <stdlib.h>
 
-/* logp[k] = z[k] - max - log(sum exp(z - max)), in double. */
-static void log_softmax(const float *z, int K, double *logp)
+/* log(sum exp(z)) = max + log(sum exp(z - max)), in double: log P_k = (double)z[k] - lse. The
+ * log-probabilities are recomputed where used, so the loss needs no buffer at any K. */
+static double log_sum_exp(const float *z, int K)
 {
     double mx = z[0];
     for (int k = 1; k < K; k++)
         if (z[k] > mx) mx = z[k];
     double s = 0.0;
     for (int k = 0; k < K; k++) s += exp((double)z[k] - mx);
-    double lse = mx + log(s);
-    for (int k = 0; k < K; k++) logp[k] = (double)z[k] - lse;
+    return mx + log(s);
 }
 
 static int argmax(const float *z, int K)
@@ -25,32 +25,32 @@ static int argmax(const float *z, int K)
 }
 
 /* One sample, one pass: loss = -log P_y, grad = P - e_y. */
-static double single_pass(const float *a, int K, int y, double scale, float *da, double *lp)
+static double single_pass(const float *a, int K, int y, double scale, float *da)
 {
-    log_softmax(a, K, lp);
+    const double la = log_sum_exp(a, K);
     if (da)
         for (int k = 0; k < K; k++)
-            da[k] = (float)(scale * (exp(lp[k]) - (k == y ? 1.0 : 0.0)));
-    return -lp[y];
+            da[k] = (float)(scale * (exp((double)a[k] - la) - (k == y ? 1.0 : 0.0)));
+    return -((double)a[y] - la);
 }
 
-/* One sample, two passes (DESIGN.md): returns CE and KL through ce/kl. */
+/* One sample, two passes (docs/ARCHITECTURE.md, "Formulas"): returns CE and KL through ce/kl. */
 static void two_pass(const float *a, const float *b, int K, int y, double alpha, double scale,
-                     float *da, float *db, double *lp, double *lq, double *ce, double *kl)
+                     float *da, float *db, double *ce, double *kl)
 {
-    log_softmax(a, K, lp);
-    log_softmax(b, K, lq);
+    const double la = log_sum_exp(a, K), lb = log_sum_exp(b, K);
     double kl_pq = 0.0, kl_qp = 0.0;
     for (int k = 0; k < K; k++) {
-        double d = lp[k] - lq[k];
-        kl_pq += exp(lp[k]) * d;
-        kl_qp -= exp(lq[k]) * d;
+        double lp = (double)a[k] - la, lq = (double)b[k] - lb, d = lp - lq;
+        kl_pq += exp(lp) * d;
+        kl_qp -= exp(lq) * d;
     }
-    *ce = 0.5 * (-lp[y] - lq[y]);
+    *ce = 0.5 * (-((double)a[y] - la) - ((double)b[y] - lb));
     *kl = 0.5 * (kl_pq + kl_qp);
     if (!da) return;
     for (int k = 0; k < K; k++) {
-        double P = exp(lp[k]), Q = exp(lq[k]), d = lp[k] - lq[k];
+        double lp = (double)a[k] - la, lq = (double)b[k] - lb;
+        double P = exp(lp), Q = exp(lq), d = lp - lq;
         double e = (k == y) ? 1.0 : 0.0;
         double ga = 0.5 * (P - e) + alpha * 0.5 * (P * (d - kl_pq) + P - Q);
         double gb = 0.5 * (Q - e) + alpha * 0.5 * (Q * (-d - kl_qp) + Q - P);
@@ -62,10 +62,6 @@ static void two_pass(const float *a, const float *b, int K, int y, double alpha,
 void rd_rdrop_loss(const float *logits, int B, int K, int passes, const int32_t *labels,
                    double alpha, double scale, float *dlogits, rd_loss_sums *sums)
 {
-    enum { STACK_K = 1024 };
-    double stack_buf[2 * STACK_K];
-    double *lp = K <= STACK_K ? stack_buf : rd_malloc(2 * (size_t)K * sizeof *lp);
-    double *lq = lp + K;
     sums->loss = sums->ce = sums->kl = 0.0;
     sums->correct = 0;
     for (int i = 0; i < B; i++) {
@@ -74,7 +70,7 @@ void rd_rdrop_loss(const float *logits, int B, int K, int passes, const int32_t 
         int y = labels[i];
         sums->correct += argmax(a, K) == y;
         if (passes == 1) {
-            double ce = single_pass(a, K, y, scale, da, lp);
+            double ce = single_pass(a, K, y, scale, da);
             sums->ce += ce;
             sums->loss += ce;
             continue;
@@ -82,10 +78,9 @@ void rd_rdrop_loss(const float *logits, int B, int K, int passes, const int32_t 
         const float *b = logits + (size_t)(B + i) * K;
         float *db = dlogits ? dlogits + (size_t)(B + i) * K : NULL;
         double ce, kl;
-        two_pass(a, b, K, y, alpha, scale, da, db, lp, lq, &ce, &kl);
+        two_pass(a, b, K, y, alpha, scale, da, db, &ce, &kl);
         sums->ce += ce;
         sums->kl += kl;
         sums->loss += ce + alpha * kl;
     }
-    if (lp != stack_buf) free(lp);
 }

@@ -8,7 +8,9 @@
 
 #include "blas.h"
 #include "doctor.h"
+#include "json.h"
 #include "log.h"
+#include "summary.h"
 #include "train.h"
 
 #define MAX_SETS 256
@@ -158,41 +160,11 @@ static int parse_train_args(int argc, char **argv, train_args *a, const char *he
 
 /* Well-formed UTF-8 without control characters? The run folder's path is stored in the
  * resolved config (YAML), which holds only UTF-8 text. */
-static bool utf8_path_ok(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
-        if (n < 0 || (n == 1 && *p < 0xc2) || (n == 0 && (*p < 0x20 || *p == 0x7f))) return false;
-        for (int i = 1; i <= n; i++)
-            if ((p[i] & 0xc0) != 0x80) return false;
-        p += n + 1;
-    }
-    return true;
-}
-
 static int load_config(rd_config *c, const train_args *a, rd_error *e)
 {
     int rc = rd_config_load(c, a->config, a->nsets, a->sets, e);
     if (rc) return rc;
-    if (a->out && !utf8_path_ok(a->out))
-        return rd_fail(e, RD_EXIT_CONFIG, "--out: the folder name must be UTF-8 text without control "
-                       "characters (it is stored in the run's YAML config)");
-    if (a->out) {
-        if (a->out[0] == '/') {
-            snprintf(c->run.out, sizeof c->run.out, "%s", a->out);
-        } else {
-            char cwd[PATH_MAX];
-            if (!getcwd(cwd, sizeof cwd)) return rd_fail(e, RD_EXIT_CONFIG, "--out: cannot resolve %s", a->out);
-            const char *rel = a->out;
-            while (rel[0] == '.' && rel[1] == '/') rel += 2;
-            if (strlen(cwd) + strlen(rel) + 2 > sizeof c->run.out)
-                return rd_fail(e, RD_EXIT_CONFIG, "--out: path too long: %s", a->out);
-            snprintf(c->run.out, sizeof c->run.out, "%.*s/%s", (int)(sizeof c->run.out / 2), cwd, rel);
-        }
-        size_t n = strlen(c->run.out);
-        while (n > 1 && c->run.out[n - 1] == '/') c->run.out[--n] = '\0';
-    }
+    if (a->out) return rd_config_set_out(c, a->out, e);
     return 0;
 }
 
@@ -321,11 +293,20 @@ static void print_eval(const char *path, const char *split, const rd_eval_result
     double acc = r->samples ? (double)r->correct / (double)r->samples : 0.0;
     double loss = r->samples ? r->loss_sum / (double)r->samples : 0.0;
     if (json) {
-        printf("{\"checkpoint\":\"%s\",\"data\":\"%s\",\"accuracy\":%.9g,\"loss\":%.9g,\"samples\":%ld,\"correct\":%ld,"
-               "\"per_class_accuracy\":[", path, split, acc, loss, r->samples, r->correct);
+        json_t *o = json_object(), *pc = json_array();
+        rd_json_set(o, "checkpoint", rd_json_str(path));
+        rd_json_set(o, "data", json_string(split));
+        rd_json_set(o, "accuracy", json_real(acc));
+        rd_json_set(o, "loss", json_real(loss));
+        rd_json_set(o, "samples", json_integer(r->samples));
+        rd_json_set(o, "correct", json_integer(r->correct));
         for (int k = 0; k < K && k < r->classes; k++)
-            printf("%s%.9g", k ? "," : "", r->class_total[k] ? (double)r->class_correct[k] / (double)r->class_total[k] : 0.0);
-        printf("]}\n");
+            json_array_append_new(pc, json_real(r->class_total[k] ? (double)r->class_correct[k] / (double)r->class_total[k] : 0.0));
+        rd_json_set(o, "per_class_accuracy", pc);
+        char *text = rd_json_text(o);
+        printf("%s\n", text);
+        free(text);
+        json_decref(o);
         return;
     }
     printf("checkpoint  %s\ndata        %s (%ld samples)\naccuracy    %.4f (%ld correct)\nloss        %.4f (mean cross-entropy)\n",
@@ -336,32 +317,63 @@ static void print_eval(const char *path, const char *split, const rd_eval_result
     printf("\n");
 }
 
-static int cmd_eval(int argc, char **argv)
+/* eval's options; -1 = go on, else the exit code (help, usage error). */
+static int parse_eval_args(int argc, char **argv, const char **path, const char **split, bool *json)
 {
     static const struct option opts[] = {
         {"checkpoint", required_argument, 0, 'c'}, {"data", required_argument, 0, 'd'},
         {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
     };
-    const char *path = NULL, *split = "test";
-    bool json = false;
     optind = 1;
     opterr = 0;
     int ch;
     while ((ch = getopt_long(argc, argv, "c:d:jh", opts, NULL)) != -1) {
         switch (ch) {
-        case 'c': path = optarg; break;
-        case 'd': split = optarg; break;
-        case 'j': json = true; break;
+        case 'c': *path = optarg; break;
+        case 'd': *split = optarg; break;
+        case 'j': *json = true; break;
         case 'h': fputs(EVAL_HELP, stdout); return 0;
         default: return usage_error("eval: unknown option or missing value");
         }
     }
-    if (optind < argc && !path) path = argv[optind++];
-    if (!path) return usage_error("eval: --checkpoint FILE is required");
+    if (optind < argc && !*path) *path = argv[optind++];
+    if (!*path) return usage_error("eval: --checkpoint FILE is required");
     if (optind != argc) return usage_error("eval: unexpected argument");
-    if (strcmp(split, "test") && strcmp(split, "train") && strcmp(split, "val"))
+    if (strcmp(*split, "test") && strcmp(*split, "train") && strcmp(*split, "val"))
         return usage_error("eval: --data must be test, train or val");
+    return -1;
+}
 
+/* The ids of `split` (test: all of the test set; train / val: the run's split). */
+static int eval_ids(const rd_config *c, uint32_t n_train_set, uint32_t n_test, const char *split,
+                    const char *path, uint32_t **ids, uint32_t *n, rd_error *e)
+{
+    if (!strcmp(split, "test")) {
+        *ids = rd_malloc((size_t)(n_test ? n_test : 1) * sizeof **ids);
+        for (uint32_t i = 0; i < n_test; i++) (*ids)[i] = i;
+        *n = n_test;
+        return 0;
+    }
+    rd_split sp;
+    int rc = rd_split_make(&sp, c, n_train_set, path, e);
+    if (rc) return rc;
+    bool val = !strcmp(split, "val");
+    if (val && sp.n_val == 0) {
+        rd_split_free(&sp);
+        return rd_fail(e, RD_EXIT_CONFIG, "%s: --data val: this run has no validation split (data.validation is 0)", path);
+    }
+    *n = val ? sp.n_val : sp.n_train;
+    *ids = val ? sp.val_ids : sp.train_ids;
+    free(val ? sp.train_ids : sp.val_ids);
+    return 0;
+}
+
+static int cmd_eval(int argc, char **argv)
+{
+    const char *path = NULL, *split = "test";
+    bool json = false;
+    int rc = parse_eval_args(argc, argv, &path, &split, &json);
+    if (rc >= 0) return rc;
     rd_dist d;
     rd_blas_select("auto", g_argv);
     rd_dist_init_serial(&d);
@@ -374,10 +386,8 @@ static int cmd_eval(int argc, char **argv)
     rd_dataset train, test;
     memset(&train, 0, sizeof train);
     memset(&test, 0, sizeof test);
-    uint32_t *ids = NULL, *train_ids = NULL;
-    float *x = NULL;
-    int32_t *y = NULL;
-    int rc = rd_ckpt_read_info(path, &info, &e);
+    uint32_t *ids = NULL, n = 0;
+    rc = rd_ckpt_read_info(path, &info, &e);
     if (!rc) rc = rd_config_load_text(c, info.config_yaml, strlen(info.config_yaml), path, 0, NULL, &e) ? RD_EXIT_CHECKPOINT : 0;
     if (!rc) rc = rd_load_datasets(c, &train, &test, &e);
     if (!rc) {
@@ -385,48 +395,44 @@ static int cmd_eval(int argc, char **argv)
         rc = load_checkpoint_model(path, &info, c, &m, (int)train.features, 512, &e);
         rd_hdf5_unlock();
     }
+    if (!rc) rc = eval_ids(c, train.n, test.n, split, path, &ids, &n, &e);
     if (!rc) {
-        const rd_dataset *ds = !strcmp(split, "test") ? &test : &train;
-        uint32_t n = ds->n;
-        ids = rd_malloc((size_t)ds->n * sizeof *ids);
-        if (!strcmp(split, "test")) {
-            for (uint32_t i = 0; i < n; i++) ids[i] = i;
-        } else {
-            uint32_t nval = (uint32_t)c->data.validation;
-            uint32_t ntrain = train.n - nval;
-            if (c->data.train_samples > 0 && (uint64_t)c->data.train_samples < ntrain)
-                ntrain = (uint32_t)c->data.train_samples;
-            train_ids = rd_malloc((size_t)(ntrain ? ntrain : 1) * sizeof *train_ids);
-            rd_data_split(train.n, nval, ntrain, c->run.seed, ids, train_ids);
-            if (!strcmp(split, "train")) {
-                n = ntrain;
-                memcpy(ids, train_ids, (size_t)n * sizeof *ids);
-            } else {
-                n = nval;
-                if (n == 0) rc = rd_fail(&e, RD_EXIT_CONFIG, "%s: --data val: this run has no validation split "
-                                         "(data.validation is 0)", path);
-            }
-        }
-        if (!rc) {
-            x = rd_malloc((size_t)512 * m.input_dim * sizeof *x);
-            y = rd_malloc(512 * sizeof *y);
-            rd_eval_result r;
-            rd_evaluate(&m, ds, ids, n, &d, x, y, &r);
-            print_eval(path, split, &r, m.output_dim, json);
-            rd_eval_result_free(&r);
-        }
+        float *x = rd_malloc((size_t)512 * m.input_dim * sizeof *x);
+        int32_t *y = rd_malloc(512 * sizeof *y);
+        rd_eval_result r;
+        rd_evaluate(&m, !strcmp(split, "test") ? &test : &train, ids, n, &d, x, y, &r);
+        print_eval(path, split, &r, m.output_dim, json);
+        rd_eval_result_free(&r);
+        free(x);
+        free(y);
     }
     if (rc) rd_print_error(NULL, e.msg);
     free(ids);
-    free(train_ids);
-    free(x);
-    free(y);
     rd_model_free(&m);
     rd_data_free(&train);
     rd_data_free(&test);
     rd_ckpt_info_free(&info);
     free(c);
     return rc;
+}
+
+/* The layers as a table (the model rebuilt from the stored config); the JSON if that fails. */
+static void print_layers(const rd_ckpt_info *info, const char *path)
+{
+    rd_config *c = rd_malloc(sizeof *c);
+    rd_model m;
+    rd_error e;
+    rd_buf table = {0};
+    if (info->n_dense > 0 &&
+        rd_config_load_text(c, info->config_yaml, strlen(info->config_yaml), path, 0, NULL, &e) == 0 &&
+        rd_model_create(&m, c, info->dense[0].in, 1, &e) == 0) {
+        rd_model_summary(&m, "  ", &table);
+        rd_model_free(&m);
+    }
+    if (table.p) printf("layers\n%s", table.p);
+    else printf("layers        %s\n", info->architecture);
+    rd_buf_free(&table);
+    free(c);
 }
 
 static int cmd_inspect(int argc, char **argv)
@@ -472,7 +478,7 @@ static int cmd_inspect(int argc, char **argv)
     size_t rows = 0;
     for (size_t i = 0; i < s->metrics_len; i++) rows += s->metrics[i] == '\n';
     printf("metrics       %zu rows\n", rows);
-    printf("layers        %s\n", info.architecture);
+    print_layers(&info, path);
     size_t total = 0;
     for (int i = 0; i < info.n_dense; i++) {
         const rd_ckpt_dense *L = &info.dense[i];

@@ -223,15 +223,22 @@ static bool dropout_active(const rd_layer *D, bool train)
     return D->kind == RD_LAYER_DROPOUT && train && D->rate > 0.0;
 }
 
+static void mark(const rd_model *m, int i, bool backward, bool end)
+{
+    if (m->on_layer) m->on_layer(m->on_layer_ctx, i, backward, end);
+}
+
 const float *rd_model_forward(rd_model *m, const float *x, int rows, bool train)
 {
     const float *in = x;
     for (int i = 0; i < m->n_layers; i++) {
         rd_layer *L = &m->layers[i];
+        mark(m, i, false, false);
         if (L->kind == RD_LAYER_DENSE) {
             rd_layer *D = i + 1 < m->n_layers && dropout_active(&m->layers[i + 1], train) ? &m->layers[i + 1] : NULL;
             dense_gemm(L, m->params, in, rows);
             dense_activate(L, D, rows);
+            mark(m, i, false, true);
             if (D) {
                 in = D->y;
                 i++;   /* the dropout layer's output was made by the fused sweep */
@@ -242,6 +249,7 @@ const float *rd_model_forward(rd_model *m, const float *x, int rows, bool train)
         } else {
             memcpy(L->y, in, (size_t)rows * L->out * sizeof(float));
         }
+        if (L->kind != RD_LAYER_DENSE) mark(m, i, false, true);
         in = L->y;
     }
     return in;
@@ -364,15 +372,19 @@ void rd_model_backward(rd_model *m, const float *x, const float *dlogits, int ro
         if (L->kind == RD_LAYER_DROPOUT) {
             /* after a dense layer, that layer's dZ sweep applies the mask */
             if (!dx || m->layers[i - 1].kind == RD_LAYER_DENSE) continue;
+            mark(m, i, true, false);
             if (L->rate > 0.0) dropout_sweep(L->dy, dx, L->mask, dropout_scale(L), (size_t)rows * L->out);
             else memcpy(dx, L->dy, (size_t)rows * L->out * sizeof(float));
+            mark(m, i, true, true);
             continue;
         }
+        mark(m, i, true, false);
         const rd_layer *N = i + 1 < m->n_layers && m->layers[i + 1].kind == RD_LAYER_DROPOUT ? &m->layers[i + 1] : NULL;
         if (N && !(N->rate > 0.0)) memcpy(L->dy, N->dy, (size_t)rows * L->out * sizeof(float));
         dense_dz_db(L, N && N->rate > 0.0 ? N : NULL, m->grads + L->b_off, rows);
         if (m->grad_ready) m->grad_ready(m->grad_ready_ctx, L->b_off);
         dense_dw(m, L, in, L->dy, rows);
         if (dx) dense_dx(m, L, L->dy, dx, rows);
+        mark(m, i, true, true);
     }
 }

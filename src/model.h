@@ -45,6 +45,11 @@ typedef struct {
      * inside MPI calls). The panel plan depends on the shapes and max_rows only. */
     void (*progress)(void *ctx);
     void *grad_ready_ctx;  /* passed to grad_ready and progress */
+    /* run.timeline: called at the begin (end = false) and end of each layer's forward and
+     * backward work (a dense layer's forward includes a following dropout's fused sweep).
+     * May be NULL. */
+    void (*on_layer)(void *ctx, int layer, bool backward, bool end);
+    void *on_layer_ctx;
 } rd_model;
 
 /* FLOPs per backward GEMM panel when progress is set (~1 ms at 100 GFLOP/s). */

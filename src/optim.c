@@ -50,35 +50,38 @@ void rd_sgd_update(float *w, float *v, const float *g, size_t n, double lr, doub
     }
 }
 
-/* Row-wise sweeps (W is row-major, columns are strided): each column's sum of squares is
- * still accumulated in row order, so the result is the same as a column-wise loop. */
-void rd_max_norm(float *W, int in, int out, double c)
+/* Row-wise sweeps over blocks of at most MAXNORM_BLOCK columns (W is row-major, columns are
+ * strided): each column's sum of squares is still accumulated in row order, so the result is
+ * the same as a column-wise loop, and any width works without allocating. */
+enum { MAXNORM_BLOCK = 4096 };
+
+static void max_norm_block(float *W, int in, int out, int j0, int nj, double c)
 {
-    enum { STACK_COLS = 4096 };
-    double stack_ss[STACK_COLS];
-    float stack_scale[STACK_COLS];
-    double *ss = out <= STACK_COLS ? stack_ss : rd_malloc((size_t)out * sizeof *ss);
-    float *scale = out <= STACK_COLS ? stack_scale : rd_malloc((size_t)out * sizeof *scale);
-    for (int j = 0; j < out; j++) ss[j] = 0.0;
+    double ss[MAXNORM_BLOCK];
+    float scale[MAXNORM_BLOCK];
+    for (int j = 0; j < nj; j++) ss[j] = 0.0;
     for (int i = 0; i < in; i++) {
-        const float *row = W + (size_t)i * out;
-        for (int j = 0; j < out; j++) ss[j] += (double)row[j] * (double)row[j];
+        const float *row = W + (size_t)i * out + j0;
+        for (int j = 0; j < nj; j++) ss[j] += (double)row[j] * (double)row[j];
     }
     bool any = false;
-    for (int j = 0; j < out; j++) {
+    for (int j = 0; j < nj; j++) {
         double n = sqrt(ss[j]);
         scale[j] = n > c ? (float)(c / n) : 1.0f;
         any |= n > c;
     }
-    if (any) {
-        /* x * 1.0f == x exactly, so unconstrained columns stay bit-identical. */
-        for (int i = 0; i < in; i++) {
-            float *row = W + (size_t)i * out;
-            for (int j = 0; j < out; j++) row[j] *= scale[j];
-        }
+    if (!any) return;
+    /* x * 1.0f == x exactly, so unconstrained columns stay bit-identical. */
+    for (int i = 0; i < in; i++) {
+        float *row = W + (size_t)i * out + j0;
+        for (int j = 0; j < nj; j++) row[j] *= scale[j];
     }
-    if (ss != stack_ss) free(ss);
-    if (scale != stack_scale) free(scale);
+}
+
+void rd_max_norm(float *W, int in, int out, double c)
+{
+    for (int j0 = 0; j0 < out; j0 += MAXNORM_BLOCK)
+        max_norm_block(W, in, out, j0, out - j0 < MAXNORM_BLOCK ? out - j0 : MAXNORM_BLOCK, c);
 }
 
 void rd_optim_step(rd_model *m, const rd_config *c, double lr)

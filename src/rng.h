@@ -26,6 +26,13 @@ uint64_t rd_splitmix64(uint64_t x);
 /* key = {(uint32)s, (uint32)(s>>32) ^ (purpose<<24 | id)}, s = splitmix64(seed), id < 2^24. */
 rd_key rd_rng_key(uint64_t seed, uint32_t purpose, uint32_t id);
 
+/* floor(w * range / 2^32): an integer in [0, range) from one 32-bit word by multiply-shift
+ * (bias below range / 2^32; synthetic data and augmentation, where that does not matter). */
+static inline uint32_t rd_word_below(uint32_t w, uint32_t range)
+{
+    return (uint32_t)(((uint64_t)w * range) >> 32);
+}
+
 /* One Philox4x32-10 block. */
 void rd_philox(rd_key key, const uint32_t ctr[4], uint32_t out[4]);
 

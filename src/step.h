@@ -11,6 +11,7 @@
 #include "dist.h"
 #include "loss.h"
 #include "model.h"
+#include "timeline.h"
 
 /* Wall seconds per phase, ADDED to by the step functions (zero it per window). */
 typedef struct {
@@ -36,11 +37,21 @@ typedef struct {
     int32_t *y;         /* [passes*B_max] labels */
     float *dlogits;     /* [passes*B_max x output_dim] */
     float *scratch;     /* [input_dim] for data.augment */
-    bool parallel;      /* more than one rank: overlap the allreduce with backward */
+    bool parallel;      /* more than one rank */
+    bool overlap;       /* start buckets during backward (dist.overlap; auto sets it per step) */
+    int accumulate;     /* training.accumulate: micro-batches per step */
+    int nodes;          /* dist.hierarchical: nodes found (1 when flat) */
+    float *acc;         /* [n_params] sum of the earlier micro-batches' gradients (k > 1) */
+    size_t acc_from;    /* acc is added to grads at [acc_from, n_params) already */
+    bool acc_pending;
+    rd_timeline *tl;    /* run.timeline (NULL = off): set by the caller */
+    bool rec;           /* this step is recorded */
+    double t_step0, layer_t0[RD_MAX_LAYERS];
 } rd_step;
 
 /* Buffers and the allreduce (buckets of dist.bucket_mb over grads + control block) for at
- * most B_max samples per rank. m must be created with max_rows >= passes*B_max. */
+ * most B_max samples per rank, in training.accumulate = k micro-batches: m must be created
+ * with max_rows >= passes*ceil(B_max/k). */
 void rd_step_create(rd_step *S, rd_model *m, const rd_config *c, const rd_dist *d, int B_max);
 void rd_step_free(rd_step *S);
 
@@ -51,14 +62,32 @@ void rd_step_free(rd_step *S);
  * reduced while its last panels are computed. edges needs room for n_floats/1024 + 3. */
 int rd_step_buckets(const rd_model *m, double bucket_mb, size_t *edges);
 
-/* The control block (DESIGN appendix): RD_CONTROL_FLOATS floats after the gradients. The
- * caller sets [0] stop request and [2] checkpoint-now before rd_step_compute; the step fills
- * the rest; after it the block holds the sums over all ranks. */
+/* The control block (docs/ARCHITECTURE.md, "Control block"): RD_CONTROL_FLOATS floats after
+ * the gradients, reduced (SUM) with them. The caller sets RD_CTL_STOP and RD_CTL_CLOCK before
+ * rd_step_compute; the step fills the rest; after it the block holds the sums over all ranks. */
+typedef enum {
+    RD_CTL_STOP = 0,        /* > 0: some rank was asked to stop (signal) */
+    RD_CTL_NONFINITE = 1,   /* > 0: some rank's loss was not finite */
+    RD_CTL_CLOCK = 2,       /* rank 0's clock decision: an rd_clock_decision */
+    RD_CTL_LOSS = 3,        /* sums over the step's samples: loss, CE, KL, correct, samples */
+    RD_CTL_CE = 4,
+    RD_CTL_KL = 5,
+    RD_CTL_CORRECT = 6,
+    RD_CTL_SAMPLES = 7,
+    RD_CTL_SLOTS
+} rd_ctl_slot;
+_Static_assert(RD_CTL_SLOTS == RD_CONTROL_FLOATS, "one named slot per control float");
+
+/* RD_CTL_CLOCK values (only rank 0 writes it, so the sum is rank 0's value). */
+typedef enum { RD_CLOCK_NONE = 0, RD_CLOCK_CHECKPOINT = 1, RD_CLOCK_STOP = 2 } rd_clock_decision;
+
 static inline float *rd_step_control(rd_step *S) { return S->m->grads + S->m->n_params; }
 
-/* Steps 1-6 for this rank's B samples idx[0..B) at step t of epoch `epoch`: gather and
- * double the batch, draw the masks, forward, loss, backward overlapped (dist.overlap) with
- * the bucketed allreduce, wait. Afterwards m->grads holds the global-batch gradient. */
+/* Steps 1-6 for this rank's B samples idx[0..B) at step t of epoch `epoch`, in k micro-batches
+ * (training.accumulate; k <= B): gather and double the batch, draw the masks, forward, loss,
+ * backward, summed over the micro-batches; the last one's backward overlapped (S->overlap)
+ * with the bucketed allreduce, wait. Afterwards m->grads holds the global-batch gradient and
+ * the control block [1], [3..7] the sums over all ranks and micro-batches. */
 void rd_step_compute(rd_step *S, const rd_dataset *ds, const uint32_t *idx, int B, uint64_t t,
                      uint32_t epoch, rd_step_timing *tm);
 

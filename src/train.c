@@ -16,9 +16,12 @@
 #include <cblas.h>
 
 #include "blas.h"
+#include "json.h"
 #include "log.h"
 #include "optim.h"
+#include "progress.h"
 #include "step.h"
+#include "summary.h"
 
 #ifndef RDROP_GIT
 #define RDROP_GIT "unknown"
@@ -182,6 +185,11 @@ void rd_eval_result_free(rd_eval_result *r)
 
 /* ---- the trainer ---- */
 
+/* dist.overlap auto: after RD_AUTO_WARMUP steps, RD_AUTO_STEPS steps with overlap on and as
+ * many off, alternating (on first), timed on every rank (docs/scale.md). */
+#define RD_AUTO_WARMUP 5
+#define RD_AUTO_STEPS 6
+
 typedef struct {
     const rd_config *c;
     rd_dist *d;
@@ -213,9 +221,26 @@ typedef struct {
     double blas_check_s;       /* what the check and the probe took */
     bool blas_reported;        /* the kernel fields went into this process's first train row */
     char *config_yaml;
+    struct {                    /* dist.overlap auto (docs/scale.md): the trial of this process */
+        int64_t seen;           /* trial steps done */
+        double on[RD_AUTO_STEPS], off[RD_AUTO_STEPS];
+        bool decided;
+        char choice[160];       /* "auto: on 12.3 ms, off 13.4 ms per step -> off" */
+    } autov;
+    rd_timeline tl;             /* run.timeline */
+    rd_progress prog;           /* rank 0's live line or plain progress lines */
+    bool evaluated;             /* an evaluation ran in this process */
 } trainer;
 
 static double now_wall(void) { return rd_now(); }
+
+/* The BLAS kernel's provenance (status.json, the first train row of a process). */
+static void add_blas_fields(json_t *o, double gflops)
+{
+    rd_json_set(o, "blas_core", rd_json_str(rd_blas_corename()));
+    rd_json_set(o, "blas_core_origin", rd_json_str(rd_blas_origin()));
+    rd_json_set(o, "blas_gflop_per_s", json_real(round(gflops * 10.0) / 10.0));
+}
 
 /* ---- run folder (rank 0) ---- */
 
@@ -260,14 +285,23 @@ static int write_text_file(const char *dir, const char *name, const char *text, 
 static void write_status(trainer *T, const char *state, int code)
 {
     if (T->d->rank != 0) return;
-    char buf[512];
-    int n = snprintf(buf, sizeof buf,
-                     "{\"status\":\"%s\",\"step\":%lld,\"epoch\":%lld,\"exit_code\":%d,\"host\":\"%s\",\"pid\":%ld,"
-                     "\"blas_core\":\"%s\",\"blas_core_origin\":\"%s\",\"blas_gflop_per_s\":%.1f}\n",
-                     state, (long long)T->st.step, (long long)T->st.epoch, code, T->d->host, (long)getpid(),
-                     rd_blas_corename(), rd_blas_origin(), T->blas_gflops);
+    json_t *o = json_object();
+    rd_json_set(o, "status", json_string(state));
+    rd_json_set(o, "step", json_integer(T->st.step));
+    rd_json_set(o, "epoch", json_integer(T->st.epoch));
+    rd_json_set(o, "exit_code", json_integer(code));
+    rd_json_set(o, "host", rd_json_str(T->d->host));
+    rd_json_set(o, "pid", json_integer(getpid()));
+    rd_json_set(o, "run", rd_json_str(T->run_dir));
+    add_blas_fields(o, T->blas_gflops);
+    char *text = rd_json_text_digits(o, 9);
+    json_decref(o);
+    rd_buf b = {0};
+    rd_buf_printf(&b, "%s\n", text);
     rd_error e;
-    write_text_file(T->run_dir, "status.json", buf, (size_t)n, &e);
+    write_text_file(T->run_dir, "status.json", b.p, b.len, &e);
+    rd_buf_free(&b);
+    free(text);
 }
 
 static bool is_run_file(const char *name)
@@ -339,19 +373,23 @@ static int lock_run_folder(trainer *T, rd_error *e)
 
 /* ---- metrics ---- */
 
-static void append_metrics(trainer *T, const char *row)
+/* One metrics.jsonl row: reals at 9 significant digits (what the rows always had). */
+static void append_metrics(trainer *T, json_t *row)
 {
-    if (T->d->rank != 0) return;
-    rd_buf_printf(&T->metrics, "%s\n", row);
+    char *text = rd_json_text_digits(row, 9);
+    json_decref(row);
+    if (T->d->rank != 0) { free(text); return; }
+    rd_buf_printf(&T->metrics, "%s\n", text);
     char path[RD_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/metrics.jsonl", T->run_dir);
     FILE *f = fopen(path, "ab");
     if (!f) {
         rd_warn(T->d, "%s: cannot append: %s", path, strerror(errno));
-        return;
+    } else {
+        fprintf(f, "%s\n", text);
+        fclose(f);
     }
-    fprintf(f, "%s\n", row);
-    fclose(f);
+    free(text);
 }
 
 static int64_t epoch_display(const trainer *T)
@@ -371,21 +409,29 @@ static void train_row(trainer *T)
     double sps = wall > 0 ? s->sum_samples / wall : 0.0;
     double per_step = T->steps_this_process > 0 ? T->step_time_sum / (double)T->steps_this_process : 0.0;
     double eta = per_step * (double)(T->total_steps - s->step);
-    char row[1024];
-    snprintf(row, sizeof row,
-             "{\"kind\":\"train\",\"epoch\":%lld,\"step\":%lld,\"loss\":%.9g,\"ce\":%.9g,\"kl\":%.9g,"
-             "\"acc\":%.9g,\"lr\":%.9g,\"samples\":%.0f,\"time_s\":%.3f,\"samples_per_s\":%.1f,"
-             "\"compute_s\":%.3f,\"comm_exposed_s\":%.3f,\"eta_s\":%.1f}",
-             (long long)epoch_display(T), (long long)s->step, loss, ce, kl, acc, s->lr, s->sum_samples,
-             now - T->t_start, sps, T->compute_s, T->comm_s, eta);
+    json_t *row = json_object();
+    rd_json_set(row, "kind", json_string("train"));
+    rd_json_set(row, "epoch", json_integer(epoch_display(T)));
+    rd_json_set(row, "step", json_integer(s->step));
+    rd_json_set(row, "loss", json_real(loss));
+    rd_json_set(row, "ce", json_real(ce));
+    rd_json_set(row, "kl", json_real(kl));
+    rd_json_set(row, "acc", json_real(acc));
+    rd_json_set(row, "lr", json_real(s->lr));
+    rd_json_set(row, "samples", json_integer((json_int_t)s->sum_samples));
+    rd_json_set(row, "time_s", json_real(round((now - T->t_start) * 1e3) / 1e3));
+    rd_json_set(row, "samples_per_s", json_real(round(sps * 10.0) / 10.0));
+    rd_json_set(row, "compute_s", json_real(round(T->compute_s * 1e3) / 1e3));
+    rd_json_set(row, "comm_exposed_s", json_real(round(T->comm_s * 1e3) / 1e3));
+    rd_json_set(row, "eta_s", json_real(round(eta * 10.0) / 10.0));
     if (!T->blas_reported) {   /* provenance of the speed figures: once per process */
-        size_t n = strlen(row) - 1;
-        snprintf(row + n, sizeof row - n, ",\"blas_core\":\"%s\",\"blas_core_origin\":\"%s\",\"blas_gflop_per_s\":%.1f,\"blas_check_s\":%.3f}",
-                 rd_blas_corename(), rd_blas_origin(), T->blas_gflops, T->blas_check_s);
+        add_blas_fields(row, T->blas_gflops);
+        rd_json_set(row, "blas_check_s", json_real(round(T->blas_check_s * 1e3) / 1e3));
         T->blas_reported = true;
     }
     append_metrics(T, row);
     if (T->d->rank == 0) {
+        rd_progress_clear(&T->prog);
         char el[32], et[32];
         rd_format_duration(el, sizeof el, now - T->t_start);
         rd_format_duration(et, sizeof et, eta);
@@ -410,17 +456,23 @@ static double eval_split(trainer *T, const char *split, const uint32_t *ids, uin
 {
     rd_eval_result r;
     double t0 = now_wall();
+    rd_progress_phase(&T->prog, !T->evaluated, t0, "evaluating on %s (%u samples)", split, n);
+    T->evaluated = true;
     rd_evaluate(&T->m, !strcmp(split, "test") ? &T->test : &T->train,
                 ids, n, T->d, T->x, T->y, &r);
     double acc = r.samples ? (double)r.correct / (double)r.samples : 0.0;
     double loss = r.samples ? r.loss_sum / (double)r.samples : 0.0;
-    rd_eval_result_free(&r);
-    char row[512];
-    snprintf(row, sizeof row,
-             "{\"kind\":\"eval\",\"split\":\"%s\",\"epoch\":%lld,\"step\":%lld,\"loss\":%.9g,\"acc\":%.9g,"
-             "\"samples\":%ld,\"time_s\":%.3f}",
-             split, (long long)epoch_display(T), (long long)T->st.step, loss, acc, r.samples, now_wall() - t0);
+    json_t *row = json_object();
+    rd_json_set(row, "kind", json_string("eval"));
+    rd_json_set(row, "split", json_string(split));
+    rd_json_set(row, "epoch", json_integer(epoch_display(T)));
+    rd_json_set(row, "step", json_integer(T->st.step));
+    rd_json_set(row, "loss", json_real(loss));
+    rd_json_set(row, "acc", json_real(acc));
+    rd_json_set(row, "samples", json_integer(r.samples));
+    rd_json_set(row, "time_s", json_real(round((now_wall() - t0) * 1e3) / 1e3));
     append_metrics(T, row);
+    rd_eval_result_free(&r);
     return acc;
 }
 
@@ -453,9 +505,13 @@ static int save_checkpoint(trainer *T, const char *name)
             .build_flags = RDROP_BUILD_FLAGS, .mpi_version = T->mpi_version, .blas_core = core,
             .blas_core_origin = rd_blas_origin(), .blas_gflops = T->blas_gflops,
             .blas_threads = T->c->run.blas_threads, .bucket_mb = T->c->dist.bucket_mb,
-            .overlap = T->c->dist.overlap,
+            .overlap = T->step.overlap,
+            .overlap_choice = T->c->dist.overlap != RD_OVERLAP_AUTO ? NULL
+                            : T->autov.decided ? T->autov.choice : "auto: undecided (trial not finished)",
         };
         double t0 = now_wall();
+        const char *base = strrchr(path, '/');
+        rd_progress_phase(&T->prog, false, t0, "writing checkpoint %s", base ? base + 1 : path);
         rd_hdf5_lock();   /* a streaming I/O thread may be reading (libhdf5 is not thread-safe) */
         rc = rd_ckpt_write(path, &T->m, T->c, &T->st, &meta, &e);
         rd_hdf5_unlock();
@@ -498,6 +554,52 @@ static int prefetch_batches(trainer *T, const uint32_t *idx, int64_t epoch, int6
 
 typedef struct { bool stop, ckpt_now, stop_clock; } step_flags;
 
+/* dist.overlap auto: which setting this step runs with (both give the same bits). */
+static void overlap_before_step(trainer *T)
+{
+    if (T->c->dist.overlap != RD_OVERLAP_AUTO || T->autov.decided) return;
+    int64_t i = T->autov.seen - RD_AUTO_WARMUP;
+    T->step.overlap = i < 0 || i % 2 == 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Record this step's time; after the trial, every rank's medians are summed over the ranks
+ * (one allreduce: the same bits everywhere, so every rank reaches the same verdict). */
+static void overlap_after_step(trainer *T, double seconds)
+{
+    if (T->c->dist.overlap != RD_OVERLAP_AUTO || T->autov.decided) return;
+    if (T->d->size == 1) {
+        T->autov.decided = true;
+        snprintf(T->autov.choice, sizeof T->autov.choice, "auto: one rank, nothing to overlap");
+        return;
+    }
+    int64_t i = T->autov.seen++ - RD_AUTO_WARMUP;
+    if (i < 0) return;
+    if (i % 2 == 0) T->autov.on[i / 2] = seconds;
+    else T->autov.off[i / 2] = seconds;
+    if (i + 1 < 2 * RD_AUTO_STEPS) return;
+    double v[2] = {median(T->autov.on, RD_AUTO_STEPS), median(T->autov.off, RD_AUTO_STEPS)};
+    rd_dist_allreduce_doubles(T->d, v, 2);
+    const double on_ms = 1e3 * v[0] / T->d->size, off_ms = 1e3 * v[1] / T->d->size;
+    T->step.overlap = on_ms <= off_ms;
+    T->autov.decided = true;
+    snprintf(T->autov.choice, sizeof T->autov.choice, "auto: on %.3f ms, off %.3f ms per step -> %s",
+             on_ms, off_ms, T->step.overlap ? "on" : "off");
+    rd_notice(T->d, "dist.overlap %s (medians of %d steps each after %d warm-up steps, mean over %d ranks)",
+              T->autov.choice, RD_AUTO_STEPS, RD_AUTO_WARMUP, T->d->size);
+}
+
 static int train_step(trainer *T, step_flags *fl)
 {
     const rd_config *c = T->c;
@@ -522,14 +624,15 @@ static int train_step(trainer *T, step_flags *fl)
     int data_rc = prefetch_batches(T, idx, epoch, pos, &data_err);
 
     float *ctl = rd_step_control(&T->step);
-    ctl[0] = stop_requested ? 1.0f : 0.0f;
-    ctl[2] = 0.0f;
+    ctl[RD_CTL_STOP] = stop_requested ? 1.0f : 0.0f;
+    ctl[RD_CTL_CLOCK] = RD_CLOCK_NONE;
     if (T->d->rank == 0) {
         double elapsed = now_wall() - T->t_start;
-        if (c->training.max_seconds > 0 && elapsed >= c->training.max_seconds) ctl[2] = 2.0f;
+        if (c->training.max_seconds > 0 && elapsed >= c->training.max_seconds) ctl[RD_CTL_CLOCK] = RD_CLOCK_STOP;
         else if (c->checkpoint.every_seconds > 0 && now_wall() - T->t_last_ckpt >= c->checkpoint.every_seconds)
-            ctl[2] = 1.0f;
+            ctl[RD_CTL_CLOCK] = RD_CLOCK_CHECKPOINT;
     }
+    overlap_before_step(T);
     rd_step_compute(&T->step, &T->train, idx, T->B_l, t, (uint32_t)epoch, &tm);
 
     if (!rd_step_finite(&T->step, &tm)) {
@@ -543,7 +646,7 @@ static int train_step(trainer *T, step_flags *fl)
         rd_fail(&e, RD_EXIT_NONFINITE,
                 "%s: non-finite %s at step %lld (epoch %lld): update skipped, nothing written; %s%s "
                 "(try a lower optimizer.lr)",
-                T->run_dir, ctl[1] > 0.0f ? "loss" : "gradient", (long long)s->step + 1, (long long)epoch + 1,
+                T->run_dir, ctl[RD_CTL_NONFINITE] > 0.0f ? "loss" : "gradient", (long long)s->step + 1, (long long)epoch + 1,
                 T->last_ckpt_step >= 0 ? "resume point: " : "no checkpoint written yet",
                 T->last_ckpt_step >= 0 ? last : "");
         if (T->d->rank == 0) rd_print_error(T->d, e.msg);
@@ -552,17 +655,18 @@ static int train_step(trainer *T, step_flags *fl)
 
     double lr = rd_schedule_lr(c, t, (uint64_t)T->total_steps);
     rd_step_update(&T->step, lr, &tm);
+    overlap_after_step(T, tm.total);
     s->step++;
     s->lr = lr;
-    s->sum_loss += ctl[3];
-    s->sum_ce += ctl[4];
-    s->sum_kl += ctl[5];
-    s->sum_correct += ctl[6];
-    s->sum_samples += ctl[7];
+    s->sum_loss += ctl[RD_CTL_LOSS];
+    s->sum_ce += ctl[RD_CTL_CE];
+    s->sum_kl += ctl[RD_CTL_KL];
+    s->sum_correct += ctl[RD_CTL_CORRECT];
+    s->sum_samples += ctl[RD_CTL_SAMPLES];
     s->sum_steps++;
-    fl->stop = ctl[0] > 0.0f;
-    fl->ckpt_now = ctl[2] > 0.0f;
-    fl->stop_clock = ctl[2] > 1.5f;
+    fl->stop = ctl[RD_CTL_STOP] > 0.0f;
+    fl->ckpt_now = ctl[RD_CTL_CLOCK] >= RD_CLOCK_CHECKPOINT;
+    fl->stop_clock = ctl[RD_CTL_CLOCK] >= RD_CLOCK_STOP;
     T->comm_s += tm.comm;
     T->compute_s += tm.total - tm.comm;
     T->step_time_sum += tm.total;
@@ -572,34 +676,54 @@ static int train_step(trainer *T, step_flags *fl)
 
 /* ---- setup ---- */
 
+int rd_split_make(rd_split *s, const rd_config *c, uint32_t n, const char *name, rd_error *e)
+{
+    memset(s, 0, sizeof *s);
+    if (c->data.validation < 0 || (uint64_t)c->data.validation >= n)
+        return rd_fail(e, RD_EXIT_CONFIG, "%s: data.validation: %ld held-out samples leave none to train on "
+                       "(the training set has %u)", name, c->data.validation, n);
+    s->n_val = (uint32_t)c->data.validation;
+    s->n_train = n - s->n_val;
+    if (c->data.train_samples > 0) {
+        if ((uint64_t)c->data.train_samples > s->n_train)
+            return rd_fail(e, RD_EXIT_CONFIG, "%s: data.train_samples: %ld is more than the %u training samples "
+                           "left after data.validation (%ld held out)", name, c->data.train_samples, s->n_train,
+                           c->data.validation);
+        s->n_train = (uint32_t)c->data.train_samples;
+    }
+    s->val_ids = rd_malloc((size_t)(s->n_val ? s->n_val : 1) * sizeof(uint32_t));
+    s->train_ids = rd_malloc((size_t)s->n_train * sizeof(uint32_t));
+    rd_data_split(n, s->n_val, s->n_train, c->run.seed, s->val_ids, s->train_ids);
+    return 0;
+}
+
+void rd_split_free(rd_split *s)
+{
+    free(s->train_ids);
+    free(s->val_ids);
+    memset(s, 0, sizeof *s);
+}
+
 static int setup_data(trainer *T, rd_error *e)
 {
     const rd_config *c = T->c;
+    rd_progress_phase(&T->prog, true, now_wall(), "loading and checking the training and test data");
     int rc = rd_load_datasets(c, &T->train, &T->test, e);
     if (rc) return rc;
     const char *data_name = c->data.format == RD_DATA_HDF5 ? c->data.train_file : c->data.train_images;
     if ((c->data.augment.flip || c->data.augment.shift > 0) && T->train.rows == 1 && T->train.cols == 1)
         return rd_fail(e, RD_EXIT_CONFIG, "%s: data.augment: mirrors and shifts images, but X is flat [N, %u] "
                        "(store images as [N, H, W] or [N, H, W, C])", data_name, T->train.features);
-    uint32_t n = T->train.n;
-    if (c->data.validation < 0 || (uint64_t)c->data.validation >= n)
-        return rd_fail(e, RD_EXIT_CONFIG, "%s: data.validation: %ld held-out samples leave none to train on "
-                       "(the training set has %u)", data_name, c->data.validation, n);
-    T->n_val = (uint32_t)c->data.validation;
-    T->n_train = n - T->n_val;
-    if (c->data.train_samples > 0) {
-        if ((uint64_t)c->data.train_samples > T->n_train)
-            return rd_fail(e, RD_EXIT_CONFIG, "%s: data.train_samples: %ld is more than the %u training samples "
-                           "left after data.validation (%ld held out)", data_name,
-                           c->data.train_samples, T->n_train, c->data.validation);
-        T->n_train = (uint32_t)c->data.train_samples;
-    }
-    T->val_ids = rd_malloc((size_t)(T->n_val ? T->n_val : 1) * sizeof(uint32_t));
-    T->train_ids = rd_malloc((size_t)T->n_train * sizeof(uint32_t));
+    rd_split sp;
+    rc = rd_split_make(&sp, c, T->train.n, data_name, e);
+    if (rc) return rc;
+    T->n_val = sp.n_val;
+    T->n_train = sp.n_train;
+    T->val_ids = sp.val_ids;
+    T->train_ids = sp.train_ids;
     T->perm = rd_malloc((size_t)T->n_train * sizeof(uint32_t));
     if (T->train.stream) T->perm_next = rd_malloc((size_t)T->n_train * sizeof(uint32_t));
     T->perm_next_epoch = -1;
-    rd_data_split(n, T->n_val, T->n_train, c->run.seed, T->val_ids, T->train_ids);
     T->st.n_train = T->n_train;                                 /* saved in /data */
     T->st.n_validation = T->n_val;
     T->st.validation_indices = T->n_val ? T->val_ids : NULL;
@@ -623,7 +747,12 @@ static int setup_model(trainer *T, rd_error *e)
     T->B_l = (int)((int64_t)(r + 1) * T->B_g / N) - T->lo;
     T->passes = c->rdrop.passes;
     int B_max = (T->B_g + N - 1) / N;
-    int rc = rd_model_create(&T->m, c, (int)T->train.features, T->passes * B_max, e);
+    rd_progress_phase(&T->prog, false, now_wall(), "building the model and the step's buffers");
+    const int k = (int)c->training.accumulate;
+    if (k > T->B_g / N)
+        return rd_fail(e, RD_EXIT_CONFIG, "training.accumulate: %d micro-batches per step, but each of the %d ranks "
+                       "gets only %d samples of data.batch_size %d", k, N, T->B_g / N, T->B_g);
+    int rc = rd_model_create(&T->m, c, (int)T->train.features, T->passes * ((B_max + k - 1) / k), e);
     if (rc) return rc;
     if ((uint32_t)T->m.output_dim != T->train.classes)
         return rd_fail(e, RD_EXIT_CONFIG, "model.layers: the last dense layer has %d units but the data has %u classes",
@@ -634,6 +763,7 @@ static int setup_model(trainer *T, rd_error *e)
     T->spe = T->n_train / T->B_g;
     T->total_steps = T->spe * c->training.epochs;
     if (c->training.max_steps > 0 && c->training.max_steps < T->total_steps) T->total_steps = c->training.max_steps;
+    rd_progress_plan(&T->prog, T->spe, T->total_steps, T->B_g, c->training.log_every_steps);
     return 0;
 }
 
@@ -665,192 +795,202 @@ static int blas_check(trainer *T, rd_error *e)
     return 0;
 }
 
-/* Split resolved YAML into top-level sections "key:\n  ...". */
-static char *section_of(const char *yaml, const char *key)
+/* A changed setting that the resume may accept: with --allow-config-change a warning, else an
+ * error naming it (docs/ARCHITECTURE.md, "Resume"). */
+static int fixed_setting_changed(trainer *T, const char *what, const char *path, rd_error *e)
 {
-    size_t kl = strlen(key);
-    const char *p = yaml;
-    while (p && *p) {
-        if (!strncmp(p, key, kl) && p[kl] == ':') {
-            const char *end = p;
-            do {
-                end = strchr(end, '\n');
-                if (!end) { end = p + strlen(p); break; }
-                end++;
-            } while (*end == ' ' || *end == '-');
-            size_t n = (size_t)(end - p);
-            char *out = rd_malloc(n + 1);
-            memcpy(out, p, n);
-            out[n] = '\0';
-            return out;
-        }
-        p = strchr(p, '\n');
-        if (p) p++;
+    if (T->opts.allow_config_change) {
+        rd_warn(T->d, "warning: %s changed since the checkpoint (--allow-config-change): "
+                "the trajectory is no longer the original's", what);
+        return 0;
     }
-    return rd_strdup("");
+    return rd_fail(e, RD_EXIT_CONFIG, "%s: %s differs from the checkpoint's config; "
+                   "pass --allow-config-change to resume anyway", path, what);
 }
 
-/* Compare the checkpoint's config with the new one (DESIGN: what may change on resume). */
+/* Compare the checkpoint's config with the new one, section by section, as structs. */
 static int check_resume_config(trainer *T, const rd_ckpt_info *info, const char *path, rd_error *e)
 {
-    rd_config old;
+    rd_config *old = rd_malloc(sizeof *old);
     rd_error pe;
-    if (rd_config_load_text(&old, info->config_yaml, strlen(info->config_yaml), path, 0, NULL, &pe) != 0)
-        return rd_fail(e, RD_EXIT_CHECKPOINT, "%s: the stored config does not load: %s", path, pe.msg);
-    /* data.load changes only how X reaches memory, never a value: free to change. */
-    if (old.data.load != T->c->data.load)
-        rd_notice(T->d, "resume: data.load changed since the checkpoint; the trajectory is unchanged");
-    old.data.load = T->c->data.load;
-    char *a = rd_config_to_yaml(&old), *b = T->config_yaml;
-    char *la = rd_config_layers_json(&old), *lb = rd_config_layers_json(T->c);
     int rc = 0;
-    char *ma = section_of(a, "model"), *mb = section_of(b, "model");
-    if (strcmp(la, lb) || strcmp(ma, mb)) {
+    if (rd_config_load_text(old, info->config_yaml, strlen(info->config_yaml), path, 0, NULL, &pe) != 0)
+        rc = rd_fail(e, RD_EXIT_CHECKPOINT, "%s: the stored config does not load: %s", path, pe.msg);
+    /* data.load changes only how X reaches memory, never a value: free to change. */
+    if (!rc && old->data.load != T->c->data.load)
+        rd_notice(T->d, "resume: data.load changed since the checkpoint; the trajectory is unchanged");
+    old->data.load = T->c->data.load;
+    if (!rc && !rd_config_section_equal(old, T->c, "model")) {
+        char *la = rd_config_layers_json(old), *lb = rd_config_layers_json(T->c);
         rc = rd_fail(e, RD_EXIT_CHECKPOINT, "%s: architecture mismatch: the checkpoint has model.layers %s, "
                      "the config wants %s", path, la, lb);
+        free(la);
+        free(lb);
     }
-    free(ma);
-    free(mb);
-    static const char *free_keys[] = {"training", "checkpoint", "dist"};
-    static const char *fixed_keys[] = {"rdrop", "optimizer", "schedule", "data", "rng"};
-    for (size_t i = 0; !rc && i < sizeof free_keys / sizeof *free_keys; i++) {
-        char *x = section_of(a, free_keys[i]), *y = section_of(b, free_keys[i]);
-        if (strcmp(x, y)) rd_notice(T->d, "resume: %s.* changed since the checkpoint; using the new values", free_keys[i]);
-        free(x);
-        free(y);
+    static const char *free_sections[] = {"training", "checkpoint", "dist"};
+    static const char *fixed_sections[] = {"rdrop", "optimizer", "schedule", "data", "rng"};
+    for (size_t i = 0; !rc && i < sizeof free_sections / sizeof *free_sections; i++)
+        if (!rd_config_section_equal(old, T->c, free_sections[i]))
+            rd_notice(T->d, "resume: %s.* changed since the checkpoint; using the new values", free_sections[i]);
+    for (size_t i = 0; !rc && i < sizeof fixed_sections / sizeof *fixed_sections; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "%s.*", fixed_sections[i]);
+        if (!rd_config_section_equal(old, T->c, fixed_sections[i])) rc = fixed_setting_changed(T, what, path, e);
     }
-    for (size_t i = 0; !rc && i < sizeof fixed_keys / sizeof *fixed_keys; i++) {
-        char *x = section_of(a, fixed_keys[i]), *y = section_of(b, fixed_keys[i]);
-        if (strcmp(x, y)) {
-            if (T->opts.allow_config_change)
-                rd_warn(T->d, "warning: %s.* changed since the checkpoint (--allow-config-change): "
-                          "the trajectory is no longer the original's", fixed_keys[i]);
-            else
-                rc = rd_fail(e, RD_EXIT_CONFIG, "%s: %s.* differs from the checkpoint's config; "
-                             "pass --allow-config-change to resume anyway", path, fixed_keys[i]);
-        }
-        free(x);
-        free(y);
-    }
-    if (!rc && old.run.seed != T->c->run.seed) {
-        if (T->opts.allow_config_change)
-            rd_warn(T->d, "warning: run.seed changed since the checkpoint (--allow-config-change)");
-        else
-            rc = rd_fail(e, RD_EXIT_CONFIG, "%s: run.seed differs from the checkpoint's (%llu); "
-                         "pass --allow-config-change to resume anyway", path, (unsigned long long)old.run.seed);
-    }
-    free(a);
-    free(la);
-    free(lb);
+    if (!rc && (old->dist.compress != T->c->dist.compress || old->training.accumulate != T->c->training.accumulate ||
+                old->dist.hierarchical != T->c->dist.hierarchical))
+        rd_warn(T->d, "warning: bitwise continuation not guaranteed: %s changed since the checkpoint",
+                old->dist.compress != T->c->dist.compress ? "dist.compress"
+                : old->dist.hierarchical != T->c->dist.hierarchical ? "dist.hierarchical" : "training.accumulate");
+    if (!rc && old->run.seed != T->c->run.seed) rc = fixed_setting_changed(T, "run.seed", path, e);
+    free(old);
     return rc;
 }
 
-/* Rank 0 picks and reads the checkpoint; all ranks receive the state. Returns 0, an error,
- * or -1 for "nothing to resume from: start fresh". */
+/* Rank 0: the checkpoint to resume from per --resume ("" = none in the folder: start fresh). */
+static int pick_checkpoint(trainer *T, char *path, size_t cap, rd_error *e)
+{
+    int rc = 0;
+    if (!strcmp(T->opts.resume, "auto")) {
+        rd_ckpt_entry *list = NULL;
+        char *bad = NULL;
+        int n = rd_ckpt_list(T->run_dir, &list, &bad);
+        if (bad && *bad) {
+            char *line = bad;
+            while (line && *line) {
+                char *nl = strchr(line, '\n');
+                if (nl) *nl = '\0';
+                rd_warn(T->d, "resume: skipped %s", line);
+                line = nl ? nl + 1 : NULL;
+            }
+        }
+        if (n > 0) snprintf(path, cap, "%s", list[0].path);
+        else if (bad && *bad)
+            rc = rd_fail(e, RD_EXIT_CHECKPOINT, "%s: no checkpoint verifies (see the lines above)", T->run_dir);
+        rd_ckpt_list_free(list, n);
+        free(bad);
+    } else {
+        snprintf(path, cap, "%s", T->opts.resume);
+    }
+    return rc;
+}
+
+/* Rank 0: say what changed since the checkpoint that decides the bits of the continuation. */
+static void report_resume_changes(trainer *T, const rd_ckpt_info *info)
+{
+    char now_core[64];
+    snprintf(now_core, sizeof now_core, "%s", openblas_get_corename());
+    const char *changed = info->world_size != T->d->size ? "world size"
+                        : info->blas_threads != T->c->run.blas_threads ? "run.blas_threads"
+                        : strcmp(info->blas_core, now_core) ? "OpenBLAS core type"
+                        : info->bucket_mb != T->c->dist.bucket_mb ? "dist.bucket_mb"
+                        : T->c->dist.overlap != RD_OVERLAP_AUTO &&
+                          (info->overlap != 0) != (T->c->dist.overlap == RD_OVERLAP_ON) ? "dist.overlap"
+                        : strcmp(info->mpi_version, T->mpi_version) ? "MPI version" : NULL;
+    if (info->world_size != T->d->size) {
+        if (T->c->rng.dropout_stream == RD_STREAM_RANK)
+            rd_warn(T->d, "warning: elastic resume: the checkpoint was written by %d ranks, this run has %d; "
+                      "with rng.dropout_stream: rank the trajectory differs from a %d-rank run",
+                      info->world_size, T->d->size, info->world_size);
+        else
+            rd_notice(T->d, "elastic resume: %d ranks -> %d; rng.dropout_stream: sample draws the same masks, "
+                      "only the floating-point summation order differs", info->world_size, T->d->size);
+    } else if (changed) {
+        rd_warn(T->d, "warning: bitwise continuation not guaranteed: %s changed", changed);
+    }
+}
+
+/* Every rank: the checkpoint's split must be this config's. */
+static int check_resumed_split(trainer *T, const rd_train_state *s, const char *path, rd_error *e)
+{
+    int rc = 0;
+    if (s->n_validation != T->n_val)
+        rc = rd_fail(e, RD_EXIT_CHECKPOINT, "%s: the checkpoint holds out %u validation samples, the config %u",
+                     path, s->n_validation, T->n_val);
+    else if (s->n_train != 0 && s->n_train != T->n_train)   /* 0: written before train_samples existed */
+        rc = rd_fail(e, RD_EXIT_CHECKPOINT, "%s: the checkpoint trains on %u samples, the config on %u "
+                     "(data.train_samples)", path, s->n_train, T->n_train);
+    return rc ? rd_agree(T->d, T->d->rank == 0 ? rc : 0, e) : 0;
+}
+
+/* Rank 0 picks and reads the checkpoint; every rank receives the weights, the momentum and the
+ * state (the field table of checkpoint.c). Returns 0, an error, or -1 for "nothing to resume
+ * from: start fresh". */
 static int resume(trainer *T, rd_error *e)
 {
     char path[RD_PATH_MAX + 64] = "";
-    int rc = 0;
     rd_ckpt_info info;
     memset(&info, 0, sizeof info);
+    int rc = 0;
     if (T->d->rank == 0) {
         rd_hdf5_lock();   /* checkpoint reads while a streaming I/O thread may run */
-        if (!strcmp(T->opts.resume, "auto")) {
-            rd_ckpt_entry *list = NULL;
-            char *bad = NULL;
-            int n = rd_ckpt_list(T->run_dir, &list, &bad);
-            if (bad && *bad) {
-                char *line = bad;
-                while (line && *line) {
-                    char *nl = strchr(line, '\n');
-                    if (nl) *nl = '\0';
-                    rd_warn(T->d, "resume: skipped %s", line);
-                    line = nl ? nl + 1 : NULL;
-                }
-            }
-            if (n > 0) snprintf(path, sizeof path, "%s", list[0].path);
-            else if (bad && *bad)
-                rc = rd_fail(e, RD_EXIT_CHECKPOINT, "%s: no checkpoint verifies (see the lines above)", T->run_dir);
-            rd_ckpt_list_free(list, n);
-            free(bad);
-        } else {
-            snprintf(path, sizeof path, "%s", T->opts.resume);
-        }
+        rc = pick_checkpoint(T, path, sizeof path, e);
         if (!rc && path[0]) rc = rd_ckpt_read_info(path, &info, e);
         if (!rc && path[0]) rc = check_resume_config(T, &info, path, e);
         if (!rc && path[0]) rc = rd_ckpt_read_params(path, &T->m, true, e);
         rd_hdf5_unlock();
     }
     rc = rd_agree(T->d, rc, e);
-    if (rc) { rd_ckpt_info_free(&info); return rc; }
     int have = path[0] != '\0';
-    rd_dist_bcast(T->d, &have, sizeof have, 0);
-    if (!have) {
-        rd_notice(T->d, "resume: no checkpoint in %s; starting a new run", T->run_dir);
-        return -1;
+    if (!rc) rd_dist_bcast(T->d, &have, sizeof have, 0);
+    if (rc || !have) {
+        rd_ckpt_info_free(&info);
+        if (!rc) rd_notice(T->d, "resume: no checkpoint in %s; starting a new run", T->run_dir);
+        return rc ? rc : -1;
     }
-    /* Broadcast the state (rank 0 read it). */
-    struct {
-        int64_t step, epoch, best_step, patience_left, sum_steps;
-        double lr, sum_loss, sum_ce, sum_kl, sum_correct, sum_samples, best_val_acc;
-        int world_size, n_validation, n_train;
-    } pk;
-    memset(&pk, 0, sizeof pk);
+    uint64_t slots[RD_STATE_SLOTS] = {0};
     if (T->d->rank == 0) {
-        rd_train_state *s = &info.state;
-        pk.step = s->step; pk.epoch = s->epoch; pk.best_step = s->best_step; pk.patience_left = s->patience_left;
-        pk.sum_steps = s->sum_steps; pk.lr = s->lr; pk.sum_loss = s->sum_loss; pk.sum_ce = s->sum_ce;
-        pk.sum_kl = s->sum_kl; pk.sum_correct = s->sum_correct; pk.sum_samples = s->sum_samples;
-        pk.best_val_acc = s->best_val_acc; pk.world_size = info.world_size; pk.n_validation = (int)s->n_validation;
-        pk.n_train = (int)s->n_train;
+        rd_train_state_pack(&info.state, slots);
         rd_buf_free(&T->metrics);
-        rd_buf_append(&T->metrics, s->metrics ? s->metrics : "", s->metrics_len);
-        rd_notice(T->d, "resuming from %s (step %lld, epoch %lld)", path, (long long)pk.step, (long long)pk.epoch);
-        char now_core[64];
-        snprintf(now_core, sizeof now_core, "%s", openblas_get_corename());
-        const char *changed = info.world_size != T->d->size ? "world size"
-                            : info.blas_threads != T->c->run.blas_threads ? "run.blas_threads"
-                            : strcmp(info.blas_core, now_core) ? "OpenBLAS core type"
-                            : info.bucket_mb != T->c->dist.bucket_mb ? "dist.bucket_mb"
-                            : (info.overlap != 0) != T->c->dist.overlap ? "dist.overlap"
-                            : strcmp(info.mpi_version, T->mpi_version) ? "MPI version" : NULL;
-        if (info.world_size != T->d->size) {
-            if (T->c->rng.dropout_stream == RD_STREAM_RANK)
-                rd_warn(T->d, "warning: elastic resume: the checkpoint was written by %d ranks, this run has %d; "
-                          "with rng.dropout_stream: rank the trajectory differs from a %d-rank run",
-                          info.world_size, T->d->size, info.world_size);
-            else
-                rd_notice(T->d, "elastic resume: %d ranks -> %d; rng.dropout_stream: sample draws the same masks, "
-                          "only the floating-point summation order differs", info.world_size, T->d->size);
-        } else if (changed) {
-            rd_warn(T->d, "warning: bitwise continuation not guaranteed: %s changed", changed);
-        }
+        rd_buf_append(&T->metrics, info.state.metrics ? info.state.metrics : "", info.state.metrics_len);
+        rd_notice(T->d, "resuming from %s (step %lld, epoch %lld)", path, (long long)info.state.step,
+                  (long long)info.state.epoch);
+        report_resume_changes(T, &info);
     }
     rd_ckpt_info_free(&info);
-    rd_dist_bcast(T->d, &pk, sizeof pk, 0);
-    if ((uint32_t)pk.n_validation != T->n_val) {
-        rd_fail(e, RD_EXIT_CHECKPOINT, "%s: the checkpoint holds out %d validation samples, the config %u",
-                path, pk.n_validation, T->n_val);
-        return rd_agree(T->d, T->d->rank == 0 ? RD_EXIT_CHECKPOINT : 0, e);
-    }
-    if (pk.n_train != 0 && (uint32_t)pk.n_train != T->n_train) {   /* 0: written before train_samples existed */
-        rd_fail(e, RD_EXIT_CHECKPOINT, "%s: the checkpoint trains on %d samples, the config on %u "
-                "(data.train_samples)", path, pk.n_train, T->n_train);
-        return rd_agree(T->d, T->d->rank == 0 ? RD_EXIT_CHECKPOINT : 0, e);
-    }
+    rd_dist_bcast(T->d, slots, sizeof slots, 0);
+    rd_train_state s = T->st;
+    rd_train_state_unpack(&s, slots);
+    rc = check_resumed_split(T, &s, path, e);
+    if (rc) return rc;
     rd_dist_bcast(T->d, T->m.params, T->m.n_params * sizeof(float), 0);
     rd_dist_bcast(T->d, T->m.momentum, T->m.n_params * sizeof(float), 0);
-    rd_train_state *s = &T->st;
-    s->step = pk.step; s->epoch = pk.epoch; s->best_step = pk.best_step; s->patience_left = pk.patience_left;
-    s->sum_steps = pk.sum_steps; s->lr = pk.lr; s->sum_loss = pk.sum_loss; s->sum_ce = pk.sum_ce;
-    s->sum_kl = pk.sum_kl; s->sum_correct = pk.sum_correct; s->sum_samples = pk.sum_samples;
-    s->best_val_acc = pk.best_val_acc;
-    T->last_ckpt_step = s->step;
+    s.n_train = T->n_train;   /* equal, or 0 from a file older than the attribute */
+    T->st = s;
+    T->last_ckpt_step = s.step;
     return 0;
+}
+
+/* run.timeline: every rank's events to rank 0, which writes the merged trace (collective;
+ * once). A write failure is a warning: the training goes on. */
+static void timeline_flush(trainer *T)
+{
+    if (!T->step.tl || T->tl.written || T->tl.steps_done == 0) return;
+    T->tl.written = true;
+    size_t *counts = rd_calloc((size_t)T->d->size, sizeof *counts);
+    rd_tl_event *all = rd_dist_gather_bytes(T->d, T->tl.ev, T->tl.n * sizeof *T->tl.ev, counts);
+    if (T->d->rank == 0) {
+        char names[RD_MAX_LAYERS][24];
+        const char *np[RD_MAX_LAYERS];
+        for (int i = 0; i < T->m.n_layers; i++) {
+            snprintf(names[i], sizeof names[i], "%s_%d", T->m.layers[i].kind == RD_LAYER_DENSE ? "dense" : "dropout", i);
+            np[i] = names[i];
+        }
+        for (int r = 0; r < T->d->size; r++) counts[r] /= sizeof(rd_tl_event);
+        rd_error e;
+        if (rd_timeline_write(T->c->run.timeline, all, counts, T->d->size, np, T->m.n_layers, &e))
+            rd_warn(T->d, "warning: %s", e.msg);
+        else
+            rd_notice(T->d, "timeline of %ld steps on %d ranks: %s (chrome://tracing or ui.perfetto.dev)",
+                      T->tl.steps_done, T->d->size, T->c->run.timeline);
+    }
+    free(all);
+    free(counts);
 }
 
 static void trainer_free(trainer *T)
 {
+    rd_timeline_free(&T->tl);
     rd_step_free(&T->step);
     rd_model_free(&T->m);
     rd_data_free(&T->train);
@@ -863,19 +1003,25 @@ static void trainer_free(trainer *T)
     free(T->config_yaml);
     rd_buf_free(&T->metrics);
     if (T->lock_fd > 0) close(T->lock_fd);
+    rd_progress_clear(&T->prog);
+    rd_progress_set_current(NULL);
 }
 
-static void print_settings(const trainer *T)
+static void print_settings(trainer *T)
 {
     if (T->d->rank != 0) return;
     const rd_config *c = T->c;
-    char *layers = rd_config_layers_json(c);
+    rd_progress_clear(&T->prog);
     printf("rdrop %s  ranks %d  BLAS threads/rank %d (%s)  %s\n", RDROP_VERSION, T->d->size,
            c->run.blas_threads, openblas_get_corename(), T->mpi_version);
     printf("blas      OpenBLAS %s, kernel %s (%s), %.1f GF/s\n", rd_blas_version(), rd_blas_corename(),
            rd_blas_origin(), T->blas_gflops);
     if (rd_blas_warning()[0]) printf("%s\n", rd_blas_warning());
-    printf("model     %d -> %s  (%zu parameters)\n", T->m.input_dim, layers, T->m.n_params);
+    rd_buf table = {0};
+    rd_model_summary(&T->m, "          ", &table);
+    printf("model     %d inputs -> %d outputs, %zu parameters:\n%s", T->m.input_dim, T->m.output_dim,
+           T->m.n_params, table.p);
+    rd_buf_free(&table);
     printf("r-drop    passes %d  alpha %g  reduction %s  dropout stream %s\n", c->rdrop.passes, c->rdrop.alpha,
            c->rdrop.reduction == RD_REDUCE_MEAN ? "mean" : "sum", c->rng.dropout_stream == RD_STREAM_RANK ? "rank" : "sample");
     printf("sgd       lr %g  momentum %g%s  weight decay %g  schedule %s\n", c->optimizer.lr, c->optimizer.momentum,
@@ -883,159 +1029,229 @@ static void print_settings(const trainer *T)
     printf("data      %u train (%u held out for validation), %u test, global batch %d (%d per rank), "
            "%lld steps/epoch, %lld steps\n", T->n_train, T->n_val, T->test.n, T->B_g, T->B_l,
            (long long)T->spe, (long long)T->total_steps);
+    static const char *const compress[] = {"none", "bf16", "fp16"}, *const overlap[] = {"off", "on", "auto"};
+    printf("dist      compress %s  overlap %s  bucket %g MB  accumulate %ld micro-batches/step  allreduce ",
+           compress[c->dist.compress], overlap[c->dist.overlap], c->dist.bucket_mb, c->training.accumulate);
+    if (c->dist.hierarchical) printf("hierarchical (%d nodes)\n", T->step.nodes);
+    else printf("flat\n");
     printf("run       %s\n", T->run_dir);
     fflush(stdout);
-    free(layers);
+}
+
+/* ---- the run: setup, the step loop and its policies ---- */
+
+static void warn_oversubscribed(const rd_dist *d, int threads)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (d->local_rank != 0 || (long)d->local_size * threads <= cores) return;
+    char msg[256];
+    snprintf(msg, sizeof msg, "warning: %d rank%s x %d BLAS thread%s on %s exceed its %ld cores (slower, not wrong)",
+             d->local_size, d->local_size == 1 ? "" : "s", threads, threads == 1 ? "" : "s", d->host, cores);
+    rd_print_error(d, msg);
+}
+
+static void trainer_init(trainer *T, const rd_config *c, const rd_train_opts *o, rd_dist *d)
+{
+    memset(T, 0, sizeof *T);
+    T->c = c;
+    T->d = d;
+    T->opts = *o;
+    T->perm_epoch = -1;
+    T->last_test_acc = T->last_val_acc = -1.0;
+    T->st.best_val_acc = -1.0;
+    T->st.best_step = -1;
+    T->st.patience_left = c->training.patience;
+    T->last_ckpt_step = -1;
+    T->t_start = T->t_interval = T->t_last_ckpt = now_wall();
+    snprintf(T->run_dir, sizeof T->run_dir, "%s", c->run.out);
+    rd_progress_init(&T->prog, d->rank != 0 ? RD_PROGRESS_OFF
+                     : rd_progress_stdout_is_terminal() ? RD_PROGRESS_LIVE : RD_PROGRESS_PLAIN, stdout);
+    rd_progress_set_current(&T->prog);
+    rd_dist_mpi_version(T->mpi_version, sizeof T->mpi_version);
+    T->config_yaml = rd_config_to_yaml(c);
+    openblas_set_num_threads(c->run.blas_threads);
+    warn_oversubscribed(d, c->run.blas_threads);
+}
+
+/* Rank 0 alone creates, locks and tidies the folder; every rank joins the agreement, so a
+ * failure there (held by another trainer, not creatable) is printed and no rank waits. */
+static int prepare_run_folder(trainer *T, rd_error *e)
+{
+    int rc = 0;
+    if (T->d->rank == 0) {
+        rc = mkdir_p(T->run_dir, e);
+        if (!rc) rc = lock_run_folder(T, e);
+        if (!rc) rc = tidy_run_folder(T, T->opts.resume != NULL, e);
+    }
+    return rd_agree(T->d, rc, e);
+}
+
+/* Resume, or rank 0 initialises and broadcasts (docs/ARCHITECTURE.md, "Distribution protocol"). */
+static int start_weights(trainer *T, bool *resumed, rd_error *e)
+{
+    *resumed = false;
+    if (T->opts.resume) {
+        int r = resume(T, e);
+        if (r > 0) return r;
+        *resumed = r == 0;
+    }
+    if (!*resumed) {
+        if (T->d->rank == 0) rd_model_init_params(&T->m, T->c->model.init, T->c->run.seed);
+        rd_dist_bcast(T->d, T->m.params, T->m.n_params * sizeof(float), 0);
+    }
+    return 0;
+}
+
+/* config.yaml and metrics.jsonl (the checkpoint's rows on a resume); a failure is reported,
+ * not fatal: the checkpoints are what a run must write. */
+static void write_run_files(trainer *T)
+{
+    if (T->d->rank != 0) return;
+    rd_error e;
+    int rc = write_text_file(T->run_dir, "config.yaml", T->config_yaml, strlen(T->config_yaml), &e);
+    if (!rc) rc = write_text_file(T->run_dir, "metrics.jsonl", T->metrics.p ? T->metrics.p : "", T->metrics.len, &e);
+    if (rc) rd_print_error(T->d, e.msg);
+}
+
+static bool log_due(const trainer *T, bool epoch_end)
+{
+    const long every = T->c->training.log_every_steps;
+    return !epoch_end && every > 0 && T->st.step % every == 0;
+}
+
+static bool eval_due(const trainer *T, int64_t epoch)
+{
+    const long every = T->c->training.eval_every_epochs;
+    return (every > 0 && epoch % every == 0) || T->st.step >= T->total_steps;
+}
+
+static bool checkpoint_due(const trainer *T, const step_flags *fl, bool epoch_end, bool early_stop)
+{
+    const rd_config *c = T->c;
+    const int64_t s = T->st.step;
+    return (c->checkpoint.every_steps > 0 && s % c->checkpoint.every_steps == 0) ||
+           (epoch_end && c->checkpoint.every_epochs > 0 && (s / T->spe) % c->checkpoint.every_epochs == 0) ||
+           fl->ckpt_now || fl->stop || s >= T->total_steps || early_stop;
+}
+
+/* After an evaluation with a validation set: keep best.h5, count down the patience. */
+static int track_best(trainer *T, int64_t epoch, bool *early_stop)
+{
+    rd_train_state *s = &T->st;
+    const long patience = T->c->training.patience;
+    if (T->last_val_acc > s->best_val_acc) {
+        s->best_val_acc = T->last_val_acc;
+        s->best_step = s->step;
+        s->patience_left = patience;
+        return save_checkpoint(T, "best.h5");
+    }
+    if (patience > 0 && --s->patience_left <= 0) {
+        *early_stop = true;
+        rd_notice(T->d, "early stopping at epoch %lld: validation accuracy has not improved for %ld evaluations "
+                  "(best %.4f at step %lld)", (long long)epoch, patience, s->best_val_acc, (long long)s->best_step);
+    }
+    return 0;
+}
+
+static int end_of_epoch(trainer *T, bool *early_stop)
+{
+    const int64_t epoch = T->st.step / T->spe;
+    const bool due = eval_due(T, epoch);
+    if (due) {
+        if (T->n_val) T->last_val_acc = eval_split(T, "val", T->val_ids, T->n_val);
+        T->last_test_acc = eval_split(T, "test", T->test_ids, T->test.n);
+    }
+    train_row(T);
+    return T->n_val && due ? track_best(T, epoch, early_stop) : 0;
+}
+
+static int stop_on_request(trainer *T, const step_flags *fl, bool epoch_end)
+{
+    if (!epoch_end) train_row(T);
+    rd_notice(T->d, "stopped at step %lld on %s; continue with --resume auto", (long long)T->st.step,
+              fl->stop ? "request (signal)" : "training.max_seconds");
+    write_status(T, "stopped", RD_EXIT_STOPPED);
+    return RD_EXIT_STOPPED;
+}
+
+/* The loop: step, then log, evaluate, checkpoint, stop. Returns 0 or the exit code. */
+/* run.timeline: a common time origin (a barrier), the event buffer, the step records. */
+static void start_timeline(trainer *T)
+{
+    if (!T->c->run.timeline[0]) return;
+    rd_dist_barrier(T->d);
+    size_t per_step = (size_t)T->c->training.accumulate * (7 + 2 * (size_t)T->m.n_layers) +
+                      (size_t)rd_allreduce_buckets(T->step.ar) + 8;
+    rd_timeline_init(&T->tl, T->c->run.timeline_steps, per_step, rd_now());
+    T->step.tl = &T->tl;
+}
+
+static int run_steps(trainer *T)
+{
+    while (T->st.step < T->total_steps) {
+        step_flags fl = {0};
+        bool early_stop = false;
+        int rc = train_step(T, &fl);
+        if (!rc && T->tl.steps_max && T->tl.steps_done == T->tl.steps_max) timeline_flush(T);
+        if (!rc) rd_progress_step(&T->prog, T->st.step, now_wall());
+        const bool epoch_end = T->st.step % T->spe == 0;
+        if (!rc && log_due(T, epoch_end)) train_row(T);
+        if (!rc && epoch_end) rc = end_of_epoch(T, &early_stop);
+        if (!rc && checkpoint_due(T, &fl, epoch_end, early_stop)) rc = save_checkpoint(T, NULL);
+        if (rc) {
+            write_status(T, "failed", rc);
+            return rc;
+        }
+        if (fl.stop || fl.stop_clock) return stop_on_request(T, &fl, epoch_end);
+        if (early_stop) break;
+    }
+    return 0;
+}
+
+/* The last partial epoch's test accuracy, status "finished" and the summary lines. */
+static void finish(trainer *T)
+{
+    if (T->st.step % T->spe != 0) {
+        T->last_test_acc = eval_split(T, "test", T->test_ids, T->test.n);
+        train_row(T);
+    }
+    write_status(T, "finished", 0);
+    if (T->d->rank != 0) return;
+    char el[32], path[RD_PATH_MAX + 64];
+    rd_progress_clear(&T->prog);
+    rd_format_duration(el, sizeof el, now_wall() - T->t_start);
+    printf("final test accuracy %.4f after %lld steps (%s)\n", T->last_test_acc, (long long)T->st.step, el);
+    if (T->n_val && T->st.best_step >= 0)
+        printf("best validation accuracy %.4f at step %lld: %s/best.h5\n", T->st.best_val_acc,
+               (long long)T->st.best_step, T->run_dir);
+    rd_ckpt_name(path, sizeof path, T->run_dir, T->st.step);
+    printf("checkpoint %s\nmetrics    %s/metrics.jsonl\n", path, T->run_dir);
+    fflush(stdout);
 }
 
 int rd_train_run(const rd_config *c, const rd_train_opts *o, rd_dist *d)
 {
     trainer T;
-    memset(&T, 0, sizeof T);
-    T.c = c;
-    T.d = d;
-    T.opts = *o;
-    T.perm_epoch = -1;
-    T.last_test_acc = T.last_val_acc = -1.0;
-    T.st.best_val_acc = -1.0;
-    T.st.best_step = -1;
-    T.st.patience_left = c->training.patience;
-    T.last_ckpt_step = -1;
-    T.t_start = T.t_interval = T.t_last_ckpt = now_wall();
-    snprintf(T.run_dir, sizeof T.run_dir, "%s", c->run.out);
-    rd_dist_mpi_version(T.mpi_version, sizeof T.mpi_version);
-    T.config_yaml = rd_config_to_yaml(c);
-    openblas_set_num_threads(c->run.blas_threads);
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (d->local_rank == 0 && (long)d->local_size * c->run.blas_threads > cores) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "warning: %d rank%s x %d BLAS thread%s on %s exceed its %ld cores (slower, not wrong)",
-                 d->local_size, d->local_size == 1 ? "" : "s", c->run.blas_threads,
-                 c->run.blas_threads == 1 ? "" : "s", d->host, cores);
-        rd_print_error(d, msg);
-    }
-
+    trainer_init(&T, c, o, d);
     rd_error e = {0};
-    int rc = setup_data(&T, &e);
-    rc = rd_agree(d, rc, &e);
+    bool resumed = false;
+    int rc = rd_agree(d, setup_data(&T, &e), &e);
     if (!rc) rc = rd_agree(d, setup_model(&T, &e), &e);
     if (!rc) rc = rd_agree(d, blas_check(&T, &e), &e);
-    if (!rc) {
-        /* Rank 0 alone sets up the folder; every rank joins the agreement, so a failure there
-         * (folder held by another trainer, not creatable) is printed and no rank waits. */
-        int r0 = 0;
-        if (d->rank == 0) {
-            r0 = mkdir_p(T.run_dir, &e);
-            if (!r0) r0 = lock_run_folder(&T, &e);
-            if (!r0) r0 = tidy_run_folder(&T, o->resume != NULL, &e);
-        }
-        rc = rd_agree(d, r0, &e);
-    }
-    if (rc) { trainer_free(&T); return rc; }
-
-    /* Rank 0 initialises and broadcasts (DESIGN protocol), or resumes. */
-    bool resumed = false;
-    if (o->resume) {
-        int r = resume(&T, &e);
-        if (r > 0) { trainer_free(&T); return r; }
-        resumed = r == 0;
-    }
-    if (!resumed) {
-        if (d->rank == 0) rd_model_init_params(&T.m, c->model.init, c->run.seed);
-        rd_dist_bcast(d, T.m.params, T.m.n_params * sizeof(float), 0);
-    }
-    if (d->rank == 0) {
-        rd_error we;
-        int wr = write_text_file(T.run_dir, "config.yaml", T.config_yaml, strlen(T.config_yaml), &we);
-        char mpath[RD_PATH_MAX + 32];
-        snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", T.run_dir);
-        if (!wr) wr = write_text_file(T.run_dir, "metrics.jsonl", T.metrics.p ? T.metrics.p : "", T.metrics.len, &we);
-        if (wr) rd_print_error(d, we.msg);
-    }
-    if (T.st.step >= T.total_steps && resumed) {
+    if (!rc) rc = prepare_run_folder(&T, &e);
+    if (!rc) rc = start_weights(&T, &resumed, &e);
+    if (!rc) write_run_files(&T);
+    if (!rc && resumed && T.st.step >= T.total_steps) {
         rd_notice(d, "already complete: step %lld of %lld", (long long)T.st.step, (long long)T.total_steps);
         write_status(&T, "finished", 0);
-        trainer_free(&T);
-        return 0;
-    }
-    print_settings(&T);
-    write_status(&T, "running", 0);
-
-    int exit_code = 0;
-    bool early_stop = false;
-    while (T.st.step < T.total_steps) {
-        step_flags fl = {0};
-        rc = train_step(&T, &fl);
-        if (rc) { exit_code = rc; write_status(&T, "failed", rc); break; }
-        const int64_t s = T.st.step;
-        const bool epoch_end = s % T.spe == 0;
-        const bool last = s >= T.total_steps;
-        bool logged = false;
-        if (c->training.log_every_steps > 0 && s % c->training.log_every_steps == 0 && !epoch_end) {
-            train_row(&T);
-            logged = true;
-        }
-        if (epoch_end) {
-            int64_t ep = s / T.spe;
-            bool do_eval = c->training.eval_every_epochs > 0 && ep % c->training.eval_every_epochs == 0;
-            if (do_eval || last) {
-                if (T.n_val) T.last_val_acc = eval_split(&T, "val", T.val_ids, T.n_val);
-                T.last_test_acc = eval_split(&T, "test", T.test_ids, T.test.n);
-            }
-            train_row(&T);
-            logged = true;
-            if (T.n_val && (do_eval || last)) {
-                if (T.last_val_acc > T.st.best_val_acc) {
-                    T.st.best_val_acc = T.last_val_acc;
-                    T.st.best_step = s;
-                    T.st.patience_left = c->training.patience;
-                    rc = save_checkpoint(&T, "best.h5");
-                    if (rc) { exit_code = rc; write_status(&T, "failed", rc); break; }
-                } else if (c->training.patience > 0 && --T.st.patience_left <= 0) {
-                    early_stop = true;
-                    rd_notice(d, "early stopping at epoch %lld: validation accuracy has not improved for %ld evaluations "
-                              "(best %.4f at step %lld)", (long long)ep, c->training.patience, T.st.best_val_acc,
-                              (long long)T.st.best_step);
-                }
-            }
-        }
-        (void)logged;
-        bool ckpt = (c->checkpoint.every_steps > 0 && s % c->checkpoint.every_steps == 0) ||
-                    (epoch_end && c->checkpoint.every_epochs > 0 && (s / T.spe) % c->checkpoint.every_epochs == 0) ||
-                    fl.ckpt_now || fl.stop || last || early_stop;
-        if (ckpt) {
-            rc = save_checkpoint(&T, NULL);
-            if (rc) { exit_code = rc; write_status(&T, "failed", rc); break; }
-        }
-        if (fl.stop || fl.stop_clock) {
-            if (!epoch_end) train_row(&T);
-            rd_notice(d, "stopped at step %lld on %s; continue with --resume auto", (long long)s,
-                      fl.stop ? "request (signal)" : "training.max_seconds");
-            exit_code = RD_EXIT_STOPPED;
-            write_status(&T, "stopped", exit_code);
-            break;
-        }
-        if (early_stop) break;
-    }
-    if (exit_code == 0) {
-        if (T.st.step % T.spe != 0) {
-            T.last_test_acc = eval_split(&T, "test", T.test_ids, T.test.n);
-            train_row(&T);
-        }
-        write_status(&T, "finished", 0);
-        if (d->rank == 0) {
-            char el[32];
-            rd_format_duration(el, sizeof el, now_wall() - T.t_start);
-            printf("final test accuracy %.4f after %lld steps (%s)\n", T.last_test_acc, (long long)T.st.step, el);
-            if (T.n_val && T.st.best_step >= 0)
-                printf("best validation accuracy %.4f at step %lld: %s/best.h5\n", T.st.best_val_acc,
-                       (long long)T.st.best_step, T.run_dir);
-            char path[RD_PATH_MAX + 64];
-            rd_ckpt_name(path, sizeof path, T.run_dir, T.st.step);
-            printf("checkpoint %s\nmetrics    %s/metrics.jsonl\n", path, T.run_dir);
-            fflush(stdout);
-        }
+    } else if (!rc) {
+        print_settings(&T);
+        write_status(&T, "running", 0);
+        start_timeline(&T);
+        rc = run_steps(&T);
+        if (!rc || rc == RD_EXIT_STOPPED) timeline_flush(&T);
+        if (!rc) finish(&T);
     }
     trainer_free(&T);
-    return exit_code;
+    return rc;
 }

@@ -34,6 +34,18 @@ void rd_evaluate(rd_model *m, const rd_dataset *ds, const uint32_t *ids, uint32_
                  const rd_dist *d, float *xbuf, int32_t *ybuf, rd_eval_result *r);
 void rd_eval_result_free(rd_eval_result *r);
 
+/* The training set's split (docs/ARCHITECTURE.md, RNG purpose 5): data.validation held-out
+ * samples and the data.train_samples (0 = all the rest) training samples, each sorted, out of
+ * the n of the training set. The one split function of the trainer and `rdrop eval`.
+ * Returns 0 or RD_EXIT_CONFIG ("NAME: data.validation: ..."); on success the id arrays are
+ * allocated (val_ids with at least one entry). */
+typedef struct {
+    uint32_t n_train, n_val;
+    uint32_t *train_ids, *val_ids;
+} rd_split;
+int rd_split_make(rd_split *s, const rd_config *c, uint32_t n, const char *name, rd_error *e);
+void rd_split_free(rd_split *s);
+
 /* Load train/test sets per the config (idx or hdf5 files, or synthetic). HDF5: classes =
  * data.classes or max label + 1 over both sets, labels checked against it, both sets of one
  * sample shape. Returns 0, RD_EXIT_DATA or RD_EXIT_CONFIG. */

@@ -222,7 +222,7 @@ static void one_step(bench *b, rd_step_timing *tm)
         b->perm_epoch = epoch;
     }
     float *ctl = rd_step_control(&b->S);
-    ctl[0] = ctl[2] = 0.0f;
+    ctl[RD_CTL_STOP] = ctl[RD_CTL_CLOCK] = 0.0f;
     rd_step_compute(&b->S, &b->train, b->perm + (size_t)pos * b->B_g + b->lo, b->B_l, b->t,
                     (uint32_t)epoch, tm);
     if (!rd_step_finite(&b->S, tm)) {

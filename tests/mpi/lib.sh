@@ -75,7 +75,9 @@ def rows(p):
     for line in open(p):
         if line.strip():
             r = json.loads(line)
-            out.append({k: v for k, v in r.items() if not (k.endswith("_s") or k.endswith("_per_s"))})
+            # wall-clock fields and the BLAS provenance (first train row of each process) vary
+            out.append({k: v for k, v in r.items()
+                        if not (k.endswith("_s") or k.endswith("_per_s") or k.startswith("blas_"))})
     return out
 a, b = rows(sys.argv[1]), rows(sys.argv[2])
 if a != b:

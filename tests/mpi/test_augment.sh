@@ -11,7 +11,7 @@ common=(--set training.max_steps=50 --set checkpoint.every_steps=25 --set checkp
 aug=(--set data.augment.flip=true --set data.augment.shift=2)
 for n in 1 2; do
   run_mpi $n train "$TINY" --out "$TMP/a$n" "${common[@]}" "${aug[@]}" > "$TMP/log$n" 2>&1 \
-    || { cat "$TMP/log$n"; fail "augmented run on $n ranks exited $?"; }
+    || { rc=$?; cat "$TMP/log$n"; fail "augmented run on $n ranks exited $rc"; }
 done
 $COMPARE "$TMP/a1/ckpt-000000050.h5" "$TMP/a2/ckpt-000000050.h5" --groups model,optimizer --rtol 1e-5 \
   || fail "augmentation: 2 ranks differ from 1 rank by more than 1e-5 relative"
@@ -24,7 +24,7 @@ fi
 mkdir -p "$TMP/r"
 cp "$TMP/a2/ckpt-000000025.h5" "$TMP/r/"
 run_mpi 2 train "$TINY" --out "$TMP/r" "${common[@]}" "${aug[@]}" --resume auto > "$TMP/logr" 2>&1 \
-  || { cat "$TMP/logr"; fail "resume with augmentation exited $?"; }
+  || { rc=$?; cat "$TMP/logr"; fail "resume with augmentation exited $rc"; }
 grep -q "resuming from .*ckpt-000000025.h5" "$TMP/logr" || { cat "$TMP/logr"; fail "did not resume from step 25"; }
 $COMPARE "$TMP/a2/ckpt-000000050.h5" "$TMP/r/ckpt-000000050.h5" --groups model,optimizer,data --attrs \
   || fail "augmented run resumed at step 25 differs from the uninterrupted run"

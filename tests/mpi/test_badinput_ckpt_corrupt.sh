@@ -46,7 +46,7 @@ assert_intact "$run" "$TMP/snap"
 cp -a "$run" "$TMP/auto"
 printf '\x5a' | dd of="$TMP/auto/ckpt-000000010.h5" bs=1 seek=$((size / 2)) conv=notrunc status=none
 timeout -k 5 60 "$RDROP" train "$TINY" --out "$TMP/auto" --set training.max_steps=20 --set checkpoint.every_steps=5 \
-  --set checkpoint.keep=5 --resume auto > "$TMP/out" 2> "$TMP/err" || { cat "$TMP/err"; fail "resume auto exited $?"; }
+  --set checkpoint.keep=5 --resume auto > "$TMP/out" 2> "$TMP/err" || { rc=$?; cat "$TMP/err"; fail "resume auto exited $rc"; }
 cat "$TMP/err"
 grep -q "skipped .*ckpt-000000010.h5: corrupt: CRC-32 mismatch" "$TMP/err" || fail "the corrupt checkpoint was not reported"
 grep -q "resuming from .*ckpt-000000005.h5 (step 5" "$TMP/out" || fail "did not resume from step 5"

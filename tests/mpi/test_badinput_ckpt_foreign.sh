@@ -29,7 +29,7 @@ expect_error 4 "run: not a regular file" -- "$RDROP" inspect "$run"
 cp -a "$run" "$TMP/auto"
 cp "$TMP/keras.h5" "$TMP/auto/ckpt-000000015.h5"
 timeout -k 5 60 "$RDROP" train "$TINY" --out "$TMP/auto" --set training.max_steps=20 --resume auto \
-  > "$TMP/out" 2> "$TMP/err" || { cat "$TMP/err"; fail "resume auto exited $?"; }
+  > "$TMP/out" 2> "$TMP/err" || { rc=$?; cat "$TMP/err"; fail "resume auto exited $rc"; }
 grep -q "skipped .*ckpt-000000015.h5: not an rdrop checkpoint" "$TMP/err" || { cat "$TMP/err"; fail "foreign file not reported"; }
 grep -q "resuming from .*ckpt-000000010.h5" "$TMP/out" || fail "did not resume from step 10"
 assert_intact "$run" "$TMP/snap"

@@ -17,6 +17,6 @@ for var in OMPI_COMM_WORLD_SIZE SLURM_NTASKS PMI_SIZE PMIX_SIZE; do
 done
 # a size of 1 is a correct singleton
 env SLURM_NTASKS=1 timeout -k 5 60 "$RDROP" train "$TINY" --out "$TMP/ok" --set training.max_steps=2 > "$TMP/out" 2>&1 \
-  || { cat "$TMP/out"; fail "SLURM_NTASKS=1 exited $?"; }
+  || { rc=$?; cat "$TMP/out"; fail "SLURM_NTASKS=1 exited $rc"; }
 assert_intact "$run" "$TMP/snap"
 pass "MPI not started as expected: exit 1, one line naming the variable"

@@ -34,7 +34,7 @@ PYEOF
 grep -q '"status":"failed"' "$run/status.json" || fail "status.json: $(cat "$run/status.json")"
 # the fix: resume from the last good checkpoint with a sane schedule
 timeout -k 5 60 "$RDROP" train "$TINY" --out "$run" --set training.max_steps=20 --set checkpoint.every_steps=5 \
-  --set checkpoint.keep=5 --resume auto --allow-config-change > "$TMP/out" 2> "$TMP/err" || { cat "$TMP/err"; fail "resume after NaN exited $?"; }
+  --set checkpoint.keep=5 --resume auto --allow-config-change > "$TMP/out" 2> "$TMP/err" || { rc=$?; cat "$TMP/err"; fail "resume after NaN exited $rc"; }
 grep -q "resuming from .*ckpt-000000010.h5" "$TMP/out" || fail "did not resume from the last good checkpoint"
 "$RDROP" inspect "$run/ckpt-000000020.h5" > /dev/null || fail "the continued run wrote no good checkpoint"
 pass "non-finite loss at step $step: exit 6, one line with the resume point; checkpoints intact; resume works"

@@ -21,7 +21,7 @@ grep -qE "^rdrop: warning: 1 rank x $threads BLAS threads on .* exceed its $core
 "$RDROP" inspect "$TMP/one/ckpt-000000005.h5" > /dev/null || fail "no checkpoint"
 # two ranks on this node, each with `cores` threads: one warning for the node
 run_mpi 2 train "$TINY" --out "$TMP/two" --set training.max_steps=5 --set run.blas_threads=$cores \
-  > "$TMP/out2" 2> "$TMP/err2" || { cat "$TMP/out2" "$TMP/err2"; fail "2 ranks exited $?"; }
+  > "$TMP/out2" 2> "$TMP/err2" || { rc=$?; cat "$TMP/out2" "$TMP/err2"; fail "2 ranks exited $rc"; }
 cat "$TMP/err2"
 [ "$(grep -c "warning: 2 ranks x $cores BLAS threads" "$TMP/err2")" -eq 1 ] || fail "2 ranks: want the warning once"
 pass "ranks x threads over the cores: one warning line, exit 0"

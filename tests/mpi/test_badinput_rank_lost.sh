@@ -34,7 +34,7 @@ for f in "$run"/ckpt-*.h5; do
 done
 last=$(ls "$run"/ckpt-*.h5 | tail -n 1)
 echo "$n checkpoints verify; the newest is $(basename "$last")"
-run_mpi 2 train "$TINY" --out "$run" "${SLOW[@]}" --resume auto > "$TMP/logr" 2>&1 || { cat "$TMP/logr"; fail "resume exited $?"; }
+run_mpi 2 train "$TINY" --out "$run" "${SLOW[@]}" --resume auto > "$TMP/logr" 2>&1 || { rc=$?; cat "$TMP/logr"; fail "resume exited $rc"; }
 grep "resuming from" "$TMP/logr" || fail "resume did not say where it resumed from"
 grep -q "resuming from $last" "$TMP/logr" || fail "did not resume from the newest good checkpoint $last"
 "$RDROP" inspect "$run/ckpt-000001000.h5" > /dev/null || fail "the resumed run did not finish"

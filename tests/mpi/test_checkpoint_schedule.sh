@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 
 time_only=(--set checkpoint.every_steps=0 --set checkpoint.every_epochs=0)
 run_mpi 2 train "$TINY" --out "$TMP/sec" "${SLOW[@]}" "${time_only[@]}" --set checkpoint.every_seconds=0.3 --set checkpoint.keep=1000 \
-  > "$TMP/log1" 2>&1 || { cat "$TMP/log1"; fail "every_seconds run exited $?"; }
+  > "$TMP/log1" 2>&1 || { rc=$?; cat "$TMP/log1"; fail "every_seconds run exited $rc"; }
 n=$(ls "$TMP/sec"/ckpt-*.h5 | wc -l)
 elapsed=$(json_field "$TMP/sec/metrics.jsonl" train time_s)
 echo "every_seconds 0.3 over ${elapsed}s: $n checkpoints"

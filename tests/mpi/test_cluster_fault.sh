@@ -76,7 +76,7 @@ grep_resume "$TMP/log2" "$last"
 last2=$(newest)
 timeout -k 10 240 bash "$SRC/launch/cluster.sh" -q -n 3 --timeout 180 -- \
   "$RDROP" train "$TINY" --out "$TMP/b" "${RUN[@]}" --resume auto > "$TMP/log3" 2>&1 \
-  || { cat "$TMP/log3"; fail "final resume exited $?"; }
+  || { rc=$?; cat "$TMP/log3"; fail "final resume exited $rc"; }
 grep_resume "$TMP/log3" "$last2"
 echo "resumed from $last, then from $last2, finished: $(grep 'final test accuracy' "$TMP/log3")"
 $COMPARE "$TMP/a/ckpt-000000300.h5" "$TMP/b/ckpt-000000300.h5" --groups model,optimizer,data --attrs >/dev/null \

@@ -34,7 +34,7 @@ compare_runs() {
 for mode in rank sample; do
   for r in a b; do
     run_mpi 2 train "$TINY" --out "$TMP/$mode-$r" "${args[@]}" --set rng.dropout_stream=$mode > "$TMP/log" 2>&1 \
-      || { cat "$TMP/log"; fail "$mode run $r exited $?"; }
+      || { rc=$?; cat "$TMP/log"; fail "$mode run $r exited $rc"; }
   done
   compare_runs "$TMP/$mode-a" "$TMP/$mode-b"
 done

@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 
 out=$TMP/run
-run_mpi 2 train "$TINY" --out "$out" --set training.log_every_steps=8 > "$TMP/log" 2>&1 || { cat "$TMP/log"; fail "training exited $?"; }
+run_mpi 2 train "$TINY" --out "$out" --set training.log_every_steps=8 > "$TMP/log" 2>&1 || { rc=$?; cat "$TMP/log"; fail "training exited $rc"; }
 cat "$TMP/log"
 m=$out/metrics.jsonl
 [ -s "$m" ] || fail "no metrics.jsonl"

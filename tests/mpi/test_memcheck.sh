@@ -34,12 +34,12 @@ check_vg() {
 t0=$(date +%s)
 run=$TMP/run
 timeout -k 10 300 mpirun -np 2 --oversubscribe --bind-to none "${VG[@]}" --log-file="$TMP/vg/train.%p.log" \
-  "$RDROP" train "$TINY" --out "$run" --set training.max_steps=2 > "$TMP/log" 2>&1 || { cat "$TMP/log"; check_vg train; fail "train exited $?"; }
+  "$RDROP" train "$TINY" --out "$run" --set training.max_steps=2 > "$TMP/log" 2>&1 || { rc=$?; cat "$TMP/log"; check_vg train; fail "train exited $rc"; }
 check_vg "2-rank training run"
 timeout -k 10 300 "${VG[@]}" --log-file="$TMP/vg/inspect.%p.log" "$RDROP" inspect "$run/ckpt-000000002.h5" > /dev/null \
-  || { check_vg inspect; fail "inspect exited $?"; }
+  || { rc=$?; check_vg inspect; fail "inspect exited $rc"; }
 timeout -k 10 300 "${VG[@]}" --log-file="$TMP/vg/eval.%p.log" "$RDROP" eval --checkpoint "$run/ckpt-000000002.h5" > /dev/null \
-  || { check_vg eval; fail "eval exited $?"; }
+  || { rc=$?; check_vg eval; fail "eval exited $rc"; }
 check_vg "inspect and eval"
 printf 'model: {layers: [{type: dense, units: 10}]}\ndata: {format: idx, train_images: %s, train_labels: x, test_images: x, test_labels: x}\n' \
   "$TINY" > "$TMP/idx.yaml"
@@ -50,6 +50,14 @@ set -e
 [ $rc -eq 3 ] || { check_vg "data error"; fail "data error path exited $rc, want 3"; }
 check_vg "data error path"
 echo "valgrind part: $(( $(date +%s) - t0 ))s"
+# Negative control: valgrind with these options reports a real out-of-bounds read in rdrop's
+# code (tests/tools/canary_oob.c), so "no error" above is a verdict, not a blind spot.
+canary=$(dirname "$RDROP")/tests/canary_oob
+[ -x "$canary" ] || fail "$canary not built"
+rc=0
+timeout -k 10 120 "${VG[@]}" --log-file="$TMP/canary.log" "$canary" > /dev/null 2>&1 || rc=$?
+[ $rc -eq 99 ] && grep -q "Invalid read" "$TMP/canary.log" || { cat "$TMP/canary.log"; fail "valgrind missed the canary's out-of-bounds read (exit $rc)"; }
+echo "negative control: valgrind reports the canary's invalid read (exit 99)"
 
 # --- allocations per step
 cat > "$TMP/malloc_count.c" <<'CEOF'
@@ -141,7 +149,7 @@ cc -O2 -shared -fPIC -o "$TMP/malloc_count.so" "$TMP/malloc_count.c" || fail "ca
 for n in 6 12; do
   timeout -k 10 120 mpirun -np 2 --oversubscribe --bind-to none -x MALLOC_COUNT_FILE="$TMP/count.$n" \
     -x LD_PRELOAD="$TMP/malloc_count.so" "$RDROP" train "$TINY" --out "$TMP/count-run-$n" \
-    --set training.max_steps=$n --set checkpoint.every_epochs=0 > "$TMP/log" 2>&1 || { cat "$TMP/log"; fail "counted run exited $?"; }
+    --set training.max_steps=$n --set checkpoint.every_epochs=0 > "$TMP/log" 2>&1 || { rc=$?; cat "$TMP/log"; fail "counted run exited $rc"; }
   sort "$TMP/count.$n" > "$TMP/count.$n.sorted"
 done
 $PY - "$TMP/count.6.sorted" "$TMP/count.12.sorted" <<'PYEOF'

@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 
 run=$TMP/run
 "$RDROP" train "$TINY" --out "$run" --set checkpoint.every_steps=10 --set checkpoint.keep=10 \
-  --set training.max_steps=50 > "$TMP/log" 2>&1 || { cat "$TMP/log"; fail "training exited $?"; }
+  --set training.max_steps=50 > "$TMP/log" 2>&1 || { rc=$?; cat "$TMP/log"; fail "training exited $rc"; }
 ck() { printf '%s/ckpt-%09d.h5' "$run" "$1"; }
 
 # expect_error EXIT PATTERN CMD... : exit code, one line on stderr, matching PATTERN
@@ -39,7 +39,7 @@ expect_error 4 "architecture mismatch" "$RDROP" train "$TINY" --out "$run" --res
 # --resume auto: skips 60, 50, 40 (each with its reason), continues from the newest good one
 # (32: the epoch-end checkpoint; an epoch of the tiny set is 32 steps)
 "$RDROP" train "$TINY" --out "$run" --set checkpoint.every_steps=10 --set checkpoint.keep=10 \
-  --set training.max_steps=70 --resume auto > "$TMP/out" 2> "$TMP/err" || { cat "$TMP/err"; fail "resume auto exited $?"; }
+  --set training.max_steps=70 --resume auto > "$TMP/out" 2> "$TMP/err" || { rc=$?; cat "$TMP/err"; fail "resume auto exited $rc"; }
 cat "$TMP/err"
 grep -q "skipped .*ckpt-000000060.h5: not an rdrop checkpoint" "$TMP/err" || fail "60 not reported as foreign"
 grep -q "skipped .*ckpt-000000050.h5: truncated" "$TMP/err" || fail "50 not reported as truncated"

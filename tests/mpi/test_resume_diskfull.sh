@@ -44,6 +44,6 @@ grep -q '"status":"failed"' "$run/status.json" || fail "status.json does not say
 # free space: move the run to a big disk and continue
 cp -r "$run" "$TMP/moved"
 "$RDROP" train "$TINY" --out "$TMP/moved" --set checkpoint.every_steps=10 --set training.max_steps=40 --resume auto \
-  > "$TMP/out" 2> "$TMP/err" || { cat "$TMP/err"; fail "resume after freeing space exited $?"; }
+  > "$TMP/out" 2> "$TMP/err" || { rc=$?; cat "$TMP/err"; fail "resume after freeing space exited $rc"; }
 grep -q "resuming from .*ckpt-000000020.h5" "$TMP/out" || fail "did not resume from the previous checkpoint"
 pass "disk full: exit 5, clear message, previous checkpoint intact, resume works"

@@ -6,11 +6,11 @@ source "$(dirname "$0")/lib.sh"
 
 common=(--set checkpoint.every_steps=10 --set training.log_every_steps=10)
 run_mpi 2 train "$TINY" --out "$TMP/two" "${common[@]}" --set training.max_steps=40 > "$TMP/log" 2>&1 \
-  || { cat "$TMP/log"; fail "2-rank run exited $?"; }
+  || { rc=$?; cat "$TMP/log"; fail "2-rank run exited $rc"; }
 for n in 1 3; do
   cp -r "$TMP/two" "$TMP/to$n"
   run_mpi $n train "$TINY" --out "$TMP/to$n" "${common[@]}" --set training.max_steps=70 --resume auto \
-    > "$TMP/log$n" 2>&1 || { cat "$TMP/log$n"; fail "resume on $n ranks exited $?"; }
+    > "$TMP/log$n" 2>&1 || { rc=$?; cat "$TMP/log$n"; fail "resume on $n ranks exited $rc"; }
   grep "elastic resume" "$TMP/log$n" || fail "no elastic-resume warning on $n ranks"
   [ "$(grep -c "elastic resume" "$TMP/log$n")" -eq 1 ] || fail "the warning is not one line"
   grep -q "resuming from .*ckpt-000000040.h5" "$TMP/log$n" || fail "$n ranks did not resume from step 40"

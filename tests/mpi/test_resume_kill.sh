@@ -5,7 +5,7 @@
 # position, training state and metrics BITWISE identical to an uninterrupted run.
 source "$(dirname "$0")/lib.sh"
 
-run_mpi 2 train "$TINY" --out "$TMP/a" "${SLOW[@]}" > "$TMP/loga" 2>&1 || { cat "$TMP/loga"; fail "run A exited $?"; }
+run_mpi 2 train "$TINY" --out "$TMP/a" "${SLOW[@]}" > "$TMP/loga" 2>&1 || { rc=$?; cat "$TMP/loga"; fail "run A exited $rc"; }
 
 run_mpi 2 train "$TINY" --out "$TMP/b" "${SLOW[@]}" > "$TMP/logb" 2>&1 &
 mp=$!
@@ -20,10 +20,19 @@ echo "killed rank pid $victim with SIGKILL; mpirun exited $rc"
 [ ! -e "$TMP/b/ckpt-000001000.h5" ] || fail "run B finished before the kill: inconclusive"
 last=$(ls "$TMP/b"/ckpt-*.h5 | tail -n 1)
 echo "last checkpoint before the kill: $last"
+mkdir -p "$TMP/c"
+cp "$last" "$TMP/c/"   # for the negative control below (the resume prunes old checkpoints)
 
-run_mpi 2 train "$TINY" --out "$TMP/b" "${SLOW[@]}" --resume auto > "$TMP/logr" 2>&1 || { cat "$TMP/logr"; fail "resume exited $?"; }
+run_mpi 2 train "$TINY" --out "$TMP/b" "${SLOW[@]}" --resume auto > "$TMP/logr" 2>&1 || { rc=$?; cat "$TMP/logr"; fail "resume exited $rc"; }
 grep "resuming from" "$TMP/logr" || fail "resume did not say where it resumed from"
 $COMPARE "$TMP/a/ckpt-000001000.h5" "$TMP/b/ckpt-000001000.h5" --groups model,optimizer,data --attrs \
   || fail "resumed run differs from the uninterrupted run"
 same_metrics "$TMP/a/metrics.jsonl" "$TMP/b/metrics.jsonl" || fail "metrics differ"
+# Negative control: a continuation from the same checkpoint that is NOT exact (another seed:
+# other masks and order from there on) must be told apart by the same comparison.
+run_mpi 2 train "$TINY" --out "$TMP/c" "${SLOW[@]}" --resume auto --allow-config-change --set run.seed=1 > "$TMP/logc" 2>&1 \
+  || { rc=$?; cat "$TMP/logc"; fail "control resume exited $rc"; }
+if $COMPARE "$TMP/a/ckpt-000001000.h5" "$TMP/c/ckpt-000001000.h5" --groups model > /dev/null; then
+  fail "control: a resume with another seed compares equal: the comparison cannot see a wrong continuation"
+fi
 pass "SIGKILL at $(basename "$last") + --resume auto == uninterrupted run, bitwise"

@@ -6,7 +6,7 @@
 # for every rank (mpirun forwards USR1, not TERM).
 source "$(dirname "$0")/lib.sh"
 
-run_mpi 2 train "$TINY" --out "$TMP/a" "${SLOW[@]}" > "$TMP/loga" 2>&1 || { cat "$TMP/loga"; fail "run A exited $?"; }
+run_mpi 2 train "$TINY" --out "$TMP/a" "${SLOW[@]}" > "$TMP/loga" 2>&1 || { rc=$?; cat "$TMP/loga"; fail "run A exited $rc"; }
 
 # 1. SIGTERM to one rank
 run_mpi 2 train "$TINY" --out "$TMP/b" "${SLOW[@]}" > "$TMP/logb" 2>&1 &
@@ -22,7 +22,7 @@ grep -q '"status":"stopped"' "$TMP/b/status.json" || fail "status.json does not 
 step=$(sed -n 's/.*stopped at step \([0-9]*\).*/\1/p' "$TMP/logb")
 [ -f "$TMP/b/$(printf 'ckpt-%09d.h5' "$step")" ] || fail "no checkpoint at the stop step $step"
 [ "$step" -lt 1000 ] || fail "stopped only at the end"
-run_mpi 2 train "$TINY" --out "$TMP/b" "${SLOW[@]}" --resume auto > "$TMP/logr" 2>&1 || { cat "$TMP/logr"; fail "resume exited $?"; }
+run_mpi 2 train "$TINY" --out "$TMP/b" "${SLOW[@]}" --resume auto > "$TMP/logr" 2>&1 || { rc=$?; cat "$TMP/logr"; fail "resume exited $rc"; }
 $COMPARE "$TMP/a/ckpt-000001000.h5" "$TMP/b/ckpt-000001000.h5" --groups model,optimizer,data --attrs \
   || fail "resumed run differs from the uninterrupted run"
 same_metrics "$TMP/a/metrics.jsonl" "$TMP/b/metrics.jsonl" || fail "metrics differ"

@@ -7,11 +7,11 @@ source "$(dirname "$0")/lib.sh"
 
 common=(--set data.validation=256 --set training.patience=5 --set checkpoint.every_steps=10)
 run_mpi 2 train "$TINY" --out "$TMP/a" "${common[@]}" --set training.max_steps=80 > "$TMP/loga" 2>&1 \
-  || { cat "$TMP/loga"; fail "run A exited $?"; }
+  || { rc=$?; cat "$TMP/loga"; fail "run A exited $rc"; }
 run_mpi 2 train "$TINY" --out "$TMP/b" "${common[@]}" --set training.max_steps=45 > "$TMP/logb" 2>&1 \
-  || { cat "$TMP/logb"; fail "run B exited $?"; }
+  || { rc=$?; cat "$TMP/logb"; fail "run B exited $rc"; }
 run_mpi 2 train "$TINY" --out "$TMP/b" "${common[@]}" --set training.max_steps=80 --resume auto > "$TMP/logr" 2>&1 \
-  || { cat "$TMP/logr"; fail "resume exited $?"; }
+  || { rc=$?; cat "$TMP/logr"; fail "resume exited $rc"; }
 "$RDROP" inspect "$TMP/b/best.h5" | grep -q "validation    256 held-out samples" || fail "split not recorded"
 $COMPARE "$TMP/a/ckpt-000000080.h5" "$TMP/b/ckpt-000000080.h5" --groups model,optimizer,data --attrs \
   || fail "resumed run differs"

@@ -14,7 +14,7 @@ grep -q "rate: 0.5" "$TINY" || fail "the tiny config no longer has dropout: this
 
 for n in 1 2 3; do
   run_mpi $n train "$TINY" --out "$TMP/s$n" "${common[@]}" "${sample[@]}" > "$TMP/log$n" 2>&1 \
-    || { cat "$TMP/log$n"; fail "sample mode on $n ranks exited $?"; }
+    || { rc=$?; cat "$TMP/log$n"; fail "sample mode on $n ranks exited $rc"; }
   grep -q "dropout stream sample" "$TMP/log$n" || fail "$n ranks: not in sample mode"
 done
 loss_of() { json_field "$1/metrics.jsonl" train loss; }
@@ -35,7 +35,7 @@ fi
 mkdir -p "$TMP/e"
 cp "$TMP/s2/ckpt-000000025.h5" "$TMP/e/"
 run_mpi 3 train "$TINY" --out "$TMP/e" "${common[@]}" "${sample[@]}" --resume auto > "$TMP/loge" 2>&1 \
-  || { cat "$TMP/loge"; fail "2->3 rank resume in sample mode exited $?"; }
+  || { rc=$?; cat "$TMP/loge"; fail "2->3 rank resume in sample mode exited $rc"; }
 grep -q "resuming from .*ckpt-000000025.h5" "$TMP/loge" || { cat "$TMP/loge"; fail "did not resume from step 25"; }
 $COMPARE "$TMP/s1/ckpt-000000050.h5" "$TMP/e/ckpt-000000050.h5" --groups model,optimizer --rtol 1e-5 >/dev/null \
   || fail "sample mode: a 2-rank checkpoint resumed on 3 ranks left the trajectory"

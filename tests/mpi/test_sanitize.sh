@@ -26,6 +26,13 @@ export LSAN_OPTIONS=suppressions=$SRC/tests/lsan-mpi.supp:fast_unwind_on_malloc=
 export ASAN_OPTIONS=detect_leaks=1:check_initialization_order=1:strict_string_checks=1
 (cd "$SB" && ctest -L unit -j2 --output-on-failure > "$TMP/unit.log" 2>&1) || { cat "$TMP/unit.log"; fail "unit suite under ASan/UBSan"; }
 grep -E "tests passed|Total Test time" "$TMP/unit.log"
+# Negative control: the sanitized library reports a real out-of-bounds read in rdrop's code
+# (tests/tools/canary_oob.c), so "no report" below is a verdict, not a blind spot.
+rc=0
+"$SB/tests/canary_oob" > /dev/null 2> "$TMP/canary.err" || rc=$?
+[ $rc -ne 0 ] && grep -q "heap-buffer-overflow" "$TMP/canary.err" \
+  || { cat "$TMP/canary.err"; fail "ASan missed the canary's out-of-bounds read (exit $rc)"; }
+echo "negative control: ASan reports the canary's heap-buffer-overflow (exit $rc)"
 
 # End to end: reports go to per-process files, which must not exist afterwards.
 mkdir -p "$TMP/reports"

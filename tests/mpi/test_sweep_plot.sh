@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$SRC"
 export RDROP
 out=$TMP/sweep
-bash launch/sweep.sh configs/sweeps/tiny_alpha.yaml --out "$out" > "$TMP/log1" 2>&1 || { cat "$TMP/log1"; fail "sweep exited $?"; }
+bash launch/sweep.sh configs/sweeps/tiny_alpha.yaml --out "$out" > "$TMP/log1" 2>&1 || { rc=$?; cat "$TMP/log1"; fail "sweep exited $rc"; }
 cat "$TMP/log1"
 [ "$(grep -c starting "$TMP/log1")" -eq 4 ] || fail "expected 4 runs started"
 [ "$(wc -l < "$out/results.csv")" -eq 5 ] || fail "results.csv should have a header and 4 rows"
@@ -35,10 +35,10 @@ previous=$(ls "$victim"/ckpt-*.h5 | tail -n 2 | head -n 1)
 rm "$newest"
 echo '{"status":"stopped"}' > "$victim/status.json"
 # the report keeps an unfinished run out of its grid point's mean
-bash launch/sweep.sh configs/sweeps/tiny_alpha.yaml --out "$out" --report-only > "$TMP/log_r" 2>&1 || { cat "$TMP/log_r"; fail "--report-only exited $?"; }
+bash launch/sweep.sh configs/sweeps/tiny_alpha.yaml --out "$out" --report-only > "$TMP/log_r" 2>&1 || { rc=$?; cat "$TMP/log_r"; fail "--report-only exited $rc"; }
 grep -q "^| 1 | 1 (+1 unfinished) | 0\.[0-9]* |" "$out/results.md" || { cat "$out/results.md"; fail "the unfinished run was not set apart"; }
 tr -d '\r' < "$out/results.csv" | grep -q ',stopped$' || fail "results.csv has no status column"
-bash launch/sweep.sh configs/sweeps/tiny_alpha.yaml --out "$out" > "$TMP/log2" 2>&1 || { cat "$TMP/log2"; fail "second sweep exited $?"; }
+bash launch/sweep.sh configs/sweeps/tiny_alpha.yaml --out "$out" > "$TMP/log2" 2>&1 || { rc=$?; cat "$TMP/log2"; fail "second sweep exited $rc"; }
 [ "$(grep -c "finished, skipped" "$TMP/log2")" -eq 3 ] || { cat "$TMP/log2"; fail "finished runs were not skipped"; }
 grep -q "rdrop.alpha=1,run.seed=2: resuming" "$TMP/log2" || fail "the interrupted run was not resumed"
 grep -q "resuming from $previous" "$victim/sweep.log" || fail "the interrupted run did not continue from its checkpoint"

@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$SRC"
 export RDROP
 out=$TMP/sweep
-bash launch/sweep.sh configs/sweeps/tiny_variants.yaml --out "$out" > "$TMP/log" 2>&1 || { cat "$TMP/log"; fail "sweep exited $?"; }
+bash launch/sweep.sh configs/sweeps/tiny_variants.yaml --out "$out" > "$TMP/log" 2>&1 || { rc=$?; cat "$TMP/log"; fail "sweep exited $rc"; }
 cat "$TMP/log"
 [ "$(grep -c ": starting" "$TMP/log")" -eq 6 ] || fail "expected 6 runs started"
 # two at a time: the second run starts before the first one ends

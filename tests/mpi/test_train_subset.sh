@@ -10,12 +10,12 @@ source "$(dirname "$0")/badinput_lib.sh"
 
 common=(--set data.validation=256 --set data.train_samples=512 --set checkpoint.every_steps=10 --set training.epochs=10)
 run_mpi 2 train "$TINY" --out "$TMP/a" "${common[@]}" --set training.max_steps=40 > "$TMP/loga" 2>&1 \
-  || { cat "$TMP/loga"; fail "run A exited $?"; }
+  || { rc=$?; cat "$TMP/loga"; fail "run A exited $rc"; }
 grep -q "data      512 train (256 held out for validation)" "$TMP/loga" || { cat "$TMP/loga"; fail "subset size not reported"; }
 run_mpi 2 train "$TINY" --out "$TMP/b" "${common[@]}" --set training.max_steps=25 > "$TMP/logb" 2>&1 \
-  || { cat "$TMP/logb"; fail "run B exited $?"; }
+  || { rc=$?; cat "$TMP/logb"; fail "run B exited $rc"; }
 run_mpi 2 train "$TINY" --out "$TMP/b" "${common[@]}" --set training.max_steps=40 --resume auto > "$TMP/logr" 2>&1 \
-  || { cat "$TMP/logr"; fail "resume exited $?"; }
+  || { rc=$?; cat "$TMP/logr"; fail "resume exited $rc"; }
 "$RDROP" inspect "$TMP/b/ckpt-000000040.h5" | grep -q "train         512 samples" || fail "subset not recorded"
 $COMPARE "$TMP/a/ckpt-000000040.h5" "$TMP/b/ckpt-000000040.h5" --groups model,optimizer,data --attrs \
   || fail "resumed run differs"
@@ -25,7 +25,7 @@ same_metrics "$TMP/a/metrics.jsonl" "$TMP/b/metrics.jsonl" || fail "metrics diff
 
 # another subset trains on other samples: not the same run
 run_mpi 2 train "$TINY" --out "$TMP/c" --set data.validation=256 --set data.train_samples=1024 --set training.epochs=10 \
-  --set training.max_steps=40 > "$TMP/logc" 2>&1 || { cat "$TMP/logc"; fail "run C exited $?"; }
+  --set training.max_steps=40 > "$TMP/logc" 2>&1 || { rc=$?; cat "$TMP/logc"; fail "run C exited $rc"; }
 $COMPARE "$TMP/a/ckpt-000000040.h5" "$TMP/c/ckpt-000000040.h5" --groups model > /dev/null 2>&1 \
   && fail "train_samples 512 and 1024 gave the same weights"
 

@@ -874,7 +874,10 @@ static void test_write_disk_full(void **state)
 static void test_deterministic_groups(void **state)
 {
     fx *f = *state;
-    if (access("/usr/bin/h5diff", X_OK) != 0) skip();
+    if (access("/usr/bin/h5diff", X_OK) != 0) {
+        print_message("SKIP: /usr/bin/h5diff missing (apt-get install hdf5-tools)\n");
+        skip();
+    }
     const char *a = path_in(f, "ckpt-000000001.h5"), *b = path_in(f, "ckpt-000000002.h5");
     write_ok(f, a);
     sleep(1);
@@ -1008,10 +1011,33 @@ static void test_prune_keep_every_epochs(void **state)
     assert_true(exists(f, "best.h5"));
 }
 
+/* The resume broadcast carries the state through the checkpoint's field table: every scalar
+ * survives pack + unpack, and unpack leaves the pointers alone. */
+static void test_state_pack(void **state)
+{
+    rd_train_state a, b;
+    memset(&a, 0, sizeof a);
+    a.step = 123456789012LL; a.epoch = 17; a.position = 1ull << 40; a.lr = 0.0123;
+    a.sum_loss = 1.5; a.sum_ce = 1.25; a.sum_kl = 0.25; a.sum_correct = 99; a.sum_samples = 128;
+    a.sum_steps = 3; a.best_val_acc = 0.875; a.best_step = 4096; a.patience_left = 2;
+    a.n_validation = 512; a.n_train = 4000;
+    uint64_t slots[RD_STATE_SLOTS];
+    int n = rd_train_state_pack(&a, slots);
+    assert_true(n >= 15 && n <= RD_STATE_SLOTS);
+    memset(&b, 0, sizeof b);
+    uint32_t keep = 7;
+    b.validation_indices = &keep;
+    rd_train_state_unpack(&b, slots);
+    assert_ptr_equal(b.validation_indices, &keep);
+    b.validation_indices = NULL;
+    assert_memory_equal(&a, &b, sizeof a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_name),
+        cmocka_unit_test(test_state_pack),
         cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_roundtrip_empty_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validation_dataset_omitted, setup, teardown),

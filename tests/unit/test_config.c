@@ -182,7 +182,7 @@ static const char canonical[] =
     "training:   {epochs: 20, max_steps: 0, max_seconds: 0, log_every_steps: 0, eval_every_epochs: 1, patience: 0}\n"
     "checkpoint: {every_steps: 0, every_epochs: 1, every_seconds: 0, keep: 3, keep_every_epochs: 0}\n"
     "rng:        {dropout_stream: rank}            # rank | sample\n"
-    "dist:       {bucket_mb: 4, overlap: true}\n"
+    "dist:       {bucket_mb: 4, overlap: auto}\n"
     "run:        {out: runs/NAME, seed: 0, blas_threads: 1}\n";
 
 static void test_canonical_file(void **state)
@@ -379,7 +379,7 @@ static void test_err_wrong_type(void **state)
     expect_err(SYNTH "training:\n  epochs: 12abc\n", 3, 11, "training.epochs: expected an integer, got '12abc'");
     expect_err(SYNTH "training:\n  epochs:\n", 3, 10, "training.epochs: expected an integer, got an empty value");
     expect_err("data: {format: synthetic, shuffle: yes}\n", 1, 36, "data.shuffle: expected true or false, got 'yes'");
-    expect_err(SYNTH "dist: {overlap: 1}\n", 2, 17, "dist.overlap: expected true or false, got '1'");
+    expect_err(SYNTH "dist: {overlap: 1}\n", 2, 17, "dist.overlap: expected one of: false, true, auto; got '1'");
     expect_err(SYNTH "optimizer:\n  lr: {value: 0.1}\n", 3, 7, "optimizer.lr: expected a number, got a mapping");
     expect_err(SYNTH "optimizer:\n  lr: [0.1]\n", 3, 7, "optimizer.lr: expected a number, got a list");
     expect_err(SYNTH "optimizer:\n  lr: \"0.1\"\n", 3, 7, "optimizer.lr: expected a number, got the string '0.1'");
@@ -639,13 +639,45 @@ static void test_round_trip(void **state)
     assert_non_null(strstr(yaml, "\n  max_seconds: 3600.0\n"));
     assert_non_null(strstr(yaml, "\n  seed: 18446744073709551615\n"));
     assert_non_null(strstr(yaml, "\n  out: \"/tmp/we\\\"ird \\\\ dir: #x\"\n"));
-    assert_non_null(strstr(yaml, "\n    - type: dropout\n      rate: 0.30000000000000004\n"));
+    assert_non_null(strstr(yaml, "\n  - type: dropout\n    rate: 0.30000000000000004\n"));   /* libyaml's layout */
     assert_non_null(strstr(yaml, "\n  synthetic:\n    train: 2048\n"));
     for (const char *k = "model:\0rdrop:\0optimizer:\0schedule:\0data:\0training:\0checkpoint:\0rng:\0dist:\0run:\0";
          *k; k += strlen(k) + 1)
         assert_non_null(strstr(yaml, k));
     free(yaml);
     free(again);
+}
+
+/* The resume check compares configs section by section as structs (rd_config_section_equal):
+ * a change is seen in its own section only, nested sections and layer keys included. */
+static void test_section_equal(void **state)
+{
+    rd_config a, b;
+    rd_config_defaults(&a);
+    static const char *sections[] = {"model", "rdrop", "optimizer", "schedule", "data", "training",
+                                     "checkpoint", "rng", "dist", "run"};
+    const size_t n = sizeof sections / sizeof *sections;
+    for (int k = 0; k < 6; k++) {
+        b = a;
+        const char *want;
+        switch (k) {
+        case 0: b.data.augment.shift = 2; want = "data"; break;                  /* nested section */
+        case 1: b.model.layers[1].units = 512; want = "model"; break;            /* a layer key */
+        case 2: b.model.n_layers = 5; want = "model"; break;                      /* the layer count */
+        case 3: b.schedule.scale_lr_linear = true; want = "schedule"; break;      /* a flag enum */
+        case 4: snprintf(b.data.test_images, sizeof b.data.test_images, "/x"); want = "data"; break;   /* a path */
+        default: b.run.seed = 5; want = "run"; break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            bool equal = rd_config_section_equal(&a, &b, sections[i]);
+            if (equal == !strcmp(sections[i], want)) print_error("case %d, section %s\n", k, sections[i]);
+            assert_int_equal(equal, strcmp(sections[i], want) != 0);
+        }
+    }
+    /* a value no section holds (a dropout layer's unused units) is not compared */
+    b = a;
+    b.model.layers[0].units = 99;
+    assert_true(rd_config_section_equal(&a, &b, "model"));
 }
 
 static void test_round_trip_files(void **state)
@@ -666,11 +698,11 @@ static void test_layers_json(void **state)
     char *json = rd_config_layers_json(&c);
     assert_string_equal(json,
         "[{\"type\":\"dropout\",\"rate\":0.2},"
-        "{\"type\":\"dense\",\"units\":1024,\"activation\":\"relu\",\"max_norm\":3},"
+        "{\"type\":\"dense\",\"units\":1024,\"activation\":\"relu\",\"max_norm\":3.0},"
         "{\"type\":\"dropout\",\"rate\":0.5},"
-        "{\"type\":\"dense\",\"units\":1024,\"activation\":\"relu\",\"max_norm\":3},"
+        "{\"type\":\"dense\",\"units\":1024,\"activation\":\"relu\",\"max_norm\":3.0},"
         "{\"type\":\"dropout\",\"rate\":0.5},"
-        "{\"type\":\"dense\",\"units\":10,\"activation\":\"linear\",\"max_norm\":0}]");
+        "{\"type\":\"dense\",\"units\":10,\"activation\":\"linear\",\"max_norm\":0.0}]");
     free(json);
     char *sets[] = {"model.layers=[{type: dense, units: 3, activation: leaky_relu, max_norm: 0.5}]"};
     load_ok(SYNTH, 1, sets, &c);
@@ -799,6 +831,7 @@ int main(void)
         cmocka_unit_test(test_set_errors),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_round_trip_files),
+        cmocka_unit_test(test_section_equal),
         cmocka_unit_test(test_layers_json),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_shipped_configs_load),

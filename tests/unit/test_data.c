@@ -520,7 +520,7 @@ static void test_fashion_mnist_t10k(void **state)
     const char *ip = FASHION_DIR "/t10k-images-idx3-ubyte.gz";
     const char *lp = FASHION_DIR "/t10k-labels-idx1-ubyte.gz";
     if (access(ip, R_OK) != 0 || access(lp, R_OK) != 0) {
-        print_message("skipped: %s not installed (apt-get install dataset-fashion-mnist)\n", FASHION_DIR);
+        print_message("SKIP: %s not installed (apt-get install dataset-fashion-mnist)\n", FASHION_DIR);
         skip();
     }
     rd_dataset d;

@@ -370,6 +370,35 @@ static void test_max_norm_random(void **state)
     free(W0);
 }
 
+/* Wider than one block of the row sweep (4096 columns): every column, in either block, gets
+ * exactly the bits of a plain column-wise reference (sum of squares in row order, scale). */
+static void test_max_norm_wide(void **state)
+{
+    enum { IN = 3, OUT = 5000 };
+    const double c = 0.6;
+    float *W = malloc(sizeof(float) * IN * OUT), *R = malloc(sizeof(float) * IN * OUT);
+    uint64_t s = 7;
+    for (int k = 0; k < IN * OUT; k++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        W[k] = (float)((double)(s >> 11) / 9007199254740992.0 - 0.3);   /* column norms around 0.6 */
+    }
+    memcpy(R, W, sizeof(float) * IN * OUT);
+    int scaled = 0;
+    for (int j = 0; j < OUT; j++) {
+        double ss = 0.0;
+        for (int i = 0; i < IN; i++) ss += (double)R[i * OUT + j] * (double)R[i * OUT + j];
+        double n = sqrt(ss);
+        float f = n > c ? (float)(c / n) : 1.0f;
+        scaled += n > c;
+        for (int i = 0; i < IN; i++) R[i * OUT + j] *= f;
+    }
+    rd_max_norm(W, IN, OUT, c);
+    assert_memory_equal(W, R, sizeof(float) * IN * OUT);
+    assert_true(scaled > 100 && scaled < OUT - 100);
+    free(W);
+    free(R);
+}
+
 /* rd_optim_step applies max-norm to constrained layers only, after the update, never to biases. */
 static void test_optim_step_max_norm(void **state)
 {
@@ -426,6 +455,7 @@ int main(void)
         cmocka_unit_test(test_schedule_scale_lr_linear),
         cmocka_unit_test(test_max_norm_hand),
         cmocka_unit_test(test_max_norm_random),
+        cmocka_unit_test(test_max_norm_wide),
         cmocka_unit_test(test_optim_step_max_norm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -78,11 +78,12 @@ static void mlp_config(rd_config *c, int H, int K, int batch, int passes)
     c->rdrop.passes = passes;
 }
 
-static void steps_allocate_nothing(int passes, rd_stream_mode mode)
+static void steps_allocate_nothing(int passes, rd_stream_mode mode, int accumulate)
 {
     rd_config c;
     mlp_config(&c, 96, 4, 32, passes);
     c.rng.dropout_stream = mode;
+    c.training.accumulate = accumulate;
     rd_dataset ds;
     rd_data_synthetic(&ds, 256, 40, 4, 7, 0);
     rd_dist d;
@@ -99,7 +100,7 @@ static void steps_allocate_nothing(int passes, rd_stream_mode mode)
     for (int t = 0; t < 6; t++) {
         g_allocs = 0;
         g_counting = t >= 2;   /* the first steps may initialise BLAS buffers */
-        rd_step_control(&S)[0] = rd_step_control(&S)[2] = 0.0f;
+        rd_step_control(&S)[RD_CTL_STOP] = rd_step_control(&S)[RD_CTL_CLOCK] = 0.0f;
         rd_step_compute(&S, &ds, idx, 32, (uint64_t)t, 0, &tm);
         assert_true(rd_step_finite(&S, &tm));
         rd_step_update(&S, 0.05, &tm);
@@ -114,10 +115,67 @@ static void steps_allocate_nothing(int passes, rd_stream_mode mode)
 
 static void test_no_allocation_per_step(void **state)
 {
-    if (!COUNT_ALLOCS) skip();
-    steps_allocate_nothing(2, RD_STREAM_RANK);
-    steps_allocate_nothing(1, RD_STREAM_RANK);
-    steps_allocate_nothing(2, RD_STREAM_SAMPLE);
+    if (!COUNT_ALLOCS) {
+        print_message("SKIP: allocations are not counted under AddressSanitizer (it owns malloc)\n");
+        skip();
+    }
+    steps_allocate_nothing(2, RD_STREAM_RANK, 1);
+    steps_allocate_nothing(2, RD_STREAM_RANK, 4);
+    steps_allocate_nothing(1, RD_STREAM_RANK, 1);
+    steps_allocate_nothing(2, RD_STREAM_SAMPLE, 1);
+}
+
+/* No allocation at any width: a 5,000-wide max-norm layer (more columns than one block of the
+ * max-norm sweep) and 2,000 classes (the loss keeps no per-class buffer), both passes, through
+ * rd_step_compute / rd_step_update. Labels stay uint8 (a synthetic set of 2,000 classes wraps
+ * them below 256, still valid classes here). */
+static void test_no_allocation_wide(void **state)
+{
+    if (!COUNT_ALLOCS) {
+        print_message("SKIP: allocations are not counted under AddressSanitizer (it owns malloc)\n");
+        skip();
+    }
+    enum { IN = 40, WIDE = 5000, K = 2000, B = 4 };
+    rd_config c;
+    rd_config_defaults(&c);
+    c.model.n_layers = 4;
+    rd_layer_spec *L = c.model.layers;
+    L[0] = (rd_layer_spec){.kind = RD_LAYER_DROPOUT, .rate = 0.2};
+    L[1] = (rd_layer_spec){.kind = RD_LAYER_DENSE, .units = WIDE, .activation = RD_ACT_RELU, .max_norm = 0.05};
+    L[2] = (rd_layer_spec){.kind = RD_LAYER_DENSE, .units = 8, .activation = RD_ACT_RELU};
+    L[3] = (rd_layer_spec){.kind = RD_LAYER_DENSE, .units = K, .activation = RD_ACT_LINEAR};
+    c.data.batch_size = B;
+    rd_dataset ds;
+    rd_data_synthetic(&ds, 64, IN, K, 3, 0);
+    rd_dist d;
+    rd_dist_init_serial(&d);
+    rd_model m;
+    rd_error e = {0};
+    assert_int_equal(rd_model_create(&m, &c, IN, 2 * B, &e), 0);
+    rd_model_init_params(&m, c.model.init, 1);
+    rd_step S;
+    rd_step_create(&S, &m, &c, &d, B);
+    uint32_t idx[B] = {1, 9, 17, 33};
+    rd_step_timing tm = {0};
+    for (int t = 0; t < 4; t++) {
+        g_allocs = 0;
+        g_counting = t >= 1;
+        rd_step_control(&S)[RD_CTL_STOP] = rd_step_control(&S)[RD_CTL_CLOCK] = 0.0f;
+        rd_step_compute(&S, &ds, idx, B, (uint64_t)t, 0, &tm);
+        assert_true(rd_step_finite(&S, &tm));
+        rd_step_update(&S, 0.05, &tm);
+        g_counting = 0;
+        if (t >= 1) assert_int_equal(g_allocs, 0);
+    }
+    /* max-norm really ran on the wide layer: every column's norm is at most 0.05 */
+    for (int j = 0; j < WIDE; j += 997) {
+        double ss = 0.0;
+        for (int i = 0; i < IN; i++) ss += pow(m.params[m.layers[1].w_off + (size_t)i * WIDE + j], 2);
+        assert_true(sqrt(ss) <= 0.05 * (1 + 1e-6));
+    }
+    rd_step_free(&S);
+    rd_model_free(&m);
+    rd_data_free(&ds);
 }
 
 /* The plan covers the buffer with descending edges, every bucket at most bucket_mb, the
@@ -224,10 +282,70 @@ static void test_panelled_backward(void **state)
     rd_model_free(&m);
 }
 
+/* One step of 32 samples in k micro-batches from the same weights; returns the gradient
+ * (malloc'd, n_params + control floats) and the model's parameter count. */
+static float *accumulated_gradient(int k, rd_stream_mode mode, size_t *n)
+{
+    rd_config c;
+    mlp_config(&c, 64, 4, 32, 2);
+    c.rng.dropout_stream = mode;
+    c.training.accumulate = k;
+    rd_dataset ds;
+    rd_data_synthetic(&ds, 256, 40, 4, 7, 0);
+    rd_dist d;
+    rd_dist_init_serial(&d);
+    rd_model m;
+    rd_error e = {0};
+    assert_int_equal(rd_model_create(&m, &c, 40, 2 * ((32 + k - 1) / k), &e), 0);
+    rd_model_init_params(&m, c.model.init, 1);
+    rd_step S;
+    rd_step_create(&S, &m, &c, &d, 32);
+    uint32_t idx[32];
+    for (int i = 0; i < 32; i++) idx[i] = (uint32_t)(i * 7 % 256);
+    rd_step_timing tm = {0};
+    rd_step_control(&S)[0] = rd_step_control(&S)[2] = 0.0f;
+    rd_step_compute(&S, &ds, idx, 32, 3, 0, &tm);
+    *n = m.n_params;
+    float *g = malloc((m.n_params + RD_CONTROL_FLOATS) * sizeof *g);
+    memcpy(g, m.grads, (m.n_params + RD_CONTROL_FLOATS) * sizeof *g);
+    rd_step_free(&S);
+    rd_model_free(&m);
+    rd_data_free(&ds);
+    return g;
+}
+
+/* training.accumulate in sample-stream mode: masks depend on the sample only, so k = 2 and
+ * k = 3 give the k = 1 gradient up to summation order; rank mode draws other masks. */
+static void test_accumulate_sample_stream(void **state)
+{
+    size_t n;
+    float *g1 = accumulated_gradient(1, RD_STREAM_SAMPLE, &n);
+    for (int k = 2; k <= 3; k++) {
+        float *gk = accumulated_gradient(k, RD_STREAM_SAMPLE, &n);
+        double scale = 0.0;
+        for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(g1[i]));
+        assert_true(scale > 0.0);
+        for (size_t i = 0; i < n; i++) assert_close(gk[i], g1[i], 1e-6 * scale, 1e-5);
+        assert_close(gk[n + 3], g1[n + 3], 0.0, 1e-5);   /* loss */
+        assert_close(gk[n + 6], g1[n + 6], 0.0, 0.0);    /* correct */
+        assert_close(gk[n + 7], 32.0, 0.0, 0.0);         /* samples */
+        free(gk);
+    }
+    float *gr1 = accumulated_gradient(1, RD_STREAM_RANK, &n), *gr2 = accumulated_gradient(2, RD_STREAM_RANK, &n);
+    size_t differ = 0;
+    for (size_t i = 0; i < n; i++) differ += fabsf(gr1[i] - gr2[i]) > 1e-4f * fabsf(gr1[i]) + 1e-7f;
+    assert_true(differ > n / 10);   /* the comparison above can see other masks */
+    free(gr1);
+    free(gr2);
+    free(g1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_allocation_per_step),
+        cmocka_unit_test(test_accumulate_sample_stream),
+        cmocka_unit_test(test_no_allocation_wide),
         cmocka_unit_test(test_bucket_plan),
         cmocka_unit_test(test_panelled_backward),
     };
