@@ -39,7 +39,7 @@ for mode in memory stream; do
   run_mpi 2 train "$d/tab.yaml" --out "$TMP/$mode" --set data.load=$mode > "$TMP/log_$mode" 2>&1 \
     || { cat "$TMP/log_$mode"; fail "1000-class run ($mode)"; }
 done
-grep -q "model     64 -> " "$TMP/log_memory" || { cat "$TMP/log_memory"; fail "input width 64 not taken from X"; }
+grep -q "model     64 inputs -> 1000 outputs" "$TMP/log_memory" || { cat "$TMP/log_memory"; fail "input width 64 not taken from X"; }
 $COMPARE "$TMP/memory/ckpt-000000240.h5" "$TMP/stream/ckpt-000000240.h5" --groups model,optimizer,data --attrs > /dev/null \
   || fail "memory and stream differ on the 1000-class data"
 "$RDROP" eval --checkpoint "$TMP/stream/ckpt-000000240.h5" --json > "$TMP/eval.json" || fail "eval"
