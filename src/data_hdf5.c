@@ -283,8 +283,11 @@ static int read_rows(const h5set *s, uint64_t first, uint64_t count, void *buf, 
     hsize_t start[4] = {first, 0, 0, 0}, cnt[4] = {count, 0, 0, 0};
     for (int i = 1; i < s->xrank; i++) cnt[i] = s->xdims[i];
     hid_t fs = H5Dget_space(s->dx);
-    hsize_t md[2] = {count, s->features};
-    hid_t ms = H5Screate_simple(2, md, NULL);
+    /* The memory space has the file's shape: a different one sends HDF5 down its slow
+     * element-by-element path (2.1 s instead of 0.1 s for Fashion-MNIST's 47 MB). */
+    hsize_t md[4] = {count, 1, 1, 1};
+    for (int i = 1; i < s->xrank; i++) md[i] = s->xdims[i];
+    hid_t ms = H5Screate_simple(s->xrank, md, NULL);
     herr_t r = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL);
     if (r >= 0) r = H5Dread(s->dx, s->is_float ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8, ms, fs, H5P_DEFAULT, buf);
     if (r < 0) h5_reason(why);
@@ -496,8 +499,9 @@ static void read_slot(struct rd_stream *st, slot *sl)
         r = H5Sselect_hyperslab(fs, uniq == 0 ? H5S_SELECT_SET : H5S_SELECT_OR, start, NULL, cnt, NULL);
         uniq += len;
     }
-    hsize_t md[2] = {uniq, s->features};
-    hid_t ms = H5Screate_simple(2, md, NULL);
+    hsize_t md[4] = {uniq, 1, 1, 1};   /* the file's shape (see read_rows) */
+    for (int i = 1; i < s->xrank; i++) md[i] = s->xdims[i];
+    hid_t ms = H5Screate_simple(s->xrank, md, NULL);
     char why[200];
     if (r >= 0) r = H5Dread(s->dx, s->is_float ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8, ms, fs, H5P_DEFAULT, sl->buf);
     if (r < 0) h5_reason(why);
