@@ -86,7 +86,12 @@ int main(int argc, char **argv)
 
     rd_model m;
     const int passes = c.rdrop.passes, rows = passes * batch;
-    if (rd_model_create(&m, &c, input_dim, rows, &e)) { fprintf(stderr, "stepbench: %s\n", e.msg); return 2; }
+    /* IDX data by default: 28x28x1 images (Fashion-MNIST), as conv2d layers need the shape */
+    const bool image = c.data.format == RD_DATA_IDX && input_dim == 784;
+    if (rd_model_create_hwc(&m, &c, image ? 28 : 1, image ? 28 : 1, image ? 1 : input_dim, rows, &e)) {
+        fprintf(stderr, "stepbench: %s\n", e.msg);
+        return 2;
+    }
     rd_model_init_params(&m, c.model.init, c.run.seed);
     const int K = m.output_dim;
     float *x = malloc((size_t)rows * input_dim * sizeof *x);

@@ -130,10 +130,10 @@ static int verify_fd(int fd, const char *path, rd_error *e, uint64_t *size_out)
         return rd_fail(e, RD_EXIT_CHECKPOINT, "%s: truncated: %llu bytes, inside the user block", path,
                        (unsigned long long)size);
     uint32_t version = (uint32_t)get_le(ub + UB_VERSION, 4);
-    if (version != RD_CKPT_FORMAT_VERSION)
+    if (version != RD_CKPT_FORMAT_VERSION && version != RD_CKPT_FORMAT_VERSION_CONV)
         return rd_fail(e, RD_EXIT_CHECKPOINT,
-                       "%s: unsupported checkpoint format version %u (this rdrop reads version %d)",
-                       path, version, RD_CKPT_FORMAT_VERSION);
+                       "%s: unsupported checkpoint format version %u (this rdrop reads versions %d and %d)",
+                       path, version, RD_CKPT_FORMAT_VERSION, RD_CKPT_FORMAT_VERSION_CONV);
     uint64_t len = get_le(ub + UB_LENGTH, 8);
     if (len < RD_CKPT_USERBLOCK)
         return rd_fail(e, RD_EXIT_CHECKPOINT, "%s: corrupt: the header says %llu bytes", path,
@@ -175,7 +175,7 @@ int rd_ckpt_verify(const char *path, rd_error *e)
 }
 
 /* Fill the user block of a closed HDF5 file and fsync it. Returns 0 or an errno value. */
-static int seal_fd(int fd)
+static int seal_fd(int fd, int version)
 {
     struct stat st;
     if (fstat(fd, &st)) return errno;
@@ -186,7 +186,7 @@ static int seal_fd(int fd)
     if (err) return err;
     unsigned char ub[RD_CKPT_USERBLOCK] = {0};
     memcpy(ub, RD_CKPT_MAGIC, 8);
-    put_le(ub + UB_VERSION, RD_CKPT_FORMAT_VERSION, 4);
+    put_le(ub + UB_VERSION, (uint64_t)version, 4);
     put_le(ub + UB_LENGTH, size, 8);
     put_le(ub + UB_CRC, crc, 4);
     if ((err = pwrite_full(fd, ub, sizeof ub, 0))) return err;
@@ -194,11 +194,11 @@ static int seal_fd(int fd)
     return 0;
 }
 
-static int seal_file(const char *tmp)
+static int seal_file(const char *tmp, int version)
 {
     int fd = open(tmp, O_RDWR | O_CLOEXEC);
     if (fd < 0) return errno;
-    int err = seal_fd(fd);
+    int err = seal_fd(fd, version);
     if (close(fd) && !err) err = errno;
     return err;
 }
@@ -327,9 +327,13 @@ static void chunk_dims(int rank, const hsize_t *dims, size_t esize, hsize_t *chu
         chunk[0] = dims[0] < cap ? dims[0] : cap;
         return;
     }
-    chunk[1] = dims[1] < cap ? dims[1] : cap;
-    hsize_t rows = cap / chunk[1];
-    chunk[0] = dims[0] < rows ? dims[0] : rows;
+    /* innermost dimensions whole while they fit, the next one cut to the remaining budget */
+    hsize_t left = cap;
+    for (int i = rank - 1; i >= 0; i--) {
+        if (left < 1) left = 1;
+        chunk[i] = dims[i] < left ? dims[i] : left;
+        left /= chunk[i];
+    }
 }
 
 /* Chunked + Fletcher32; an empty dataset cannot be chunked and has nothing to checksum,
@@ -338,7 +342,7 @@ static void w_data(writer *w, hid_t parent, const char *name, hid_t ftype, hid_t
                    size_t esize, int rank, const hsize_t *dims, const void *buf)
 {
     if (w->err) return;
-    hsize_t n = 1, chunk[2];
+    hsize_t n = 1, chunk[4];
     for (int i = 0; i < rank; i++) n *= dims[i];
     errno = 0;
     hid_t sp = H5Screate_simple(rank, dims, NULL);
@@ -362,25 +366,70 @@ typedef struct {
     const rd_config *c;
     const rd_train_state *s;
     const rd_ckpt_meta *meta;
-    const rd_layer *dense[RD_MAX_LAYERS];
+    const rd_layer *dense[RD_MAX_LAYERS];   /* every parameterised layer (dense, conv2d), forward order */
+    int n_param;
     const char *config_yaml;
     const float *momentum;     /* m->momentum, or zeros */
 } ckpt_src;
 
-static void write_dense(writer *w, hid_t parent, int i, const rd_layer *L, const float *buf,
-                        bool attrs)
+/* MLP-only files keep version 1 (they read as before); files with conv2d layers are version 2,
+ * which an rdrop that predates them refuses by its user-block check. */
+static int format_version(const rd_model *m)
+{
+    return m->n_conv > 0 ? RD_CKPT_FORMAT_VERSION_CONV : RD_CKPT_FORMAT_VERSION;
+}
+
+/* The group of a parameterised layer: dense_<i> or conv2d_<i> (0-based within its type). */
+static void param_group_name(const rd_layer *L, char *name, size_t n)
+{
+    if (L->kind == RD_LAYER_CONV2D) snprintf(name, n, "conv2d_%d", L->conv_index);
+    else snprintf(name, n, "dense_%d", L->dense_index);
+}
+
+/* The kernel's stored shape: dense [in, out], conv2d [KH, KW, C_in, C_out] (Keras). */
+static int kernel_dims(const rd_layer *L, hsize_t kd[4])
+{
+    if (L->kind != RD_LAYER_CONV2D) {
+        kd[0] = (hsize_t)L->k_rows;
+        kd[1] = (hsize_t)L->k_cols;
+        return 2;
+    }
+    kd[0] = (hsize_t)L->g.KH;
+    kd[1] = (hsize_t)L->g.KW;
+    kd[2] = (hsize_t)L->g.C;
+    kd[3] = (hsize_t)L->k_cols;
+    return 4;
+}
+
+static void write_dense(writer *w, hid_t parent, const rd_layer *L, const float *buf, bool attrs)
 {
     char name[32];
-    snprintf(name, sizeof name, "dense_%d", i);
+    param_group_name(L, name, sizeof name);
     hid_t g = w_group(w, parent, name);
-    hsize_t kd[2] = {(hsize_t)L->in, (hsize_t)L->out}, bd[1] = {(hsize_t)L->out};
-    w_data(w, g, "kernel", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sizeof(float), 2, kd, buf + L->w_off);
+    hsize_t kd[4], bd[1] = {(hsize_t)L->k_cols};
+    int rank = kernel_dims(L, kd);
+    w_data(w, g, "kernel", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sizeof(float), rank, kd, buf + L->w_off);
     w_data(w, g, "bias", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sizeof(float), 1, bd, buf + L->b_off);
     if (attrs) {
         w_str(w, g, "activation", rd_activation_name(L->act));
         w_f64(w, g, "max_norm", L->max_norm);
+        if (L->kind == RD_LAYER_CONV2D) {
+            const int stride[2] = {L->g.SH, L->g.SW};
+            w_attr(w, g, "stride", H5T_STD_I32LE, H5T_NATIVE_INT, 2, stride);
+            w_str(w, g, "padding", rd_padding_name(L->padding));
+        }
     }
     w_close_group(w, g);
+}
+
+/* architecture JSON: the config's layer list; with conv2d layers every layer also gets its
+ * output shape [H, W, C] (MLP-only files keep the old string). */
+static char *architecture_json(const rd_model *m, const rd_config *c)
+{
+    if (m->n_conv == 0) return rd_config_layers_json(c);
+    int shapes[RD_MAX_LAYERS][3];
+    for (int i = 0; i < m->n_layers; i++) memcpy(shapes[i], m->layers[i].shape, sizeof shapes[i]);
+    return rd_config_layers_json_shapes(c, m->input_shape, shapes);
 }
 
 static void iso8601_now(char *buf, size_t n)
@@ -463,7 +512,7 @@ static void write_root(writer *w, hid_t f, const ckpt_src *src)
     char created[40];
     iso8601_now(created, sizeof created);
     w_str(w, f, "format", RD_CKPT_FORMAT);
-    w_i32(w, f, "format_version", RD_CKPT_FORMAT_VERSION);
+    w_i32(w, f, "format_version", format_version(src->m));
     w_str(w, f, "rdrop_version", RDROP_VERSION);
     w_state(w, f, "/", src->s);
     w_i32(w, f, "world_size", meta->world_size);
@@ -484,18 +533,18 @@ static void write_root(writer *w, hid_t f, const ckpt_src *src)
 
 static void write_model(writer *w, hid_t f, const ckpt_src *src)
 {
-    int n = src->m->n_dense;
+    int n = src->n_param;
     char names[RD_MAX_LAYERS][32];
     const char *order[RD_MAX_LAYERS];
     for (int i = 0; i < n; i++) {
-        snprintf(names[i], sizeof names[i], "dense_%d", i);
+        param_group_name(src->dense[i], names[i], sizeof names[i]);
         order[i] = names[i];
     }
-    char *arch = rd_config_layers_json(src->c);
+    char *arch = architecture_json(src->m, src->c);
     hid_t g = w_group(w, f, "model");
     w_attr(w, g, "order", w->str_t, w->str_t, n, order);
     w_str(w, g, "architecture", arch);
-    for (int i = 0; i < n; i++) write_dense(w, g, i, src->dense[i], src->m->params, true);
+    for (int i = 0; i < n; i++) write_dense(w, g, src->dense[i], src->m->params, true);
     w_close_group(w, g);
     free(arch);
 }
@@ -511,7 +560,7 @@ static void write_optimizer(writer *w, hid_t f, const ckpt_src *src)
     w_f64(w, g, "weight_decay", c->optimizer.weight_decay);
     w_str(w, g, "schedule", sched);
     hid_t gm = w_group(w, g, "momentum");
-    for (int i = 0; i < src->m->n_dense; i++) write_dense(w, gm, i, src->dense[i], src->momentum, false);
+    for (int i = 0; i < src->n_param; i++) write_dense(w, gm, src->dense[i], src->momentum, false);
     w_close_group(w, gm);
     w_close_group(w, g);
     free(sched);
@@ -575,27 +624,34 @@ static int write_hdf5(const char *tmp, const ckpt_src *src)
     return w.err;
 }
 
-/* Dense layers of m by dense index, checked against the flat buffer. */
+/* The parameterised layers of m (dense, conv2d) in forward order, checked against the flat
+ * buffer; returns their number, or -1 with e set. */
 static int collect_dense(const rd_model *m, const rd_layer **dense, const char *path, rd_error *e)
 {
-    if (m->n_dense < 1 || m->n_dense > RD_MAX_LAYERS || m->n_layers > RD_MAX_LAYERS || !m->params)
-        return rd_fail(e, RD_EXIT_INTERNAL, "%s: internal error: the model has no dense layers", path);
-    int n = 0;
+    if (m->n_dense < 1 || m->n_dense > RD_MAX_LAYERS || m->n_layers > RD_MAX_LAYERS || !m->params) {
+        rd_fail(e, RD_EXIT_INTERNAL, "%s: internal error: the model has no dense layers", path);
+        return -1;
+    }
+    int n = 0, nd = 0, nc = 0;
     for (int i = 0; i < m->n_layers; i++) {
         const rd_layer *L = &m->layers[i];
-        if (L->kind != RD_LAYER_DENSE) continue;
-        size_t wn = (size_t)L->in * (size_t)L->out;
-        if (n >= m->n_dense || L->dense_index != n || L->in < 1 || L->out < 1 ||
-            L->w_off + wn > m->n_params || L->b_off + (size_t)L->out > m->n_params ||
-            !rd_activation_name(L->act))
-            return rd_fail(e, RD_EXIT_INTERNAL, "%s: internal error: layer %d of the model is inconsistent",
-                           path, i);
+        if (!rd_layer_has_params(L)) continue;
+        size_t wn = (size_t)L->k_rows * (size_t)L->k_cols;
+        bool idx_ok = L->kind == RD_LAYER_CONV2D ? L->conv_index == nc++ : L->dense_index == nd++;
+        if (!idx_ok || L->k_rows < 1 || L->k_cols < 1 ||
+            L->w_off + wn > m->n_params || L->b_off + (size_t)L->k_cols > m->n_params ||
+            !rd_activation_name(L->act)) {
+            rd_fail(e, RD_EXIT_INTERNAL, "%s: internal error: layer %d of the model is inconsistent", path, i);
+            return -1;
+        }
         dense[n++] = L;
     }
-    if (n != m->n_dense)
-        return rd_fail(e, RD_EXIT_INTERNAL, "%s: internal error: n_dense is %d, the layer list has %d",
-                       path, m->n_dense, n);
-    return 0;
+    if (nd != m->n_dense || nc != m->n_conv) {
+        rd_fail(e, RD_EXIT_INTERNAL, "%s: internal error: n_dense is %d, the layer list has %d", path,
+                m->n_dense, nd);
+        return -1;
+    }
+    return n;
 }
 
 static int write_fail(rd_error *e, const char *path, int err)
@@ -609,8 +665,8 @@ int rd_ckpt_write(const char *path, const rd_model *m, const rd_config *c, const
 {
     hdf5_silence();
     ckpt_src src = {.m = m, .c = c, .s = s, .meta = meta};
-    int rc = collect_dense(m, src.dense, path, e);
-    if (rc) return rc;
+    src.n_param = collect_dense(m, src.dense, path, e);
+    if (src.n_param < 0) return RD_EXIT_INTERNAL;
     if ((s->n_validation && !s->validation_indices) || (s->metrics_len && !s->metrics))
         return rd_fail(e, RD_EXIT_INTERNAL, "%s: internal error: training state without its buffers", path);
     char dir[CK_PATH], tmp[CK_PATH];
@@ -625,7 +681,7 @@ int rd_ckpt_write(const char *path, const rd_model *m, const rd_config *c, const
     err = write_hdf5(tmp, &src);
     free(yaml);
     free(zeros);
-    if (!err) err = seal_file(tmp);
+    if (!err) err = seal_file(tmp, format_version(m));
     if (!err && rename(tmp, path)) err = errno;
     if (err) {
         unlink(tmp);
@@ -883,29 +939,35 @@ static void r_read(reader *r, hid_t d, const char *full, hid_t mtype, void *buf)
 }
 
 /* /model attribute order: dense_0 .. dense_{n-1}. Returns n or -1. */
-static int r_order(reader *r, hid_t model)
+/* /model attribute order: dense_<k> and conv2d_<k> groups, each type numbered from 0 in
+ * forward order, conv2d ones only before the first dense one. Names go to out[n][32]. */
+static int r_order(reader *r, hid_t model, char (*out)[32])
 {
     int n = 0;
     char **names = r_strs(r, model, "/model", "order", false, &n);
     if (!names) return -1;
-    if (n > RD_MAX_LAYERS) r_fail(r, "/model attribute order lists %d dense layers (at most %d)", n, RD_MAX_LAYERS);
+    if (n > RD_MAX_LAYERS) r_fail(r, "/model attribute order lists %d layers (at most %d)", n, RD_MAX_LAYERS);
+    int nd = 0, nc = 0;
     for (int i = 0; i < n && !r->rc; i++) {
         char want[32];
-        snprintf(want, sizeof want, "dense_%d", i);
+        bool conv = !strncmp(names[i], "conv2d_", 7) && nd == 0;
+        snprintf(want, sizeof want, conv ? "conv2d_%d" : "dense_%d", conv ? nc++ : nd++);
         if (strcmp(names[i], want))
             r_fail(r, "/model attribute order: entry %d is \"%s\", expected \"%s\"", i, names[i], want);
+        else snprintf(out[i], 32, "%s", want);
     }
     free_strs(names, n);
     return r->rc ? -1 : n;
 }
 
-/* A dense group's kernel [in,out] and bias [out]; ids returned open. */
+/* A dense group's kernel [in,out] (conv2d: rank 4 [KH,KW,C_in,C_out]) and bias [out]; ids
+ * returned open. */
 static void r_dense_dsets(reader *r, hid_t g, const char *gpath, hid_t *kernel, hid_t *bias,
-                          hsize_t kd[2], hsize_t bd[1])
+                          hsize_t *kd, int rank, hsize_t bd[1])
 {
     char full[96];
     snprintf(full, sizeof full, "%s/kernel", gpath);
-    *kernel = r_dset(r, g, "kernel", full, H5T_FLOAT, 2, kd);
+    *kernel = r_dset(r, g, "kernel", full, H5T_FLOAT, rank, kd);
     snprintf(full, sizeof full, "%s/bias", gpath);
     *bias = r_dset(r, g, "bias", full, H5T_FLOAT, 1, bd);
 }
@@ -917,9 +979,9 @@ static void read_root(reader *r, hid_t f, rd_ckpt_info *in)
     if (!r->rc && strcmp(format, RD_CKPT_FORMAT))
         r_fail(r, "not an rdrop checkpoint (format attribute is \"%s\")", format);
     r_int(r, f, "/", "format_version", &in->format_version);
-    if (!r->rc && in->format_version != RD_CKPT_FORMAT_VERSION)
-        r_fail(r, "unsupported checkpoint format version %d (this rdrop reads version %d)",
-               in->format_version, RD_CKPT_FORMAT_VERSION);
+    if (!r->rc && in->format_version != RD_CKPT_FORMAT_VERSION && in->format_version != RD_CKPT_FORMAT_VERSION_CONV)
+        r_fail(r, "unsupported checkpoint format version %d (this rdrop reads versions %d and %d)",
+               in->format_version, RD_CKPT_FORMAT_VERSION, RD_CKPT_FORMAT_VERSION_CONV);
     r_strbuf(r, f, "/", "rdrop_version", in->rdrop_version, sizeof in->rdrop_version);
     r_state(r, f, "/", &in->state);
     in->step = in->state.step;
@@ -944,24 +1006,38 @@ static void read_root(reader *r, hid_t f, rd_ckpt_info *in)
 static void read_model_info(reader *r, hid_t f, rd_ckpt_info *in)
 {
     hid_t g = r_group(r, f, "model", "/model");
-    int n = r_order(r, g);
+    char names[RD_MAX_LAYERS][32];
+    int n = r_order(r, g, names);
     if (!r->rc) in->architecture = r_str(r, g, "/model", "architecture");
     for (int i = 0; i < n && !r->rc; i++) {
-        char name[32], gpath[64];
-        snprintf(name, sizeof name, "dense_%d", i);
+        char gpath[64];
+        const char *name = names[i];
+        rd_ckpt_dense *D = &in->dense[i];
         snprintf(gpath, sizeof gpath, "/model/%s", name);
+        snprintf(D->name, sizeof D->name, "%s", name);
         hid_t gd = r_group(r, g, name, gpath);
         hid_t k, b;
-        hsize_t kd[2], bd[1];
-        r_dense_dsets(r, gd, gpath, &k, &b, kd, bd);
-        if (!r->rc && (kd[0] < 1 || kd[1] < 1 || kd[0] > INT32_MAX || kd[1] > INT32_MAX || bd[0] != kd[1]))
-            r_fail(r, "%s: kernel [%llu x %llu] and bias [%llu] do not fit", gpath,
-                   (unsigned long long)kd[0], (unsigned long long)kd[1], (unsigned long long)bd[0]);
-        r_strbuf(r, gd, gpath, "activation", in->dense[i].activation, sizeof in->dense[i].activation);
-        r_f64(r, gd, gpath, "max_norm", &in->dense[i].max_norm);
+        hsize_t kd[4] = {1, 1, 1, 1}, bd[1];
+        const bool conv = !strncmp(name, "conv2d_", 7);
+        const int rank = conv ? 4 : 2;
+        r_dense_dsets(r, gd, gpath, &k, &b, kd, rank, bd);
+        bool fits = true;
+        for (int j = 0; j < rank; j++) fits &= kd[j] >= 1 && kd[j] <= (1u << 24);
+        if (!r->rc && (!fits || bd[0] != kd[rank - 1]))
+            r_fail(r, "%s: kernel and bias [%llu] do not fit", gpath, (unsigned long long)bd[0]);
+        r_strbuf(r, gd, gpath, "activation", D->activation, sizeof D->activation);
+        r_f64(r, gd, gpath, "max_norm", &D->max_norm);
+        if (conv) {
+            r_strbuf(r, gd, gpath, "padding", D->padding, sizeof D->padding);
+            hid_t a = r_attr(r, gd, gpath, "stride", H5T_INTEGER, false);
+            if (a >= 0 && H5Aread(a, H5T_NATIVE_INT, D->stride) < 0) r_fail(r, "%s: cannot read attribute stride", gpath);
+            close_id(a);
+        }
         if (!r->rc) {
-            in->dense[i].in = (int)kd[0];
-            in->dense[i].out = (int)kd[1];
+            D->rank = rank;
+            for (int j = 0; j < 4; j++) D->kdims[j] = (int)kd[j];
+            D->out = (int)kd[rank - 1];
+            D->in = (int)(kd[0] * (rank == 4 ? kd[1] * kd[2] : 1));
         }
         close_id(k);
         close_id(b);
@@ -1078,21 +1154,33 @@ void rd_ckpt_info_free(rd_ckpt_info *info)
 }
 
 /* Open the kernel/bias datasets of dense_<i> under `parent` and compare their shapes with L. */
-static void check_dense(reader *r, hid_t parent, const char *ppath, const char *label, int i,
+static void dims_text(char *buf, size_t n, const hsize_t *d, int rank)
+{
+    int k = snprintf(buf, n, "[");
+    for (int j = 0; j < rank && k > 0 && (size_t)k < n; j++)
+        k += snprintf(buf + k, n - (size_t)k, "%s%llu", j ? " x " : "", (unsigned long long)d[j]);
+    if (k > 0 && (size_t)k < n) snprintf(buf + k, n - (size_t)k, "]");
+}
+
+static void check_dense(reader *r, hid_t parent, const char *ppath, const char *label,
                         const rd_layer *L, bool attrs, hid_t ids[2])
 {
     char name[32], gpath[96];
-    snprintf(name, sizeof name, "dense_%d", i);
+    param_group_name(L, name, sizeof name);
     snprintf(gpath, sizeof gpath, "%s/%s", ppath, name);
     hid_t g = r_group(r, parent, name, gpath);
-    hsize_t kd[2] = {0, 0}, bd[1] = {0};
-    r_dense_dsets(r, g, gpath, &ids[0], &ids[1], kd, bd);
-    if (!r->rc && (kd[0] != (hsize_t)L->in || kd[1] != (hsize_t)L->out))
-        r_fail(r, "architecture mismatch: %s%s/kernel is [%llu x %llu], the config wants [%d x %d]", label,
-               name, (unsigned long long)kd[0], (unsigned long long)kd[1], L->in, L->out);
-    if (!r->rc && bd[0] != (hsize_t)L->out)
+    hsize_t want[4], kd[4] = {0, 0, 0, 0}, bd[1] = {0};
+    const int rank = kernel_dims(L, want);
+    r_dense_dsets(r, g, gpath, &ids[0], &ids[1], kd, rank, bd);
+    if (!r->rc && memcmp(kd, want, (size_t)rank * sizeof kd[0])) {
+        char got_s[96], want_s[96];
+        dims_text(got_s, sizeof got_s, kd, rank);
+        dims_text(want_s, sizeof want_s, want, rank);
+        r_fail(r, "architecture mismatch: %s%s/kernel is %s, the config wants %s", label, name, got_s, want_s);
+    }
+    if (!r->rc && bd[0] != (hsize_t)L->k_cols)
         r_fail(r, "architecture mismatch: %s%s/bias is [%llu], the config wants [%d]", label, name,
-               (unsigned long long)bd[0], L->out);
+               (unsigned long long)bd[0], L->k_cols);
     if (attrs) {
         char act[32] = "";
         double max_norm = 0;
@@ -1111,39 +1199,50 @@ static void check_dense(reader *r, hid_t parent, const char *ppath, const char *
 int rd_ckpt_read_params(const char *path, rd_model *m, bool momentum, rd_error *e)
 {
     const rd_layer *dense[RD_MAX_LAYERS];
-    int rc = collect_dense(m, dense, path, e);
-    if (rc) return rc;
+    const int np = collect_dense(m, dense, path, e);
+    if (np < 0) return RD_EXIT_INTERNAL;
+    int rc;
     if (momentum && !m->momentum)
         return rd_fail(e, RD_EXIT_INTERNAL, "%s: internal error: the model has no momentum buffer", path);
     reader r = {path, e, 0, 0};
     if ((rc = verify(path, e, &r.size))) return rc;
     hid_t f = open_hdf5(&r);
     hid_t gm = r_group(&r, f, "model", "/model");
-    int n = r_order(&r, gm);
-    if (!r.rc && n != m->n_dense)
-        r_fail(&r, "architecture mismatch: the checkpoint has %d dense layers, the config wants %d", n,
-               m->n_dense);
+    char names[RD_MAX_LAYERS][32];
+    int n = r_order(&r, gm, names);
+    bool mlp = m->n_conv == 0;
+    for (int i = 0; i < n; i++) mlp &= !strncmp(names[i], "dense_", 6);
+    if (!r.rc && n != np)
+        r_fail(&r, "architecture mismatch: the checkpoint has %d %s layers, the config wants %d", n,
+               mlp ? "dense" : "parameterised (dense and conv2d)", np);
+    for (int i = 0; i < np && !r.rc; i++) {
+        char want[32];
+        param_group_name(dense[i], want, sizeof want);
+        if (strcmp(names[i], want))
+            r_fail(&r, "architecture mismatch: parameterised layer %d is %s in the checkpoint, the config wants %s",
+                   i, names[i], want);
+    }
     hid_t go = momentum ? r_group(&r, f, "optimizer", "/optimizer") : H5I_INVALID_HID;
     hid_t gv = momentum ? r_group(&r, go, "momentum", "/optimizer/momentum") : H5I_INVALID_HID;
 
     /* Every shape first, so that a mismatch leaves the model untouched. */
     hid_t ids[RD_MAX_LAYERS][4];
     for (int i = 0; i < RD_MAX_LAYERS; i++) ids[i][0] = ids[i][1] = ids[i][2] = ids[i][3] = H5I_INVALID_HID;
-    for (int i = 0; i < m->n_dense && !r.rc; i++) {
-        check_dense(&r, gm, "/model", "", i, dense[i], true, &ids[i][0]);
-        if (momentum) check_dense(&r, gv, "/optimizer/momentum", "optimizer/momentum/", i, dense[i], false, &ids[i][2]);
+    for (int i = 0; i < np && !r.rc; i++) {
+        check_dense(&r, gm, "/model", "", dense[i], true, &ids[i][0]);
+        if (momentum) check_dense(&r, gv, "/optimizer/momentum", "optimizer/momentum/", dense[i], false, &ids[i][2]);
     }
-    for (int i = 0; i < m->n_dense && !r.rc; i++) {
+    for (int i = 0; i < np && !r.rc; i++) {
         const rd_layer *L = dense[i];
         char full[96];
-        snprintf(full, sizeof full, "/model/dense_%d/kernel", i);
+        snprintf(full, sizeof full, "/model/%s/kernel", names[i]);
         r_read(&r, ids[i][0], full, H5T_NATIVE_FLOAT, m->params + L->w_off);
-        snprintf(full, sizeof full, "/model/dense_%d/bias", i);
+        snprintf(full, sizeof full, "/model/%s/bias", names[i]);
         r_read(&r, ids[i][1], full, H5T_NATIVE_FLOAT, m->params + L->b_off);
         if (!momentum) continue;
-        snprintf(full, sizeof full, "/optimizer/momentum/dense_%d/kernel", i);
+        snprintf(full, sizeof full, "/optimizer/momentum/%s/kernel", names[i]);
         r_read(&r, ids[i][2], full, H5T_NATIVE_FLOAT, m->momentum + L->w_off);
-        snprintf(full, sizeof full, "/optimizer/momentum/dense_%d/bias", i);
+        snprintf(full, sizeof full, "/optimizer/momentum/%s/bias", names[i]);
         r_read(&r, ids[i][3], full, H5T_NATIVE_FLOAT, m->momentum + L->b_off);
     }
     for (int i = 0; i < RD_MAX_LAYERS; i++)

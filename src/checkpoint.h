@@ -20,6 +20,7 @@
 
 #define RD_CKPT_FORMAT "rdrop-checkpoint"
 #define RD_CKPT_FORMAT_VERSION 1
+#define RD_CKPT_FORMAT_VERSION_CONV 2   /* files with conv2d layers (docs/conv.md); MLP-only stay 1 */
 #define RD_CKPT_USERBLOCK 512
 #define RD_CKPT_MAGIC "RDROPCK1"
 
@@ -66,10 +67,15 @@ typedef struct {
     const char *overlap_choice; /* dist.overlap auto: both timings and the verdict; NULL = none */
 } rd_ckpt_meta;
 
+/* One parameterised layer (/model attribute order): dense_<i> or conv2d_<i>. */
 typedef struct {
-    int in, out;
+    char name[32];              /* group name */
+    int rank, kdims[4];         /* kernel shape: dense [in, out], conv2d [KH, KW, C_in, C_out] */
+    int in, out;                /* kernel matrix [in x out] (conv2d: in = KH*KW*C_in) */
     char activation[16];
     double max_norm;
+    int stride[2];              /* conv2d */
+    char padding[8];            /* conv2d: valid | same */
 } rd_ckpt_dense;
 
 /* What a reader learns from a checkpoint before it builds a model. */
@@ -93,7 +99,7 @@ typedef struct {
     int blas_threads;
     double bucket_mb;
     int overlap;
-    int n_dense;
+    int n_dense;                /* entries of /model attribute order (dense and conv2d) */
     rd_ckpt_dense dense[RD_MAX_LAYERS];
     rd_train_state state;       /* validation_indices and metrics allocated; metrics is
                                    NUL-terminated (metrics_len excludes the NUL) */

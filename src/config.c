@@ -8,6 +8,7 @@
  * overrides still point at the right place.
  */
 #include "config.h"
+#include "conv.h"
 #include "blas.h"
 #include "json.h"
 
@@ -36,7 +37,8 @@ static const char *const stream_names[] = {"rank", "sample", NULL};
 static const char *const format_names[] = {"idx", "synthetic", "hdf5", NULL};
 static const char *const load_names[] = {"memory", "stream", NULL};
 static const char *const scale_names[] = {"none", "linear", NULL};
-static const char *const layer_type_names[] = {"dense", "dropout", NULL};
+static const char *const layer_type_names[] = {"dense", "dropout", "conv2d", "max_pool", NULL};
+static const char *const padding_names[] = {"valid", "same", NULL};
 static const char *const compress_names[] = {"none", "bf16", "fp16", NULL};   /* = rd_compress */
 static const char *const overlap_names[] = {"false", "true", "auto", NULL};   /* = rd_overlap_mode */
 
@@ -62,6 +64,8 @@ static const char *name_of(const char *const *names, int v)
 const char *rd_activation_name(rd_activation a) { return name_of(act_names, (int)a); }
 int rd_activation_parse(const char *s) { return s ? name_index(act_names, s) : -1; }
 const char *rd_sched_name(rd_sched_kind k) { return name_of(sched_names, (int)k); }
+const char *rd_layer_type_name(rd_layer_kind k) { return name_of(layer_type_names, (int)k); }
+const char *rd_padding_name(rd_padding p) { return name_of(padding_names, (int)p); }
 
 /* ------------------------------------------------------------------ key table */
 
@@ -69,6 +73,7 @@ typedef enum {
     K_SECTION, K_LAYERS, K_LAYER_TYPE, K_INT, K_LONG, K_U64, K_DOUBLE, K_BOOL, K_PATH,
     K_ENUM,      /* int-sized enum field */
     K_FLAG_ENUM, /* bool field spelled names[0] (false) | names[1] (true) */
+    K_PAIR,      /* int[2] field given as an int (both) or [h, w] */
 } rd_kind;
 
 typedef struct {
@@ -172,12 +177,18 @@ static const rd_key rd_keys[] = {
 #define LKEY(p, k, f) .path = (p), .kind = (k), .off = offsetof(rd_layer_spec, f)
 #define DENSE (1u << RD_LAYER_DENSE)
 #define DROPOUT (1u << RD_LAYER_DROPOUT)
+#define CONV (1u << RD_LAYER_CONV2D)
+#define POOL (1u << RD_LAYER_MAX_POOL)
 
 static const rd_key rd_layer_keys[] = {
-    {LKEY("type", K_LAYER_TYPE, kind), .names = layer_type_names, .layers = DENSE | DROPOUT},
+    {LKEY("type", K_LAYER_TYPE, kind), .names = layer_type_names, .layers = DENSE | DROPOUT | CONV | POOL},
     {LKEY("units", K_INT, units), IN(1, 1 << 20), .layers = DENSE},
-    {LKEY("activation", K_ENUM, activation), .names = act_names, .layers = DENSE},
-    {LKEY("max_norm", K_DOUBLE, max_norm), GE(0), .layers = DENSE},
+    {LKEY("filters", K_INT, filters), IN(1, 1 << 16), .layers = CONV},
+    {LKEY("size", K_PAIR, size), IN(1, 1 << 12), .layers = CONV | POOL},
+    {LKEY("stride", K_PAIR, stride), IN(1, 1 << 12), .layers = CONV | POOL},
+    {LKEY("padding", K_ENUM, padding), .names = padding_names, .layers = CONV},
+    {LKEY("activation", K_ENUM, activation), .names = act_names, .layers = DENSE | CONV},
+    {LKEY("max_norm", K_DOUBLE, max_norm), GE(0), .layers = DENSE | CONV},
     {LKEY("rate", K_DOUBLE, rate), IN_OPEN(0, 1), .layers = DROPOUT},
 };
 #define RD_NLAYER_KEYS (sizeof rd_layer_keys / sizeof rd_layer_keys[0])
@@ -776,8 +787,31 @@ static int apply_mapping(rd_ctx *x, yaml_document_t *d, const char *path, yaml_n
 }
 
 /* Set one key of an existing layer; `kn` (may be NULL) is the key node for errors. */
-static int set_layer_key(rd_ctx *x, const char *lpath, rd_layer_spec *l, const char *key,
-                         const yaml_node_t *kn, const yaml_node_t *vn)
+/* An int (both entries) or a list [h, w] of ints into p[2]. */
+static int set_pair(rd_ctx *x, yaml_document_t *d, const rd_key *k, const char *path,
+                    const yaml_node_t *n, int *p)
+{
+    if (n->type == YAML_SEQUENCE_NODE) {
+        int count = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
+        if (count != 2) return fail_got(x, n, path, "an integer or a list [h, w] of two integers");
+        for (int i = 0; i < 2; i++) {
+            const yaml_node_t *v = node_at(d, n->data.sequence.items.start[i]);
+            if (v->type != YAML_SCALAR_NODE || is_quoted(v) || is_null(v))
+                return fail_got(x, v, path, "an integer");
+            int rc = set_integer(x, &(rd_key){.kind = K_INT, .lo = k->lo, .hi = k->hi}, path, v, p + i);
+            if (rc) return rc;
+        }
+        return 0;
+    }
+    if (n->type != YAML_SCALAR_NODE || is_quoted(n) || is_null(n))
+        return fail_got(x, n, path, "an integer or a list [h, w] of two integers");
+    int rc = set_integer(x, &(rd_key){.kind = K_INT, .lo = k->lo, .hi = k->hi}, path, n, p);
+    p[1] = p[0];
+    return rc;
+}
+
+static int set_layer_key(rd_ctx *x, yaml_document_t *d, const char *lpath, rd_layer_spec *l,
+                         const char *key, const yaml_node_t *kn, const yaml_node_t *vn)
 {
     const rd_key *k = find_layer_key(key);
     if (!k || !(k->layers & (1u << l->kind)))
@@ -787,11 +821,13 @@ static int set_layer_key(rd_ctx *x, const char *lpath, rd_layer_spec *l, const c
     if (k->kind == K_LAYER_TYPE) {
         int v = vn->type == YAML_SCALAR_NODE ? name_index(layer_type_names, scalar_text(vn)) : -1;
         if (v == (int)l->kind) return 0;
+        static const char *const example[] = {"{type: dense, units: 10}", "{type: dropout, rate: 0.5}",
+                                              "{type: conv2d, filters: 32, size: 3}", "{type: max_pool, size: 2}"};
         return fail_at(x, vn, path, "changing a layer's type needs the whole layer, e.g. "
-                       "--set %s=%s", lpath, v == RD_LAYER_DENSE ? "{type: dense, units: 10}"
-                                                                 : "{type: dropout, rate: 0.5}");
+                       "--set %s=%s", lpath, example[v >= 0 ? v : 0]);
     }
     record_loc(x, path, vn);
+    if (k->kind == K_PAIR) return set_pair(x, d, k, path, vn, (int *)((char *)l + k->off));
     return set_leaf(x, k, l, path, vn);
 }
 
@@ -808,14 +844,14 @@ static int layer_type(rd_ctx *x, yaml_document_t *d, const char *path, const yam
 {
     const yaml_node_t *tv = find_value(d, n, "type");
     if (!tv) {
-        fail_at(x, n, path, "a layer needs 'type' (dense or dropout)");
+        fail_at(x, n, path, "a layer needs 'type' (dense, dropout, conv2d or max_pool)");
         return -1;
     }
     int kind = tv->type == YAML_SCALAR_NODE ? name_index(layer_type_names, scalar_text(tv)) : -1;
     if (kind < 0) {
         char tpath[256];
         snprintf(tpath, sizeof tpath, "%s.type", path);
-        fail_got(x, tv, tpath, "a layer type (one of: dense, dropout)");
+        fail_got(x, tv, tpath, "a layer type (one of: dense, dropout, conv2d, max_pool)");
     }
     return kind;
 }
@@ -837,14 +873,23 @@ static int parse_layer(rd_ctx *x, yaml_document_t *d, const char *path, const ya
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; !rc && p < n->data.mapping.pairs.top; p++) {
         const yaml_node_t *kn = node_at(d, p->key);
         if (strcmp(scalar_text(kn), "type"))
-            rc = set_layer_key(x, path, out, scalar_text(kn), kn, node_at(d, p->value));
+            rc = set_layer_key(x, d, path, out, scalar_text(kn), kn, node_at(d, p->value));
     }
     if (rc) return rc;
+    if (kind == RD_LAYER_CONV2D && out->filters == 0)
+        return fail_at(x, n, path, "a conv2d layer needs 'filters'");
+    if ((kind == RD_LAYER_CONV2D || kind == RD_LAYER_MAX_POOL) && out->size[0] == 0)
+        return fail_at(x, n, path, "a %s layer needs 'size' (an integer or [h, w])", layer_type_names[kind]);
+    if (kind == RD_LAYER_CONV2D && out->stride[0] == 0) out->stride[0] = out->stride[1] = 1;
+    if (kind == RD_LAYER_MAX_POOL && out->stride[0] == 0) {
+        out->stride[0] = out->size[0];
+        out->stride[1] = out->size[1];
+    }
     if (kind == RD_LAYER_DENSE && out->units == 0)
         return fail_at(x, n, path, "a dense layer needs 'units'");
     if (kind == RD_LAYER_DROPOUT && out->rate < 0)
         return fail_at(x, n, path, "a dropout layer needs 'rate'");
-    if (kind == RD_LAYER_DENSE) out->rate = 0;
+    if (kind != RD_LAYER_DROPOUT) out->rate = 0;
     return 0;
 }
 
@@ -975,7 +1020,7 @@ static int apply_layer_path(rd_ctx *x, yaml_document_t *d, const char *path, yam
     }
     const char *key = rest + nd + 1;
     if (strchr(key, '.')) return fail_at(x, NULL, path, "no such key: layer keys have no sub-keys");
-    return set_layer_key(x, lpath, l, key, NULL, n);
+    return set_layer_key(x, d, lpath, l, key, NULL, n);
 }
 
 /* Walk "a.b.c" through the table and apply n there. */
@@ -1056,6 +1101,13 @@ static int check_field(rd_ctx *x, const rd_key *k, const void *base, const char 
             return fail_key(x, path, NULL, "invalid value %d", v);
         return 0;
     }
+    if (k->kind == K_PAIR) {
+        const int *v = (const int *)p;
+        for (int i = 0; i < 2; i++)
+            if (!in_range(k, v[i]))
+                return fail_key(x, path, NULL, "must be between %g and %g, got %d", k->lo, k->hi, v[i]);
+        return 0;
+    }
     if (k->kind != K_INT && k->kind != K_LONG && k->kind != K_DOUBLE) return 0;
     double v = read_number(k, base);
     if (!isfinite(v)) return fail_key(x, path, NULL, "must be a finite number");
@@ -1065,6 +1117,92 @@ static int check_field(rd_ctx *x, const rd_key *k, const void *base, const char 
     if (k->kind == K_LONG) snprintf(got, sizeof got, "%ld", *(const long *)p);
     else rd_fmt_double(got, sizeof got, v);
     return fail_key(x, path, NULL, "%s, got %s", rule, got);
+}
+
+/* Size limits, checked before anything is allocated (a config asking for more is an error,
+ * not an out-of-memory abort): the parameter count (params, gradients and momentum are one
+ * float buffer each) and the synthetic data set's bytes (the IDX reader's limit). */
+#define RD_MAX_PARAMS (1ull << 31)
+#define RD_MAX_DATA_BYTES (1ull << 33)
+/* The most samples an IDX file may hold; also keeps passes x batch within an int. */
+#define RD_MAX_BATCH (1l << 28)
+
+/* One spatial dimension of a conv2d or max_pool output (docs/conv.md): valid: floor((in-k)/s)+1,
+ * 0 when the window is larger than the input; same: ceil(in/s). */
+static long conv_out(long in, long k, long s, rd_padding pad)
+{
+    if (pad == RD_PAD_SAME) return (in + s - 1) / s;
+    return in < k ? 0 : (in - k) / s + 1;
+}
+
+static double phys_bytes(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? (double)pages * (double)page : INFINITY;
+}
+
+/* The output shape of every layer on [H, W, C] samples; returns the first bad layer (why
+ * says what is wrong) or -1. rows > 0: each conv2d's im2col buffer of rows samples must fit
+ * in physical memory. */
+static int walk_shapes(const rd_config *c, long H, long W, long C, long rows, int (*shapes)[3],
+                       char *why, size_t cap)
+{
+    uint64_t params = 0;
+    bool has_conv = false;
+    for (int i = 0; i < c->model.n_layers && i < RD_MAX_LAYERS; i++) has_conv |= c->model.layers[i].kind == RD_LAYER_CONV2D;
+    for (int i = 0; i < c->model.n_layers && i < RD_MAX_LAYERS; i++) {
+        const rd_layer_spec *l = &c->model.layers[i];
+        const char *type = layer_type_names[l->kind];
+        if (l->kind == RD_LAYER_DENSE) {
+            params += (uint64_t)(H * W * C) * (uint64_t)l->units + (uint64_t)l->units;
+            H = W = 1;
+            C = l->units;
+        } else if (l->kind == RD_LAYER_CONV2D || l->kind == RD_LAYER_MAX_POOL) {
+            const long kh = l->size[0], kw = l->size[1];
+            const rd_padding pad = l->kind == RD_LAYER_CONV2D ? l->padding : RD_PAD_VALID;
+            long oh = conv_out(H, kh, l->stride[0], pad), ow = conv_out(W, kw, l->stride[1], pad);
+            if (oh < 1 || ow < 1) {   /* valid padding with the window larger than the input */
+                snprintf(why, cap, "%s window %ldx%ld does not fit its input %ldx%ld (padding valid): "
+                         "output size %ldx%ld", type, kh, kw, H, W, oh, ow);
+                return i;
+            }
+            if (l->kind == RD_LAYER_CONV2D && rows > 0) {
+                /* the im2col scratch holds rd_conv_chunk samples: ~RD_CONV_CHUNK_FLOATS, at least one */
+                const double per = (double)(oh * ow) * (double)(kh * kw * C);
+                double n = per >= RD_CONV_CHUNK_FLOATS ? 1.0 : floor(RD_CONV_CHUNK_FLOATS / per);
+                if (n > rows) n = (double)rows;
+                const double need = n * per * sizeof(float), have = phys_bytes();
+                if (need > have) {
+                    snprintf(why, cap, "the conv2d im2col buffer needs %.3g GiB (%.0f sample(s) x %ldx%ld "
+                             "outputs x %ld patch values x 4 bytes), more than this machine's memory "
+                             "(%.3g GiB); use a smaller window or input", need / 1073741824.0, n, oh, ow,
+                             kh * kw * C, have / 1073741824.0);
+                    return i;
+                }
+            }
+            H = oh;
+            W = ow;
+            if (l->kind == RD_LAYER_CONV2D) {
+                params += (uint64_t)(kh * kw * C) * (uint64_t)l->filters + (uint64_t)l->filters;
+                C = l->filters;
+            }
+        }
+        if (params > RD_MAX_PARAMS && has_conv) {   /* MLPs: params_over_limit says it per units key */
+            snprintf(why, cap, "the model would have %llu parameters up to this layer, more than the limit of "
+                     "%llu (2^31)", (unsigned long long)params, (unsigned long long)RD_MAX_PARAMS);
+            return i;
+        }
+        if (H * W * C > (1l << 28)) {
+            snprintf(why, cap, "%s output [%ld, %ld, %ld] has more than 2^28 values per sample", type, H, W, C);
+            return i;
+        }
+        if (shapes) {
+            shapes[i][0] = (int)H;
+            shapes[i][1] = (int)W;
+            shapes[i][2] = (int)C;
+        }
+    }
+    return -1;
 }
 
 static int validate_layers(rd_ctx *x, const rd_config *c)
@@ -1077,8 +1215,12 @@ static int validate_layers(rd_ctx *x, const rd_config *c)
         const rd_layer_spec *l = &c->model.layers[i];
         char lpath[64], path[96];
         snprintf(lpath, sizeof lpath, "model.layers.%d", i);
-        if (l->kind != RD_LAYER_DENSE && l->kind != RD_LAYER_DROPOUT)
+        if (l->kind < RD_LAYER_DENSE || l->kind > RD_LAYER_MAX_POOL)
             return fail_key(x, lpath, NULL, "invalid layer kind %d", (int)l->kind);
+        if (dense && (l->kind == RD_LAYER_CONV2D || l->kind == RD_LAYER_MAX_POOL))
+            return fail_key(x, lpath, NULL, "a %s layer cannot follow a dense layer (its output has no "
+                            "[H, W, C] shape); put conv2d and max_pool layers before the dense ones",
+                            layer_type_names[l->kind]);
         dense += l->kind == RD_LAYER_DENSE;
         for (size_t j = 0; j < RD_NLAYER_KEYS; j++) {
             const rd_key *k = &rd_layer_keys[j];
@@ -1086,6 +1228,17 @@ static int validate_layers(rd_ctx *x, const rd_config *c)
             snprintf(path, sizeof path, "%s.%s", lpath, k->path);
             int rc = check_field(x, k, l, path);
             if (rc) return rc;
+        }
+    }
+    if (c->data.format == RD_DATA_SYNTHETIC) { /* the input shape [1, 1, features] is known now */
+        char why[256];
+        int bad = walk_shapes(c, 1, 1, (int)c->data.synthetic.features, (long)c->rdrop.passes * c->data.batch_size,
+                              NULL, why, sizeof why);
+        if (bad >= 0) {
+            char lpath[64];
+            snprintf(lpath, sizeof lpath, "model.layers.%d", bad);
+            return fail_key(x, lpath, "model.layers", "%s (data.format synthetic: samples are [1, 1, %ld])",
+                            why, c->data.synthetic.features);
         }
     }
     if (!dense)
@@ -1100,13 +1253,6 @@ static int validate_layers(rd_ctx *x, const rd_config *c)
     return 0;
 }
 
-/* Size limits, checked before anything is allocated (a config asking for more is an error,
- * not an out-of-memory abort): the parameter count (params, gradients and momentum are one
- * float buffer each) and the synthetic data set's bytes (the IDX reader's limit). */
-#define RD_MAX_PARAMS (1ull << 31)
-#define RD_MAX_DATA_BYTES (1ull << 33)
-/* The most samples an IDX file may hold; also keeps passes x batch within an int. */
-#define RD_MAX_BATCH (1l << 28)
 
 /* The first dense layer at which the parameter count passes RD_MAX_PARAMS, or -1. The input
  * width is `input_dim` (0 = not known yet: counted as 1, a lower bound). *count receives the
@@ -1117,6 +1263,10 @@ static int params_over_limit(const rd_config *c, uint64_t input_dim, uint64_t *c
     uint64_t width = input_dim ? input_dim : 1, total = 0;
     for (int i = 0; i < c->model.n_layers && i < RD_MAX_LAYERS; i++) {
         const rd_layer_spec *l = &c->model.layers[i];
+        if (l->kind == RD_LAYER_CONV2D) { /* a lower bound: the spatial size is not known here */
+            total += (uint64_t)l->size[0] * (uint64_t)l->size[1] * width * (uint64_t)l->filters + (uint64_t)l->filters;
+            width = (uint64_t)l->filters;
+        }
         if (l->kind != RD_LAYER_DENSE) continue;
         uint64_t units = l->units > 0 ? (uint64_t)l->units : 0;
         total += width * units + units;
@@ -1159,6 +1309,16 @@ static int validate_sizes(rd_ctx *x, const rd_config *c)
         }
     }
     return 0;
+}
+
+int rd_config_check_shapes(const rd_config *c, int H, int W, int C, long rows, const char *name,
+                           int (*shapes)[3], rd_error *e)
+{
+    char why[320];
+    int bad = walk_shapes(c, H, W, C, rows, shapes, why, sizeof why);
+    if (bad < 0) return 0;
+    return one_line(rd_fail(e, RD_EXIT_CONFIG, "%s: model.layers.%d: %s (input samples are [%d, %d, %d])",
+                            name ? name : "config", bad, why, H, W, C), e);
 }
 
 int rd_config_check_model_size(const rd_config *c, long input_dim, const char *name, rd_error *e)
@@ -1440,6 +1600,18 @@ static void y_leaf(yaml_out *y, const rd_key *k, const void *base, const char *n
 {
     char num[48];
     bool quoted;
+    if (k->kind == K_PAIR) {   /* [h, w] */
+        const int *v = (const int *)((const char *)base + k->off);
+        yaml_event_t ev;
+        y_scalar(y, name, false);
+        y_event(y, &ev, yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_FLOW_SEQUENCE_STYLE));
+        for (int i = 0; i < 2; i++) {
+            snprintf(num, sizeof num, "%d", v[i]);
+            y_scalar(y, num, false);
+        }
+        y_event(y, &ev, yaml_sequence_end_event_initialize(&ev));
+        return;
+    }
     const char *text = leaf_text(k, base, num, sizeof num, &quoted);
     y_scalar(y, name, false);
     y_scalar(y, text, quoted);
@@ -1519,6 +1691,12 @@ static json_t *leaf_json(const rd_key *k, const void *base)
     case K_U64: return json_integer((json_int_t)*(const uint64_t *)p);
     case K_DOUBLE: return json_real(*(const double *)p);
     case K_BOOL: return json_boolean(*(const bool *)p);
+    case K_PAIR: {
+        json_t *a = json_array();
+        json_array_append_new(a, json_integer(((const int *)p)[0]));
+        json_array_append_new(a, json_integer(((const int *)p)[1]));
+        return a;
+    }
     default: return rd_json_str(leaf_text(k, base, num, sizeof num, &quoted));
     }
 }
@@ -1536,9 +1714,26 @@ static json_t *layers_json(const rd_config *c)
     return a;
 }
 
-char *rd_config_layers_json(const rd_config *c)
+static json_t *shape_json(const int v[3])
+{
+    json_t *a = json_array();
+    for (int i = 0; i < 3; i++) json_array_append_new(a, json_integer(v[i]));
+    return a;
+}
+
+char *rd_config_layers_json(const rd_config *c) { return rd_config_layers_json_shapes(c, NULL, NULL); }
+
+char *rd_config_layers_json_shapes(const rd_config *c, const int input[3], const int (*shapes)[3])
 {
     json_t *a = layers_json(c);
+    for (int i = 0; shapes && i < c->model.n_layers && i < RD_MAX_LAYERS; i++)
+        rd_json_set(json_array_get(a, (size_t)i), "output_shape", shape_json(shapes[i]));
+    if (input) {
+        json_t *o = json_object();
+        rd_json_set(o, "type", rd_json_str("input"));
+        rd_json_set(o, "output_shape", shape_json(input));
+        json_array_insert_new(a, 0, o);
+    }
     char *s = rd_json_text(a);
     json_decref(a);
     return s;
@@ -1569,6 +1764,7 @@ static bool leaf_equal(const rd_key *k, const void *a, const void *b)
     case K_DOUBLE: return *(const double *)p == *(const double *)q;
     case K_BOOL: case K_FLAG_ENUM: return *(const bool *)p == *(const bool *)q;
     case K_PATH: return strcmp(p, q) == 0;
+    case K_PAIR: return ((const int *)p)[0] == ((const int *)q)[0] && ((const int *)p)[1] == ((const int *)q)[1];
     default: return true;
     }
 }

@@ -12,7 +12,11 @@
 #define RD_MAX_LAYERS 32
 #define RD_PATH_MAX 1024
 
-typedef enum { RD_LAYER_DENSE = 0, RD_LAYER_DROPOUT = 1 } rd_layer_kind;
+typedef enum {
+    RD_LAYER_DENSE = 0, RD_LAYER_DROPOUT = 1, RD_LAYER_CONV2D = 2, RD_LAYER_MAX_POOL = 3
+} rd_layer_kind;
+
+typedef enum { RD_PAD_VALID = 0, RD_PAD_SAME } rd_padding;
 
 typedef enum {
     RD_ACT_LINEAR = 0, RD_ACT_RELU, RD_ACT_LEAKY_RELU, RD_ACT_ELU, RD_ACT_RELU6,
@@ -38,6 +42,10 @@ typedef struct {
     rd_activation activation; /* dense; default linear */
     double max_norm;          /* dense; 0 = none */
     double rate;              /* dropout: p in [0, 1) */
+    int filters;              /* conv2d: output channels (>= 1) */
+    int size[2];              /* conv2d, max_pool: window [h, w] */
+    int stride[2];            /* conv2d: default [1, 1]; max_pool: default = size */
+    rd_padding padding;       /* conv2d: valid (default) | same (TensorFlow's rule) */
 } rd_layer_spec;
 
 typedef struct {
@@ -157,6 +165,14 @@ int rd_config_validate(const rd_config *c, const char *name, rd_error *e);
  * limit with the synthetic width, or counting one input for IDX data. */
 int rd_config_check_model_size(const rd_config *c, long input_dim, const char *name, rd_error *e);
 
+/* The layer shapes of `c` on [H, W, C] input samples (docs/conv.md): conv2d and max_pool only
+ * before the first dense layer, every window within its (padded) input, every output size
+ * >= 1, and (rows > 0) each conv2d's im2col buffer of rows x out_h*out_w x KH*KW*C_in floats
+ * within physical memory. Returns 0 or RD_EXIT_CONFIG with "NAME: model.layers.I: what is
+ * wrong". shapes (may be NULL) receives each layer's output [H, W, C]. */
+int rd_config_check_shapes(const rd_config *c, int H, int W, int C, long rows, const char *name,
+                           int (*shapes)[3], rd_error *e);
+
 /* --out DIR: run.out = DIR resolved like every path of the config (absolute, against the
  * current directory; "." segments and trailing slashes dropped). DIR must be UTF-8. Returns 0
  * or RD_EXIT_CONFIG. */
@@ -170,6 +186,10 @@ char *rd_config_to_yaml(const rd_config *c);
 /* model.layers as one-line JSON (jansson), e.g. [{"type":"dense","units":10,...}]. Caller frees. */
 char *rd_config_layers_json(const rd_config *c);
 
+/* The same with "output_shape":[H,W,C] on every layer after an {"type":"input",...} entry
+ * giving the sample shape (checkpoint architecture of models with conv2d layers). */
+char *rd_config_layers_json_shapes(const rd_config *c, const int input[3], const int (*shapes)[3]);
+
 /* The direct leaves of `section` (e.g. "schedule") as one JSON object, in table order. Caller frees. */
 char *rd_config_section_json(const rd_config *c, const char *section);
 
@@ -181,5 +201,7 @@ bool rd_config_section_equal(const rd_config *a, const rd_config *b, const char 
 const char *rd_activation_name(rd_activation a);
 int rd_activation_parse(const char *s);
 const char *rd_sched_name(rd_sched_kind k);
+const char *rd_layer_type_name(rd_layer_kind k);
+const char *rd_padding_name(rd_padding p);
 
 #endif

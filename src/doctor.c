@@ -41,8 +41,8 @@ typedef struct {
 static void line(report *r, bool ok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void line(report *r, bool ok, const char *fmt, ...)
 {
+    if (r->d->rank != 0) return;   /* rank 0 judges from the gathered facts (and alone checks the folder) */
     if (!ok) r->problems++;
-    if (r->d->rank != 0) return;
     va_list ap;
     va_start(ap, fmt);
     printf("%-9s", ok ? "ok" : "problem");
@@ -288,8 +288,10 @@ static double step_flops(const rd_model *m, int rows, int *big)
     bool first = true;
     for (int i = 0; i < m->n_layers; i++) {
         const rd_layer *L = &m->layers[i];
-        if (L->kind != RD_LAYER_DENSE) continue;
-        double g = 2.0 * rows * (double)L->in * L->out;
+        if (!rd_layer_has_params(L)) continue;
+        /* dense: [rows x in] x [in x out]; conv2d: [rows*OH*OW x KH*KW*C_in] x [.. x C_out] */
+        const double M = L->kind == RD_LAYER_CONV2D ? (double)rows * L->g.OH * L->g.OW : rows;
+        double g = 2.0 * M * (double)L->k_rows * L->k_cols;
         f += g * (first ? 2.0 : 3.0);
         first = false;
         if (g > most) { most = g; *big = i; }
@@ -309,7 +311,7 @@ static int predict(report *r, const rd_config *c, double per_byte, double *ckpt_
     }
     rd_model m;
     int B_l = (int)((c->data.batch_size + d->size - 1) / d->size), rows = c->rdrop.passes * B_l;
-    rc = rd_model_create(&m, c, (int)train.features, rows, &e);
+    rc = rd_model_create_for(&m, c, &train, rows, &e);
     long spe = c->data.batch_size > 0 ? (long)((train.n - (uint32_t)c->data.validation) / (uint32_t)c->data.batch_size) : 0;
     if (c->data.train_samples > 0) spe = c->data.train_samples / c->data.batch_size;
     rd_data_free(&train);
@@ -320,7 +322,8 @@ static int predict(report *r, const rd_config *c, double per_byte, double *ckpt_
     }
     int big = -1;
     double flops = step_flops(&m, rows, &big), gf = 0.0;
-    if (big >= 0) gf = rd_blas_gflops(rows, m.layers[big].out, m.layers[big].in, 0.1);
+    if (big >= 0)
+        gf = rd_blas_gflops(rd_layer_gemm_m(&m.layers[big], rows), m.layers[big].k_cols, m.layers[big].k_rows, 0.1);
     double compute = gf > 0 ? flops / (gf * 1e9) : 0.0;
     double bytes = (double)(m.n_params + RD_CONTROL_FLOATS) * sizeof(float);
     double comm = per_byte * bytes;

@@ -279,11 +279,11 @@ static int cmd_config(int argc, char **argv)
 
 /* Build the model a checkpoint describes and load its weights. */
 static int load_checkpoint_model(const char *path, rd_ckpt_info *info, rd_config *c, rd_model *m,
-                                 int input_dim, int max_rows, rd_error *e)
+                                 const rd_dataset *ds, int max_rows, rd_error *e)
 {
     int rc = rd_config_load_text(c, info->config_yaml, strlen(info->config_yaml), path, 0, NULL, e);
     if (rc) return rd_fail(e, RD_EXIT_CHECKPOINT, "%s: the stored config does not load: %s", path, e->msg);
-    rc = rd_model_create(m, c, input_dim, max_rows, e);
+    rc = rd_model_create_for(m, c, ds, max_rows, e);
     if (rc) return rd_fail(e, RD_EXIT_CHECKPOINT, "%s: %s", path, e->msg);
     return rd_ckpt_read_params(path, m, false, e);
 }
@@ -392,7 +392,7 @@ static int cmd_eval(int argc, char **argv)
     if (!rc) rc = rd_load_datasets(c, &train, &test, &e);
     if (!rc) {
         rd_hdf5_lock();   /* the data sets' I/O threads (data.load: stream) exist from here */
-        rc = load_checkpoint_model(path, &info, c, &m, (int)train.features, 512, &e);
+        rc = load_checkpoint_model(path, &info, c, &m, &train, 512, &e);
         rd_hdf5_unlock();
     }
     if (!rc) rc = eval_ids(c, train.n, test.n, split, path, &ids, &n, &e);
@@ -416,16 +416,20 @@ static int cmd_eval(int argc, char **argv)
     return rc;
 }
 
-/* The layers as a table (the model rebuilt from the stored config); the JSON if that fails. */
+/* The layers as a table (the model rebuilt from the stored config on the architecture's "input"
+ * shape for files with conv2d layers, else [1, 1, dense_0 in]); the JSON if that fails. */
 static void print_layers(const rd_ckpt_info *info, const char *path)
 {
     rd_config *c = rd_malloc(sizeof *c);
     rd_model m;
     rd_error e;
     rd_buf table = {0};
+    int in[3] = {1, 1, info->n_dense > 0 ? info->dense[0].in : 1};
+    const char *p = info->architecture ? strstr(info->architecture, "{\"type\":\"input\",\"output_shape\":[") : NULL;
+    if (p) sscanf(strchr(p, '[') + 1, "%d,%d,%d", &in[0], &in[1], &in[2]);
     if (info->n_dense > 0 &&
         rd_config_load_text(c, info->config_yaml, strlen(info->config_yaml), path, 0, NULL, &e) == 0 &&
-        rd_model_create(&m, c, info->dense[0].in, 1, &e) == 0) {
+        rd_model_create_hwc(&m, c, in[0], in[1], in[2], 1, &e) == 0) {
         rd_model_summary(&m, "  ", &table);
         rd_model_free(&m);
     }
@@ -484,8 +488,13 @@ static int cmd_inspect(int argc, char **argv)
         const rd_ckpt_dense *L = &info.dense[i];
         size_t n = (size_t)L->in * L->out + (size_t)L->out;
         total += n;
-        printf("  dense_%d     kernel [%d x %d]  bias [%d]  %-10s max_norm %g  (%zu parameters)\n", i, L->in, L->out,
-               L->out, L->activation, L->max_norm, n);
+        if (L->rank == 4)
+            printf("  %-11s kernel [%d x %d x %d x %d]  bias [%d]  %-10s max_norm %g  stride %dx%d %s  (%zu parameters)\n",
+                   L->name, L->kdims[0], L->kdims[1], L->kdims[2], L->kdims[3], L->out, L->activation, L->max_norm,
+                   L->stride[0], L->stride[1], L->padding, n);
+        else
+            printf("  %-11s kernel [%d x %d]  bias [%d]  %-10s max_norm %g  (%zu parameters)\n", L->name, L->in,
+                   L->out, L->out, L->activation, L->max_norm, n);
     }
     printf("parameters    %zu (+ as many momentum values)\n", total);
     printf("config:\n");

@@ -9,51 +9,90 @@
 
 int rd_model_create(rd_model *m, const rd_config *c, int input_dim, int max_rows, rd_error *e)
 {
+    return rd_model_create_hwc(m, c, 1, 1, input_dim, max_rows, e);
+}
+
+/* Layer i's shape, kernel matrix and parameter offsets on input [H, W, C]; returns the
+ * offset after its parameters. */
+static size_t layer_setup(rd_model *m, rd_layer *L, const rd_layer_spec *s, const int in_shape[3],
+                          const int shape[3], size_t off)
+{
+    const int H = in_shape[0], W = in_shape[1], C = in_shape[2];
+    L->kind = s->kind;
+    L->in = H * W * C;
+    L->dense_index = L->conv_index = -1;
+    memcpy(L->shape, shape, sizeof L->shape);
+    L->out = shape[0] * shape[1] * shape[2];
+    if (s->kind == RD_LAYER_DENSE) {
+        L->dense_index = m->n_dense++;
+        L->k_rows = L->in;
+        L->k_cols = s->units;
+    } else if (s->kind == RD_LAYER_CONV2D) {
+        L->conv_index = m->n_conv++;
+        L->g = rd_conv_geom_make(H, W, C, s->size[0], s->size[1], s->stride[0], s->stride[1], s->padding);
+        L->k_rows = rd_conv_patch(&L->g);
+        L->k_cols = s->filters;
+        L->padding = s->padding;
+    } else if (s->kind == RD_LAYER_MAX_POOL) {
+        L->g = rd_conv_geom_make(H, W, C, s->size[0], s->size[1], s->stride[0], s->stride[1], RD_PAD_VALID);
+    } else {
+        L->rate = s->rate;
+    }
+    if (rd_layer_has_params(L)) {
+        L->act = s->activation;
+        L->max_norm = s->max_norm;
+        L->w_off = off;
+        off += (size_t)L->k_rows * L->k_cols;
+        L->b_off = off;
+        off += (size_t)L->k_cols;
+    }
+    return off;
+}
+
+static void layer_buffers(rd_layer *L, int max_rows)
+{
+    size_t n = (size_t)max_rows * L->out;
+    L->y = rd_calloc(n, sizeof(float));
+    L->dy = rd_calloc(n, sizeof(float));
+    if (rd_layer_has_params(L))
+        L->z = L->act == RD_ACT_LINEAR ? L->y : rd_calloc(n, sizeof(float));
+    else if (L->kind == RD_LAYER_MAX_POOL)
+        L->argmax = rd_calloc(n, sizeof(int32_t));
+    else
+        L->mask = rd_calloc(n, 1);
+    if (L->kind == RD_LAYER_CONV2D)
+        L->patches = rd_calloc((size_t)rd_conv_chunk(&L->g, max_rows) * L->g.OH * L->g.OW * (size_t)L->k_rows,
+                               sizeof(float));
+}
+
+int rd_model_create_hwc(rd_model *m, const rd_config *c, int H, int W, int C, int max_rows, rd_error *e)
+{
     memset(m, 0, sizeof *m);
-    m->input_dim = input_dim;
+    int shapes[RD_MAX_LAYERS][3];
+    int rc = rd_config_check_shapes(c, H, W, C, (long)max_rows, "config", shapes, e);
+    if (rc) return rc;
+    m->input_dim = H * W * C;
+    m->input_shape[0] = H;
+    m->input_shape[1] = W;
+    m->input_shape[2] = C;
     m->max_rows = max_rows;
-    int width = input_dim;
     size_t off = 0;
     for (int i = 0; i < c->model.n_layers; i++) {
-        const rd_layer_spec *s = &c->model.layers[i];
-        rd_layer *L = &m->layers[i];
-        L->kind = s->kind;
-        L->spec_index = i;
-        L->in = width;
-        L->dense_index = -1;
-        if (s->kind == RD_LAYER_DENSE) {
-            L->out = s->units;
-            L->act = s->activation;
-            L->max_norm = s->max_norm;
-            L->dense_index = m->n_dense++;
-            L->w_off = off;
-            off += (size_t)L->in * L->out;
-            L->b_off = off;
-            off += (size_t)L->out;
-        } else {
-            L->out = width;
-            L->rate = s->rate;
-        }
-        width = L->out;
+        m->layers[i].spec_index = i;
+        off = layer_setup(m, &m->layers[i], &c->model.layers[i], i ? shapes[i - 1] : m->input_shape,
+                          shapes[i], off);
     }
     m->n_layers = c->model.n_layers;
-    if (m->n_layers == 0 || m->layers[m->n_layers - 1].kind != RD_LAYER_DENSE)
+    if (m->n_layers == 0 || m->layers[m->n_layers - 1].kind != RD_LAYER_DENSE) {
+        m->n_layers = 0;
         return rd_fail(e, RD_EXIT_CONFIG, "model.layers: the last layer must be dense");
-    m->output_dim = width;
+    }
+    m->output_dim = m->layers[m->n_layers - 1].out;
     m->n_params = off;
     m->params = rd_calloc(off, sizeof(float));
     m->grads = rd_calloc(off + RD_CONTROL_FLOATS, sizeof(float));
     m->momentum = rd_calloc(off, sizeof(float));
-    for (int i = 0; i < m->n_layers; i++) {
-        rd_layer *L = &m->layers[i];
-        size_t n = (size_t)max_rows * L->out;
-        L->y = rd_calloc(n, sizeof(float));
-        L->dy = rd_calloc(n, sizeof(float));
-        if (L->kind == RD_LAYER_DENSE)
-            L->z = L->act == RD_ACT_LINEAR ? L->y : rd_calloc(n, sizeof(float));
-        else
-            L->mask = rd_calloc(n, 1);
-    }
+    for (int i = 0; i < m->n_layers; i++) layer_buffers(&m->layers[i], max_rows);
     return 0;
 }
 
@@ -65,6 +104,8 @@ void rd_model_free(rd_model *m)
         free(L->y);
         free(L->dy);
         free(L->mask);
+        free(L->patches);
+        free(L->argmax);
     }
     free(m->params);
     free(m->grads);
@@ -76,21 +117,24 @@ void rd_model_init_params(rd_model *m, rd_init_kind init, uint64_t seed)
 {
     for (int i = 0; i < m->n_layers; i++) {
         rd_layer *L = &m->layers[i];
-        if (L->kind != RD_LAYER_DENSE) continue;
-        double fan_in = L->in, fan_out = L->out, limit;
+        if (!rd_layer_has_params(L)) continue;
+        /* conv2d: fan_in = KH*KW*C_in, fan_out = KH*KW*C_out (Keras; PyTorch's Conv2d bound
+         * 1/sqrt(fan_in) for torch_default). */
+        double fan_in = L->k_rows, fan_out = L->k_cols, limit;
+        if (L->kind == RD_LAYER_CONV2D) fan_out = (double)L->g.KH * L->g.KW * L->k_cols;
         switch (init) {
         case RD_INIT_GLOROT_UNIFORM: limit = sqrt(6.0 / (fan_in + fan_out)); break;
         case RD_INIT_TORCH_DEFAULT: limit = 1.0 / sqrt(fan_in); break;
         default: limit = sqrt(6.0 / fan_in); break;
         }
         rd_key key = rd_rng_key(seed, RD_PURPOSE_INIT, (uint32_t)L->spec_index);
-        size_t nw = (size_t)L->in * L->out;
+        size_t nw = (size_t)L->k_rows * L->k_cols;
         rd_init_uniform(m->params + L->w_off, nw, 0, limit, key);
         /* torch_default: biases continue the layer's stream after the kernel's elements. */
         if (init == RD_INIT_TORCH_DEFAULT)
-            rd_init_uniform(m->params + L->b_off, (size_t)L->out, nw, limit, key);
+            rd_init_uniform(m->params + L->b_off, (size_t)L->k_cols, nw, limit, key);
         else
-            memset(m->params + L->b_off, 0, (size_t)L->out * sizeof(float));
+            memset(m->params + L->b_off, 0, (size_t)L->k_cols * sizeof(float));
     }
 }
 
@@ -234,9 +278,15 @@ const float *rd_model_forward(rd_model *m, const float *x, int rows, bool train)
     for (int i = 0; i < m->n_layers; i++) {
         rd_layer *L = &m->layers[i];
         mark(m, i, false, false);
-        if (L->kind == RD_LAYER_DENSE) {
+        if (L->kind == RD_LAYER_MAX_POOL) {
+            maxpool_forward(&L->g, in, rows, L->y, L->argmax);
+        } else if (rd_layer_has_params(L)) {
             rd_layer *D = i + 1 < m->n_layers && dropout_active(&m->layers[i + 1], train) ? &m->layers[i + 1] : NULL;
-            dense_gemm(L, m->params, in, rows);
+            if (L->kind == RD_LAYER_CONV2D)
+                conv2d_forward(&L->g, L->k_cols, in, m->params + L->w_off, m->params + L->b_off, rows,
+                               L->patches, L->z);
+            else
+                dense_gemm(L, m->params, in, rows);
             dense_activate(L, D, rows);
             mark(m, i, false, true);
             if (D) {
@@ -249,7 +299,7 @@ const float *rd_model_forward(rd_model *m, const float *x, int rows, bool train)
         } else {
             memcpy(L->y, in, (size_t)rows * L->out * sizeof(float));
         }
-        if (L->kind != RD_LAYER_DENSE) mark(m, i, false, true);
+        if (!rd_layer_has_params(L)) mark(m, i, false, true);
         in = L->y;
     }
     return in;
@@ -259,7 +309,7 @@ const float *rd_model_forward(rd_model *m, const float *x, int rows, bool train)
 static bool needs_dx(const rd_model *m, int i)
 {
     for (int j = 0; j < i; j++)
-        if (m->layers[j].kind == RD_LAYER_DENSE) return true;
+        if (rd_layer_has_params(&m->layers[j])) return true;
     return false;
 }
 
@@ -300,10 +350,12 @@ static void generic_dz_row(const rd_layer *L, const float *g, const uint8_t *mk,
 }
 
 /* dZ = G * mask/(1-p) * act'(Z) into L->dy and db = the column sums of dZ (in row order),
- * in one sweep. With D (the active dropout layer after L), G = D->dy; else G = L->dy. */
+ * in one sweep. With D (the active dropout layer after L), G = D->dy; else G = L->dy.
+ * A conv2d layer's [rows x OH*OW*F] is swept as [rows*OH*OW x F] (the same memory). */
 static void dense_dz_db(rd_layer *L, const rd_layer *D, float *db, int rows)
 {
-    const int out = L->out;
+    const int out = L->k_cols;
+    if (L->kind == RD_LAYER_CONV2D) rows *= L->g.OH * L->g.OW;
     const float scale = D ? dropout_scale(D) : 1.0f;
     memset(db, 0, (size_t)out * sizeof(float));
     for (int r = 0; r < rows; r++) {
@@ -370,8 +422,8 @@ void rd_model_backward(rd_model *m, const float *x, const float *dlogits, int ro
         const float *in = i == 0 ? x : m->layers[i - 1].y;
         float *dx = (i > 0 && needs_dx(m, i)) ? m->layers[i - 1].dy : NULL;
         if (L->kind == RD_LAYER_DROPOUT) {
-            /* after a dense layer, that layer's dZ sweep applies the mask */
-            if (!dx || m->layers[i - 1].kind == RD_LAYER_DENSE) continue;
+            /* after a dense or conv2d layer, that layer's dZ sweep applies the mask */
+            if (!dx || rd_layer_has_params(&m->layers[i - 1])) continue;
             mark(m, i, true, false);
             if (L->rate > 0.0) dropout_sweep(L->dy, dx, L->mask, dropout_scale(L), (size_t)rows * L->out);
             else memcpy(dx, L->dy, (size_t)rows * L->out * sizeof(float));
@@ -381,10 +433,30 @@ void rd_model_backward(rd_model *m, const float *x, const float *dlogits, int ro
         mark(m, i, true, false);
         const rd_layer *N = i + 1 < m->n_layers && m->layers[i + 1].kind == RD_LAYER_DROPOUT ? &m->layers[i + 1] : NULL;
         if (N && !(N->rate > 0.0)) memcpy(L->dy, N->dy, (size_t)rows * L->out * sizeof(float));
+        if (L->kind == RD_LAYER_MAX_POOL) {
+            if (dx) maxpool_backward(&L->g, L->dy, L->argmax, rows, dx);
+            mark(m, i, true, true);
+            continue;
+        }
         dense_dz_db(L, N && N->rate > 0.0 ? N : NULL, m->grads + L->b_off, rows);
         if (m->grad_ready) m->grad_ready(m->grad_ready_ctx, L->b_off);
+        if (L->kind == RD_LAYER_CONV2D) {
+            const float *K = m->params + L->w_off;
+            conv2d_backward_kernel(&L->g, L->k_cols, in, L->dy, rows, L->patches, m->grads + L->w_off);
+            if (m->grad_ready) m->grad_ready(m->grad_ready_ctx, L->w_off);
+            if (dx) conv2d_backward_input(&L->g, L->k_cols, L->dy, K, rows, L->patches, dx);
+            if (m->progress) m->progress(m->grad_ready_ctx);
+            mark(m, i, true, true);
+            continue;
+        }
         dense_dw(m, L, in, L->dy, rows);
         if (dx) dense_dx(m, L, L->dy, dx, rows);
         mark(m, i, true, true);
     }
+}
+
+int rd_layer_gemm_m(const rd_layer *L, int rows)
+{
+    if (L->kind != RD_LAYER_CONV2D) return rows;
+    return rd_conv_chunk(&L->g, rows) * L->g.OH * L->g.OW;
 }

@@ -3,19 +3,29 @@
  * Dense: Y = X W + b, X [rows x in], W [in x out] row-major (Keras kernel layout).
  * Dropout (inverted): y = x * m / (1-p), identity at eval. The layer's mask for the
  * current batch is held in the model (uint8, [rows x width]) so that tests can set it.
+ * conv2d and max_pool (conv.h): a sample is one NHWC row; a conv2d kernel is the matrix
+ * [KH*KW*C_in x C_out] at w_off, so SGD and max-norm treat it exactly like a dense kernel.
  * Gradients and momentum mirror the parameter buffer (same offsets).
  */
 #ifndef RDROP_MODEL_H
 #define RDROP_MODEL_H
 
 #include "config.h"
+#include "conv.h"
 #include "rng.h"
 
 typedef struct {
     rd_layer_kind kind;
     int spec_index;        /* index in model.layers (the RNG "layer") */
-    int dense_index;       /* 0-based among dense layers, -1 for dropout */
-    int in, out;           /* widths */
+    int dense_index;       /* 0-based among dense layers, -1 for the others */
+    int conv_index;        /* 0-based among conv2d layers, -1 for the others */
+    int in, out;           /* widths (values per sample) */
+    int shape[3];          /* output [H, W, C] (dense: [1, 1, out]) */
+    int k_rows, k_cols;    /* kernel matrix: dense [in x out], conv2d [KH*KW*C_in x C_out]; 0 = none */
+    rd_conv_geom g;        /* conv2d, max_pool: the window over the input */
+    rd_padding padding;    /* conv2d */
+    float *patches;        /* conv2d: im2col scratch of one chunk of samples (rd_conv_chunk) */
+    int32_t *argmax;       /* max_pool: [max_rows x out] input offsets of the maxima */
     rd_activation act;
     double max_norm;
     double rate;
@@ -30,7 +40,9 @@ typedef struct {
     int n_layers;
     rd_layer layers[RD_MAX_LAYERS];
     int n_dense;
+    int n_conv;
     int input_dim, output_dim;
+    int input_shape[3];    /* [H, W, C] of a sample */
     size_t n_params;
     float *params;         /* one allocation */
     float *grads;          /* mirrors params, + RD_CONTROL_FLOATS spare floats at the end */
@@ -63,9 +75,20 @@ typedef struct {
 /* Floats after the gradients in `grads`, reduced with them (DESIGN control block). */
 #define RD_CONTROL_FLOATS 8
 
-/* Build the layer list for input width `input_dim`, buffers for up to max_rows rows.
- * Returns 0 or RD_EXIT_CONFIG (e.g. last layer not dense). Parameters are zero. */
+/* Build the layer list for input width `input_dim` (samples [1, 1, input_dim]), buffers for
+ * up to max_rows rows. Returns 0 or RD_EXIT_CONFIG (e.g. last layer not dense, a window that
+ * does not fit: see rd_config_check_shapes). Parameters are zero. */
 int rd_model_create(rd_model *m, const rd_config *c, int input_dim, int max_rows, rd_error *e);
+
+/* The same for [H, W, C] samples (images: H x W x C = the data's features). */
+int rd_model_create_hwc(rd_model *m, const rd_config *c, int H, int W, int C, int max_rows, rd_error *e);
+
+/* Does the layer carry a kernel and bias (dense, conv2d)? */
+static inline bool rd_layer_has_params(const rd_layer *L) { return L->k_rows > 0; }
+
+/* Rows M of one forward GEMM of a layer with parameters over `rows` samples: [M x k_rows] x
+ * [k_rows x k_cols]; dense M = rows, conv2d M = OH*OW x the samples of one chunk. */
+int rd_layer_gemm_m(const rd_layer *L, int rows);
 void rd_model_free(rd_model *m);
 
 /* Initialise parameters from the seed (DESIGN init mapping). */

@@ -90,12 +90,12 @@ void rd_optim_step(rd_model *m, const rd_config *c, double lr)
     const bool nest = c->optimizer.nesterov;
     for (int l = 0; l < m->n_layers; l++) {
         rd_layer *L = &m->layers[l];
-        if (L->kind != RD_LAYER_DENSE) continue;
-        size_t nw = (size_t)L->in * L->out;
+        if (!rd_layer_has_params(L)) continue;   /* dense and conv2d: kernel matrix [k_rows x k_cols] */
+        size_t nw = (size_t)L->k_rows * L->k_cols;
         rd_sgd_update(m->params + L->w_off, m->momentum + L->w_off, m->grads + L->w_off, nw,
                       lr, mu, nest, wd);
         rd_sgd_update(m->params + L->b_off, m->momentum + L->b_off, m->grads + L->b_off,
-                      (size_t)L->out, lr, mu, nest, 0.0);
-        if (L->max_norm > 0.0) rd_max_norm(m->params + L->w_off, L->in, L->out, L->max_norm);
+                      (size_t)L->k_cols, lr, mu, nest, 0.0);
+        if (L->max_norm > 0.0) rd_max_norm(m->params + L->w_off, L->k_rows, L->k_cols, L->max_norm);
     }
 }

@@ -48,8 +48,8 @@ int rd_step_buckets(const rd_model *m, double bucket_mb, size_t *edges)
     if (bucket > ((size_t)1 << 28)) bucket = (size_t)1 << 28;   /* counts stay ints */
     size_t total = m->n_params + RD_CONTROL_FLOATS, first_end = total;
     for (int i = 0; i < m->n_layers; i++)
-        if (m->layers[i].kind == RD_LAYER_DENSE) {
-            first_end = m->layers[i].b_off + (size_t)m->layers[i].out;
+        if (rd_layer_has_params(&m->layers[i])) {   /* the first parameterised layer */
+            first_end = m->layers[i].b_off + (size_t)m->layers[i].k_cols;
             break;
         }
     int n = 0;

@@ -57,7 +57,7 @@ void rd_step_free(rd_step *S);
 
 /* The gradient buckets (DESIGN step 5) over grads + control block: edges descending from
  * the buffer's length to 0 (see rd_allreduce_create); returns the number of buckets. Above
- * the first dense layer: near-equal buckets of at most bucket_mb; the first dense layer's
+ * the first parameterised (dense or conv2d) layer: near-equal buckets of at most bucket_mb; its
  * kernel and bias (nothing in backward follows it) at least two, so its upper rows are
  * reduced while its last panels are computed. edges needs room for n_floats/1024 + 3. */
 int rd_step_buckets(const rd_model *m, double bucket_mb, size_t *edges);

@@ -115,11 +115,32 @@ int rd_load_datasets(const rd_config *c, rd_dataset *train, rd_dataset *test, rd
     }
     /* The input width is known now: the model's size limit with the real first layer. */
     if (!rc) rc = rd_config_check_model_size(c, (long)train->features, train_name, e);
+    if (!rc) {
+        int sh[3];
+        rd_data_shape(train, sh);
+        rc = rd_config_check_shapes(c, sh[0], sh[1], sh[2], 0, train_name, NULL, e);
+    }
     if (rc) {
         rd_data_free(train);
         rd_data_free(test);
     }
     return rc;
+}
+
+void rd_data_shape(const rd_dataset *ds, int shape[3])
+{
+    const uint32_t C = ds->channels ? ds->channels : 1;
+    const bool image = (uint64_t)ds->rows * ds->cols * C == ds->features;
+    shape[0] = image ? (int)ds->rows : 1;
+    shape[1] = image ? (int)ds->cols : 1;
+    shape[2] = image ? (int)C : (int)ds->features;
+}
+
+int rd_model_create_for(rd_model *m, const rd_config *c, const rd_dataset *ds, int max_rows, rd_error *e)
+{
+    int sh[3];
+    rd_data_shape(ds, sh);
+    return rd_model_create_hwc(m, c, sh[0], sh[1], sh[2], max_rows, e);
 }
 
 /* ---- evaluation ---- */
@@ -752,7 +773,7 @@ static int setup_model(trainer *T, rd_error *e)
     if (k > T->B_g / N)
         return rd_fail(e, RD_EXIT_CONFIG, "training.accumulate: %d micro-batches per step, but each of the %d ranks "
                        "gets only %d samples of data.batch_size %d", k, N, T->B_g / N, T->B_g);
-    int rc = rd_model_create(&T->m, c, (int)T->train.features, T->passes * ((B_max + k - 1) / k), e);
+    int rc = rd_model_create_for(&T->m, c, &T->train, T->passes * ((B_max + k - 1) / k), e);
     if (rc) return rc;
     if ((uint32_t)T->m.output_dim != T->train.classes)
         return rd_fail(e, RD_EXIT_CONFIG, "model.layers: the last dense layer has %d units but the data has %u classes",
@@ -776,16 +797,17 @@ static int blas_check(trainer *T, rd_error *e)
     double most = 0.0;
     for (int i = 0; i < T->m.n_layers; i++) {
         const rd_layer *L = &T->m.layers[i];
-        if (L->kind != RD_LAYER_DENSE) continue;
-        double f = (double)rows * L->in * L->out;
+        if (!rd_layer_has_params(L)) continue;
+        double f = (double)rd_layer_gemm_m(L, rows) * L->k_rows * L->k_cols;
         if (f > most) { most = f; best = i; }
     }
     if (best < 0) return 0;
     const rd_layer *L = &T->m.layers[best];
+    const int M = rd_layer_gemm_m(L, rows);
     double t0 = now_wall();
-    int rc = rd_blas_verify(rows < 8 ? rows : 8, L->out, L->in, e);
+    int rc = rd_blas_verify(M < 8 ? M : 8, L->k_cols, L->k_rows, e);
     if (rc) return rc;
-    T->blas_gflops = rd_blas_gflops(rows, L->out, L->in, 0.1);
+    T->blas_gflops = rd_blas_gflops(M, L->k_cols, L->k_rows, 0.1);
     T->blas_check_s = now_wall() - t0;
     uint32_t crc = rd_crc32(0, rd_blas_corename(), strlen(rd_blas_corename())), mn, mx;
     rd_dist_minmax_u32(T->d, crc, &mn, &mx);

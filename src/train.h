@@ -51,4 +51,11 @@ void rd_split_free(rd_split *s);
  * sample shape. Returns 0, RD_EXIT_DATA or RD_EXIT_CONFIG. */
 int rd_load_datasets(const rd_config *c, rd_dataset *train, rd_dataset *test, rd_error *e);
 
+/* The [H, W, C] shape of a sample of ds (rows x cols x channels; [1, 1, features] when those
+ * do not multiply to the features). */
+void rd_data_shape(const rd_dataset *ds, int shape[3]);
+
+/* rd_model_create_hwc for samples of ds. */
+int rd_model_create_for(rd_model *m, const rd_config *c, const rd_dataset *ds, int max_rows, rd_error *e);
+
 #endif

@@ -56,7 +56,7 @@ void *__wrap_realloc(void *p, size_t n)
 
 #define MAX_SETS 64
 #define MAX_WINDOWS 101
-#define MAX_GEMMS (3 * RD_MAX_LAYERS)
+#define MAX_GEMMS (6 * RD_MAX_LAYERS)
 
 typedef struct {
     const char *config, *json, *label;
@@ -101,6 +101,7 @@ typedef struct {
     const float *A, *B;
     float *C;
     int lda, ldb, ldc;
+    int reps;            /* calls per step (conv2d chunks); 0 = 1 */
 } gemm_shape;
 
 /* Operands are the model's own buffers, all of which every step recomputes before use
@@ -111,18 +112,38 @@ static int step_gemms(rd_model *m, const float *x, int rows, gemm_shape *g)
     bool dense_before = false;
     for (int i = 0; i < m->n_layers; i++) {
         rd_layer *L = &m->layers[i];
+        if (L->kind == RD_LAYER_CONV2D) {   /* per chunk: im2col patches [n*OH*OW x KK] times K [KK x F] */
+            const int ch = rd_conv_chunk(&L->g, rows), pos = L->g.OH * L->g.OW, KK = L->k_rows, F = L->k_cols;
+            const int full = rows / ch, rest = rows % ch;
+            float *W = m->params + L->w_off;
+            for (int part = 0; part < 2; part++) {
+                const int M = (part ? rest : ch) * pos, reps = part ? 1 : full;
+                if (M == 0) continue;
+                g[n++] = (gemm_shape){"", CblasNoTrans, CblasNoTrans, M, F, KK, L->patches, W, L->dy, KK, F, F, reps};
+                snprintf(g[n - 1].name, sizeof g[0].name, "cfwd%d%s", L->conv_index, part ? "r" : "");
+                g[n++] = (gemm_shape){"", CblasTrans, CblasNoTrans, KK, F, M, L->patches, L->dy, m->grads + L->w_off,
+                                      KK, F, F, reps};
+                snprintf(g[n - 1].name, sizeof g[0].name, "cdK%d%s", L->conv_index, part ? "r" : "");
+                if (dense_before) {
+                    g[n++] = (gemm_shape){"", CblasNoTrans, CblasTrans, M, KK, F, L->dy, W, L->patches, F, F, KK, reps};
+                    snprintf(g[n - 1].name, sizeof g[0].name, "cdP%d%s", L->conv_index, part ? "r" : "");
+                }
+            }
+            dense_before = true;
+            continue;
+        }
         if (L->kind != RD_LAYER_DENSE) continue;
         const float *in = i == 0 ? x : m->layers[i - 1].y;
         float *W = m->params + L->w_off;
         g[n++] = (gemm_shape){"", CblasNoTrans, CblasNoTrans, rows, L->out, L->in, in, W, L->dy,
-                              L->in, L->out, L->out};
+                              L->in, L->out, L->out, 1};
         snprintf(g[n - 1].name, sizeof g[0].name, "fwd%d", L->dense_index);
         g[n++] = (gemm_shape){"", CblasTrans, CblasNoTrans, L->in, L->out, rows, in, L->dy,
-                              m->grads + L->w_off, L->in, L->out, L->out};
+                              m->grads + L->w_off, L->in, L->out, L->out, 1};
         snprintf(g[n - 1].name, sizeof g[0].name, "dW%d", L->dense_index);
         if (dense_before) {
             g[n++] = (gemm_shape){"", CblasNoTrans, CblasTrans, rows, L->in, L->out, L->dy, W,
-                                  m->layers[i - 1].dy, L->out, L->out, L->in};
+                                  m->layers[i - 1].dy, L->out, L->out, L->in, 1};
             snprintf(g[n - 1].name, sizeof g[0].name, "dX%d", L->dense_index);
         }
         dense_before = true;
@@ -130,12 +151,13 @@ static int step_gemms(rd_model *m, const float *x, int rows, gemm_shape *g)
     return n;
 }
 
-static double gemm_flops(const gemm_shape *g) { return 2.0 * g->M * (double)g->N * g->K; }
+static double gemm_flops(const gemm_shape *g) { return 2.0 * g->M * (double)g->N * g->K * (g->reps ? g->reps : 1); }
 
 static void run_gemm(const gemm_shape *g)
 {
-    cblas_sgemm(CblasRowMajor, g->ta, g->tb, g->M, g->N, g->K, 1.0f, g->A, g->lda, g->B, g->ldb,
-                0.0f, g->C, g->ldc);
+    for (int r = 0; r < (g->reps ? g->reps : 1); r++)
+        cblas_sgemm(CblasRowMajor, g->ta, g->tb, g->M, g->N, g->K, 1.0f, g->A, g->lda, g->B, g->ldb,
+                    0.0f, g->C, g->ldc);
 }
 
 /* ---- statistics ---- */
@@ -184,6 +206,9 @@ static double expected_bytes(const rd_model *m, const rd_dataset *tr, const rd_d
         const rd_layer *L = &m->layers[i];
         b += rows * L->out * 2.0 * sizeof(float);
         if (L->kind == RD_LAYER_DROPOUT) b += rows * L->out;
+        if (L->kind == RD_LAYER_MAX_POOL) b += rows * L->out * sizeof(int32_t);
+        if (L->kind == RD_LAYER_CONV2D)   /* the im2col scratch of one chunk */
+            b += rd_conv_chunk(&L->g, m->max_rows) * (double)L->g.OH * L->g.OW * L->k_rows * sizeof(float);
     }
     b += (double)tr->n * (tr->features + 4.0) + (double)te->n * (te->features + 4.0);
     return b;
@@ -251,7 +276,7 @@ static int setup(bench *b, const bench_opts *o, rd_error *e)
     b->lo = (int)((int64_t)r * b->B_g / N);
     b->B_l = (int)((int64_t)(r + 1) * b->B_g / N) - b->lo;
     int B_max = (b->B_g + N - 1) / N;
-    rc = rd_model_create(&b->m, &b->c, (int)b->train.features, b->c.rdrop.passes * B_max, e);
+    rc = rd_model_create_for(&b->m, &b->c, &b->train, b->c.rdrop.passes * B_max, e);
     if (rc) return rc;
     if (b->d.rank == 0) rd_model_init_params(&b->m, b->c.model.init, b->c.run.seed);
     rd_dist_bcast(&b->d, b->m.params, b->m.n_params * sizeof(float), 0);

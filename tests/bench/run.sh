@@ -12,7 +12,8 @@
 #
 # Cases: the default config (784-1024-1024-10, batch 128, R-Drop) at 1 rank and at 2 ranks
 # with overlap on and off; passes 1 (plain dropout) at 1 rank; the GEMM-dominated config
-# (2048-wide hidden layers, batch 256) at 1 rank; PyTorch (tests/bench/torch_ref.py with
+# (2048-wide hidden layers, batch 256) at 1 rank; the benchmark CNN (configs/bench/
+# fashion_cnn_bench.yaml, docs/conv.md) at 1 rank and in PyTorch (channels_last and NCHW); PyTorch (tests/bench/torch_ref.py with
 # /usr/bin/python3, skipped with a notice without python3-torch) with 2 and 1 passes, and
 # once more with OPENBLAS_NUM_THREADS unset (OpenBLAS then starts a thread per core under
 # torch's single thread: not the same thread count, shown for reference only).
@@ -57,7 +58,7 @@ run_rdrop() {   # case ranks [--set ...]
   local name=$1 ranks=$2 over=()
   shift 2
   [ $((ranks * threads)) -le "$cores" ] || over=(--oversubscribe)
-  mpirun -np "$ranks" --bind-to none "${over[@]}" -x OPENBLAS_NUM_THREADS "$bench" "$config" \
+  mpirun -np "$ranks" --bind-to none "${over[@]}" -x OPENBLAS_NUM_THREADS "$bench" "${bench_config:-$config}" \
     --set run.blas_threads="$threads" "$@" --windows "$windows" --label "$name" \
     --json "$details/$name-$round.json" > "$details/$name-$round.txt"
 }
@@ -91,6 +92,9 @@ for round in $(seq 1 "$rounds"); do
   run_rdrop r2_overlap 2 --set dist.overlap=true
   run_rdrop r2_no_overlap 2 --set dist.overlap=false
   run_rdrop gemm 1 "${gemm_sets[@]}"
+  bench_config=configs/bench/fashion_cnn_bench.yaml run_rdrop cnn 1
+  run_torch torch_cnn --model cnn --memory-format channels_last
+  run_torch torch_cnn_nchw --model cnn --memory-format nchw
 done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 

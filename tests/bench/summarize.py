@@ -55,7 +55,7 @@ def main():
     runs = load(details)
     cases = [("r1", "default, 1 rank"), ("r1_passes1", "default, passes 1, 1 rank"),
              ("r2_overlap", "default, 2 ranks, overlap on"), ("r2_no_overlap", "default, 2 ranks, overlap off"),
-             ("gemm", "GEMM-dominated (2048-2048, batch 256), 1 rank")]
+             ("gemm", "GEMM-dominated (2048-2048, batch 256), 1 rank"), ("cnn", "benchmark CNN (docs/conv.md), 1 rank")]
     summary = {"threads_per_rank": threads, "rounds": max((len(v) for v in runs.values()), default=0), "cases": {}}
     print(f"| case | samples/s | CPU share | step ms | masks | forward | backward | exposed comm | optimizer "
           f"| GFLOP/s | sgemm GFLOP/s | achieved/sgemm | peak RSS MB (expected) | mallocs/step |")
@@ -86,7 +86,7 @@ def main():
               f"| {fmt(row['achieved_gflops'], '.1f')} | {fmt(row['sgemm_gflops'], '.1f')} "
               f"| {fmt(row['achieved_over_sgemm'], '.2f')} | {fmt(rss / 2**20, '.1f')} ({fmt(exp / 2**20, '.1f')}, "
               f"x{fmt(row['rss_ratio'], '.2f')}) | {fmt(row['mallocs_per_step'], '.1f')} |")
-    for case in ("torch", "torch_passes1", "torch_blas_unset"):
+    for case in ("torch", "torch_passes1", "torch_blas_unset", "torch_cnn", "torch_cnn_nchw"):
         if case in runs:
             summary["cases"][case] = {"samples_per_s": field(runs, case, "samples_per_s"),
                                       "cpu_share": field(runs, case, "cpu_share"),
@@ -118,6 +118,14 @@ def main():
     if u:
         print(f"| PyTorch with OPENBLAS_NUM_THREADS unset (OpenBLAS threads = cores): samples/s | {fmt(u)} |")
         print(f"| rdrop / that | {fmt(ratio(runs, 'r1', 'torch_blas_unset'), '.2f')}x |")
+    for tc, title in (("torch_cnn", "channels_last"), ("torch_cnn_nchw", "NCHW")):
+        if "cnn" in runs and tc in runs:
+            r_cnn = ratio(runs, "cnn", tc)
+            r_cnn_cpu = ratio(runs, "cnn", tc, "samples_per_cpu_s")
+            summary["ratios"][f"cnn_rdrop_over_{tc}"] = r_cnn
+            summary["ratios"][f"cnn_rdrop_over_{tc}_per_cpu_s"] = r_cnn_cpu
+            print(f"| benchmark CNN: rdrop / PyTorch {title}, samples/s (per CPU-second) "
+                  f"| {fmt(r_cnn, '.2f')}x ({fmt(r_cnn_cpu, '.2f')}x) |")
     print(f"| R-Drop overhead per sample (CPU time passes 2 / passes 1), rdrop | {fmt(rd_over, '.2f')}x |")
     print(f"| R-Drop overhead per sample, PyTorch | {fmt(th_over, '.2f')}x |")
     print(f"| 2 ranks / 1 rank samples/s (overlap on) | {fmt(scaling, '.2f')}x |")

@@ -3,13 +3,17 @@
 
     /usr/bin/python3 tests/bench/torch_ref.py [--threads 1] [--hidden 1024,1024] [--batch 128]
         [--passes 2] [--alpha 1.0] [--idx DIR] [--warmup 10] [--windows 11] [--window-s 0.5]
-        [--json FILE]
+        [--json FILE] [--model mlp|cnn] [--memory-format nchw|channels_last]
 
 Model: dropout 0.2, then per hidden width: Linear + ReLU + dropout 0.5, then Linear(10).
 Step: the batch twice (doubled batch, one forward), loss = mean CE of both passes +
 alpha * mean symmetric KL (0.5*(KL(P||Q)+KL(Q||P))), backward, SGD momentum 0.9 lr 0.05,
 max-norm 3 on the hidden kernels (renorm of each output unit's weights). The batch is
 gathered from uint8 images and scaled by 1/255 inside the timed step, like rdrop.
+--model cnn: the benchmark CNN of docs/conv.md (configs/bench/fashion_cnn_bench.yaml):
+dropout 0.1, conv 32 3x3 same + ReLU, max_pool 2, dropout 0.25, conv 64 3x3 same + ReLU,
+max_pool 2, dropout 0.25, Linear 256 + ReLU, dropout 0.5, Linear 10; max-norm 3 on both conv
+kernels (per output filter) and the hidden Linear; oneDNN convolutions in NCHW or channels_last.
 Data: the Fashion-MNIST IDX files when --idx holds them, else random uint8 of that shape.
 Prints one JSON object; exits 77 with a notice when torch is missing. A peer for
 comparison only: rdrop never depends on it.
@@ -68,6 +72,23 @@ class MLP(torch.nn.Module):
         return self.out(x)
 
 
+class CNN(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(1, 32, 3, padding=1)
+        self.conv2 = torch.nn.Conv2d(32, 64, 3, padding=1)
+        self.fc1 = torch.nn.Linear(64 * 7 * 7, 256)
+        self.out = torch.nn.Linear(256, 10)
+        self.hidden = [self.conv1, self.conv2, self.fc1]   # max-norm 3 on these
+
+    def forward(self, x):
+        x = F.dropout(x, 0.1, self.training)
+        x = F.dropout(F.max_pool2d(F.relu(self.conv1(x)), 2), 0.25, self.training)
+        x = F.dropout(F.max_pool2d(F.relu(self.conv2(x)), 2), 0.25, self.training)
+        x = F.dropout(F.relu(self.fc1(torch.flatten(x, 1))), 0.5, self.training)
+        return self.out(x)
+
+
 def rdrop_loss(logits, y, passes, alpha):
     if passes == 1:
         return F.cross_entropy(logits, y)
@@ -91,6 +112,8 @@ def main():
     ap.add_argument("--windows", type=int, default=11)
     ap.add_argument("--window-s", type=float, default=0.5)
     ap.add_argument("--json", default="")
+    ap.add_argument("--model", default="mlp", choices=("mlp", "cnn"))
+    ap.add_argument("--memory-format", default="nchw", choices=("nchw", "channels_last"))
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -98,7 +121,9 @@ def main():
     torch.manual_seed(0)
     X, Y, source = load_data(args.idx)
     hidden = [int(h) for h in args.hidden.split(",") if h]
-    model = MLP(hidden)
+    cnn = args.model == "cnn"
+    fmt = torch.channels_last if args.memory_format == "channels_last" else torch.contiguous_format
+    model = CNN().to(memory_format=fmt) if cnn else MLP(hidden)
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     B, n = args.batch, X.shape[0]
@@ -110,6 +135,8 @@ def main():
         idx = state["perm"][state["pos"]:state["pos"] + B]
         state["pos"] += B
         x = X[idx].float().div_(255.0)
+        if cnn:
+            x = x.view(-1, 1, 28, 28).contiguous(memory_format=fmt)
         y = Y[idx]
         if args.passes == 2:
             x = torch.cat([x, x])
@@ -137,7 +164,8 @@ def main():
         spc.append(B * steps / cpu)
     with open("/proc/loadavg") as f:
         load = " ".join(f.read().split()[:3])
-    res = {"label": "pytorch", "torch": torch.__version__, "threads": args.threads, "hidden": hidden,
+    res = {"label": "pytorch", "torch": torch.__version__, "threads": args.threads,
+           "model": args.model + ("/" + args.memory_format if cnn else ""), "hidden": [] if cnn else hidden,
            "batch": B, "passes": args.passes, "data": source, "windows": args.windows,
            "steps_per_window": steps, "samples_per_s": round(statistics.median(sps), 1),
            "cpu_share": round(statistics.median(share), 3),

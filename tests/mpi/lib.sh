@@ -61,7 +61,8 @@ wait_for() {
 rank_pids() {
   local p
   for p in $(pgrep -P "$1" || true); do
-    [ "$(cat /proc/$p/comm 2>/dev/null)" = rdrop ] && echo "$p"
+    # a rank re-executed through /proc/self/exe (run.blas_core auto) is named "exe"
+    case "$(cat /proc/$p/comm 2>/dev/null)" in rdrop|exe) echo "$p" ;; esac
     rank_pids "$p"
   done
 }
@@ -87,4 +88,14 @@ if a != b:
     print(f"metrics differ ({len(a)} vs {len(b)} rows)"); sys.exit(1)
 print(f"metrics: {len(a)} rows, deterministic fields identical")
 PYEOF
+}
+
+# A tiny image set (12x12x1 IDX files) in $TMP/img and the CNN config that reads it
+# (configs/tiny_cnn.yaml): CNN=(config + --set data.*=...) for the conv tests.
+make_cnn_data() {
+  $PY "$SRC/tests/tools/make_tiny_idx.py" "$TMP/img" > /dev/null || fail "cannot make the tiny image set"
+  CNN=("$SRC/configs/tiny_cnn.yaml" --set "data.train_images=$TMP/img/train-images-idx3-ubyte.gz"
+       --set "data.train_labels=$TMP/img/train-labels-idx1-ubyte.gz"
+       --set "data.test_images=$TMP/img/test-images-idx3-ubyte.gz"
+       --set "data.test_labels=$TMP/img/test-labels-idx1-ubyte.gz")
 }

@@ -18,11 +18,11 @@ echo "hello" > "$TMP/text.h5"
 expect_error 4 "text\.h5: not an rdrop checkpoint" -- "$RDROP" "${res[@]}" --resume "$TMP/text.h5"
 : > "$TMP/empty.h5"
 expect_error 4 "empty\.h5: not an rdrop checkpoint" -- "$RDROP" inspect "$TMP/empty.h5"
-# a checkpoint from a future rdrop (format version 2 in the user block)
-cp "$run/ckpt-000000010.h5" "$TMP/v2.h5"
-printf '\x02' | dd of="$TMP/v2.h5" bs=1 seek=8 conv=notrunc status=none
-expect_error 4 "v2\.h5: unsupported checkpoint format version 2 \(this rdrop reads version 1\)" -- \
-  "$RDROP" "${res[@]}" --resume "$TMP/v2.h5"
+# a checkpoint from a future rdrop (format version 3 in the user block; 2 = with conv2d layers)
+cp "$run/ckpt-000000010.h5" "$TMP/v3.h5"
+printf '\x03' | dd of="$TMP/v3.h5" bs=1 seek=8 conv=notrunc status=none
+expect_error 4 "v3\.h5: unsupported checkpoint format version 3 \(this rdrop reads versions 1 and 2\)" -- \
+  "$RDROP" "${res[@]}" --resume "$TMP/v3.h5"
 # the run folder itself given as the checkpoint
 expect_error 4 "run: not a regular file" -- "$RDROP" inspect "$run"
 # a foreign file under a checkpoint name: --resume auto skips it and continues from step 10

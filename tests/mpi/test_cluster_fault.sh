@@ -23,7 +23,10 @@ set -e
 procs_in() {
   local p
   for p in $(ip netns pids "rdropc$cl-node$1" 2>/dev/null || true); do
-    [ "$(cat /proc/$p/comm 2>/dev/null)" = "$2" ] && echo "$p"
+    local c
+    c=$(cat /proc/$p/comm 2>/dev/null || true)
+    # a rank re-executed through /proc/self/exe (run.blas_core auto) is named "exe"
+    if [ "$c" = "$2" ] || { [ "$2" = rdrop ] && [ "$c" = exe ]; }; then echo "$p"; fi
   done
   return 0
 }

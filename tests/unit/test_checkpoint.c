@@ -90,7 +90,10 @@ static void build_model(rd_model *m, rd_config *c, int input, const int *units)
         L->in = width;
         if (sp->kind == RD_LAYER_DENSE) {
             L->dense_index = d++;
+            L->conv_index = -1;
             L->out = sp->units;
+            L->k_rows = L->in;      /* the kernel matrix [in x out] */
+            L->k_cols = L->out;
             L->act = sp->activation;
             L->max_norm = sp->max_norm;
             L->w_off = off;
@@ -98,7 +101,7 @@ static void build_model(rd_model *m, rd_config *c, int input, const int *units)
             L->b_off = off;
             off += (size_t)L->out;
         } else {
-            L->dense_index = -1;
+            L->dense_index = L->conv_index = -1;
             L->out = width;
             L->rate = sp->rate;
         }
@@ -652,12 +655,12 @@ static void test_bad_version(void **state)
     write_ok(f, path);
     size_t n;
     unsigned char *b = read_all(path, &n);
-    b[8] = 2;
+    b[8] = 3;   /* 1 = MLP-only, 2 = with conv2d layers (docs/conv.md) */
     write_all(path, b, n);
     rd_error e = {0};
     assert_int_equal(rd_ckpt_verify(path, &e), RD_EXIT_CHECKPOINT);
     char want[512];
-    snprintf(want, sizeof want, "%s: unsupported checkpoint format version 2 (this rdrop reads version 1)", path);
+    snprintf(want, sizeof want, "%s: unsupported checkpoint format version 3 (this rdrop reads versions 1 and 2)", path);
     assert_string_equal(e.msg, want);
     free(b);
 }

@@ -392,8 +392,8 @@ static void test_err_wrong_type(void **state)
     expect_err("model:\n  layers:\n    - dense\n", 3, 7, "model.layers.0: expected a layer like {type: dense, units: 10}");
     expect_err("model:\n  layers:\n    - {type: dense, units: ten}\n", 3, 28, "model.layers.0.units: expected an integer, got 'ten'");
     expect_err("model:\n  layers:\n    - {type: conv, units: 3}\n", 3, 14,
-               "model.layers.0.type: expected a layer type (one of: dense, dropout), got 'conv'");
-    expect_err("model:\n  layers:\n    - {units: 3}\n", 3, 7, "model.layers.0: a layer needs 'type' (dense or dropout)");
+               "model.layers.0.type: expected a layer type (one of: dense, dropout, conv2d, max_pool), got 'conv'");
+    expect_err("model:\n  layers:\n    - {units: 3}\n", 3, 7, "model.layers.0: a layer needs 'type' (dense, dropout, conv2d or max_pool)");
     expect_err("model:\n  layers:\n    - {type: dense}\n", 3, 7, "model.layers.0: a dense layer needs 'units'");
     expect_err("model:\n  layers:\n    - {type: dropout}\n    - {type: dense, units: 1}\n", 3, 7,
                "model.layers.0: a dropout layer needs 'rate'");

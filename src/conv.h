@@ -1,0 +1,62 @@
+/* conv.h - conv2d and max_pool kernels on NHWC rows (docs/conv.md).
+ *
+ * A sample is one row of H*W*C floats, row-major over (h, w, c). conv2d is lowered to
+ * im2col + one GEMM over all rows: the patch matrix [rows*OH*OW x KH*KW*C] times the kernel
+ * matrix [KH*KW*C x F] (Keras layout [KH, KW, C, F] read row-major) gives the NHWC output
+ * [rows x OH*OW*F] directly. Padding is zero; `same` follows TensorFlow (out = ceil(in/s),
+ * pad_total = max((out-1)*s + k - in, 0), the smaller half before).
+ */
+#ifndef RDROP_CONV_H
+#define RDROP_CONV_H
+
+#include <stdint.h>
+
+#include "config.h"
+
+typedef struct {
+    int H, W, C;              /* input sample [H, W, C] */
+    int KH, KW, SH, SW;       /* window and stride */
+    int pad_top, pad_left;    /* zero rows/columns before the input (same padding) */
+    int OH, OW;               /* output positions */
+} rd_conv_geom;
+
+/* The geometry of a window of kh x kw, stride sh x sw over [H, W, C] with `pad`. */
+rd_conv_geom rd_conv_geom_make(int H, int W, int C, int kh, int kw, int sh, int sw, rd_padding pad);
+
+/* Values in one patch row: KH*KW*C. */
+static inline int rd_conv_patch(const rd_conv_geom *g) { return g->KH * g->KW * g->C; }
+
+/* patches [rows*OH*OW x KH*KW*C] <- x [rows x H*W*C] (zeros where the window is off the input). */
+void im2col(const rd_conv_geom *g, const float *x, int rows, float *patches);
+
+/* dx [rows x H*W*C] = the sum of dpatches [rows*OH*OW x KH*KW*C] over the windows (overwrites dx). */
+void col2im(const rd_conv_geom *g, const float *dpatches, int rows, float *dx);
+
+/* The GEMMs run over chunks of samples whose patch matrix stays in cache (~RD_CONV_CHUNK_FLOATS
+ * floats; im2col is recomputed in backward rather than kept: it is cheaper than the memory
+ * traffic of a whole-batch patch matrix). Samples per chunk for this geometry (>= 1, <= rows);
+ * the chunk plan depends on the geometry and rows only. */
+#define RD_CONV_CHUNK_FLOATS (1 << 19)
+int rd_conv_chunk(const rd_conv_geom *g, int rows);
+
+/* z [rows x OH*OW*F] = im2col(x) K + b; K [KH*KW*C x F], b [F]; scratch holds the patches of
+ * rd_conv_chunk(g, rows) samples. */
+void conv2d_forward(const rd_conv_geom *g, int F, const float *x, const float *K, const float *b,
+                    int rows, float *scratch, float *z);
+
+/* dK [KH*KW*C x F] = im2col(x)^T dz, chunk by chunk (accumulated in chunk order); dz [rows x OH*OW*F]. */
+void conv2d_backward_kernel(const rd_conv_geom *g, int F, const float *x, const float *dz,
+                            int rows, float *scratch, float *dK);
+
+/* dx [rows x H*W*C] = col2im(dz K^T), chunk by chunk through scratch. */
+void conv2d_backward_input(const rd_conv_geom *g, int F, const float *dz, const float *K, int rows,
+                           float *scratch, float *dx);
+
+/* y [rows x OH*OW*C] = window maxima of x [rows x H*W*C]; argmax [rows x OH*OW*C] = the input
+ * offset (within the sample) of each maximum, the first in row-major window order on a tie. */
+void maxpool_forward(const rd_conv_geom *g, const float *x, int rows, float *y, int32_t *argmax);
+
+/* dx [rows x H*W*C] = dy routed to each window's maximum; overlapping windows add. */
+void maxpool_backward(const rd_conv_geom *g, const float *dy, const int32_t *argmax, int rows, float *dx);
+
+#endif

@@ -1,0 +1,195 @@
+/* test_conv_gradcheck.c - conv2d and max_pool gradients against finite differences.
+ *
+ * Method as test_gradcheck.c: parameters and inputs are multiples of 2^-10, h = 2^-7 (exact
+ * in float), the R-Drop loss (alpha 1, mean) is computed in double from the float logits of
+ * rd_model_forward, 5-point stencil (f(-2h) - 8f(-h) + 8f(h) - f(2h)) / 12h. Every parameter
+ * of every network is checked: |an - num| <= 1e-4 + 1e-3*|num| (the MLP whole-model
+ * tolerance). Conv layers use tanh (smooth); max_pool has a kink where a window's maximum
+ * changes: where the stencil changes any pool argmax, h is halved (down to 2^-9); a parameter
+ * still at a kink is skipped (counted; at most one in six may be). Two conv layers in each network make the second one's dx (dpatches +
+ * col2im) part of the first one's kernel gradient; dropout masks are random on both passes.
+ * Geometries: same and valid padding, stride 1 and 2 (asymmetric same padding), non-square
+ * kernels and inputs, 1x1 kernels, overlapping and floor-dropping pool windows.
+ */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loss.h"
+#include "model.h"
+
+static uint64_t g_lcg;
+
+static double urand(void)
+{
+    g_lcg = g_lcg * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(g_lcg >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static float qrand(double lo, double hi)
+{
+    return (float)(round((lo + (hi - lo) * urand()) * 1024.0) / 1024.0);
+}
+
+enum { B = 3, ROWS = 2 * B, NOUT = 3 };
+
+static rd_layer_spec conv(int f, int kh, int kw, int sh, int sw, rd_padding pad)
+{
+    return (rd_layer_spec){.kind = RD_LAYER_CONV2D, .filters = f, .size = {kh, kw}, .stride = {sh, sw},
+                           .padding = pad, .activation = RD_ACT_TANH};
+}
+
+static rd_layer_spec pool(int kh, int kw, int sh, int sw)
+{
+    return (rd_layer_spec){.kind = RD_LAYER_MAX_POOL, .size = {kh, kw}, .stride = {sh, sw}};
+}
+
+static rd_layer_spec drop(double p) { return (rd_layer_spec){.kind = RD_LAYER_DROPOUT, .rate = p}; }
+
+typedef struct {
+    rd_config c;
+    rd_model m;
+    float *x;
+    int32_t y[B];
+    float *dl;
+    uint8_t *code;    /* pool argmax pattern at the base point */
+    size_t ncode;
+} problem;
+
+static double loss_at(problem *P)
+{
+    const float *lg = rd_model_forward(&P->m, P->x, ROWS, true);
+    rd_loss_sums s;
+    rd_rdrop_loss(lg, B, NOUT, 2, P->y, 1.0, 1.0 / B, P->dl, &s);
+    return s.loss / B;
+}
+
+/* Every max_pool argmax, concatenated (after a forward). */
+static size_t argmax_code(const problem *P, int32_t *out)
+{
+    size_t n = 0;
+    for (int i = 0; i < P->m.n_layers; i++) {
+        const rd_layer *L = &P->m.layers[i];
+        if (L->kind != RD_LAYER_MAX_POOL) continue;
+        if (out) memcpy(out + n, L->argmax, (size_t)ROWS * L->out * sizeof(int32_t));
+        n += (size_t)ROWS * L->out;
+    }
+    return n;
+}
+
+static void check_net(const char *name, int H, int W, int C, const rd_layer_spec *layers, int n, uint64_t seed)
+{
+    problem P;
+    memset(&P, 0, sizeof P);
+    rd_config_defaults(&P.c);
+    P.c.model.n_layers = n;
+    memcpy(P.c.model.layers, layers, (size_t)n * sizeof *layers);
+    rd_error e = {0};
+    int rc = rd_model_create_hwc(&P.m, &P.c, H, W, C, ROWS, &e);
+    if (rc) fail_msg("%s: %s", name, e.msg);
+    rd_model *m = &P.m;
+    g_lcg = seed;
+    for (size_t i = 0; i < m->n_params; i++) m->params[i] = qrand(-0.5, 0.5);
+    P.x = malloc((size_t)ROWS * m->input_dim * sizeof(float));
+    for (int i = 0; i < B * m->input_dim; i++) P.x[i] = qrand(0.0, 1.0);
+    memcpy(P.x + (size_t)B * m->input_dim, P.x, (size_t)B * m->input_dim * sizeof(float));
+    for (int i = 0; i < B; i++) P.y[i] = (int32_t)(urand() * NOUT);
+    for (int i = 0; i < m->n_layers; i++) {
+        rd_layer *L = &m->layers[i];
+        if (L->kind == RD_LAYER_DROPOUT)
+            for (int k = 0; k < ROWS * L->out; k++) L->mask[k] = urand() >= L->rate;
+    }
+    P.dl = malloc((size_t)ROWS * NOUT * sizeof(float));
+    loss_at(&P);
+    size_t nc = argmax_code(&P, NULL);
+    int32_t *base = malloc((nc + 1) * sizeof(int32_t)), *now = malloc((nc + 1) * sizeof(int32_t));
+    argmax_code(&P, base);
+    rd_model_backward(m, P.x, P.dl, ROWS);
+    float *an = malloc(m->n_params * sizeof(float));
+    memcpy(an, m->grads, m->n_params * sizeof(float));
+
+    int checked = 0, skipped = 0;
+    double worst = 0.0;
+    for (size_t i = 0; i < m->n_params; i++) {
+        const float w0 = m->params[i];
+        double f[4];
+        float h = 1.0f / 128.0f;
+        bool kink = true;
+        for (int tries = 0; tries < 3 && kink; tries++, h /= 2) {   /* 2^-7, then 2^-8, 2^-9 */
+            const float steps[4] = {-2 * h, -h, h, 2 * h};
+            kink = false;
+            for (int k = 0; k < 4; k++) {
+                m->params[i] = w0 + steps[k];
+                f[k] = loss_at(&P);
+                argmax_code(&P, now);
+                kink |= memcmp(now, base, nc * sizeof(int32_t)) != 0;
+            }
+        }
+        h *= 2;   /* the step of the last try */
+        m->params[i] = w0;
+        if (kink) {
+            skipped++;
+            continue;
+        }
+        double num = (f[0] - 8.0 * f[1] + 8.0 * f[2] - f[3]) / (12.0 * h);
+        double tol = 1e-4 + 1e-3 * fabs(num), err = fabs(an[i] - num);
+        if (err / tol > worst) worst = err / tol;
+        if (!(err <= tol)) fail_msg("%s: parameter %zu: analytic %.8g, numeric %.8g (|diff| %.3g > %.3g)", name, i,
+                                    an[i], num, err, tol);
+        checked++;
+    }
+    printf("%-44s %5d parameters checked, %3d skipped at a pool kink, worst |diff|/tol %.3f\n", name, checked,
+           skipped, worst);
+    assert_true(skipped * 5 <= checked);
+    free(an), free(base), free(now), free(P.x), free(P.dl);
+    rd_model_free(m);
+}
+
+static void test_same_stride1_pool_valid(void **state)
+{
+    (void)state;
+    rd_layer_spec L[] = {drop(0.2), conv(3, 3, 3, 1, 1, RD_PAD_SAME), pool(2, 2, 2, 2), drop(0.3),
+                         conv(4, 2, 3, 1, 1, RD_PAD_VALID),
+                         {.kind = RD_LAYER_DENSE, .units = NOUT, .activation = RD_ACT_LINEAR}};
+    check_net("7x6x2: same 3x3 s1, pool 2 (floor), valid 2x3", 7, 6, 2, L, 6, 11);
+}
+
+static void test_same_stride2_asymmetric(void **state)
+{
+    (void)state;
+    rd_layer_spec L[] = {conv(3, 3, 3, 2, 2, RD_PAD_SAME), conv(2, 1, 1, 1, 1, RD_PAD_VALID), drop(0.25),
+                         conv(3, 2, 2, 2, 1, RD_PAD_SAME),
+                         {.kind = RD_LAYER_DENSE, .units = 4, .activation = RD_ACT_TANH}, drop(0.5),
+                         {.kind = RD_LAYER_DENSE, .units = NOUT, .activation = RD_ACT_LINEAR}};
+    check_net("8x7x1: same 3x3 s2, 1x1, same 2x2 s(2,1), dense", 8, 7, 1, L, 7, 12);
+}
+
+static void test_valid_stride2_overlapping_pool(void **state)
+{
+    (void)state;
+    rd_layer_spec L[] = {conv(4, 3, 2, 2, 2, RD_PAD_VALID), pool(3, 3, 2, 2), conv(3, 2, 1, 1, 1, RD_PAD_SAME),
+                         {.kind = RD_LAYER_DENSE, .units = NOUT, .activation = RD_ACT_LINEAR}};
+    check_net("11x10x2: valid 3x2 s2, pool 3 s2 (overlap), same 2x1", 11, 10, 2, L, 4, 13);
+}
+
+static void test_pool_stride1(void **state)
+{
+    (void)state;
+    rd_layer_spec L[] = {conv(2, 2, 2, 1, 1, RD_PAD_SAME), pool(2, 2, 1, 1), drop(0.2), conv(2, 3, 3, 1, 1, RD_PAD_SAME),
+                         pool(2, 3, 2, 3), {.kind = RD_LAYER_DENSE, .units = NOUT, .activation = RD_ACT_LINEAR}};
+    check_net("5x7x3: same 2x2, pool 2 s1, same 3x3, pool 2x3 s(2,3)", 5, 7, 3, L, 6, 14);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_stride1_pool_valid),
+        cmocka_unit_test(test_same_stride2_asymmetric),
+        cmocka_unit_test(test_valid_stride2_overlapping_pool),
+        cmocka_unit_test(test_pool_stride1),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
