@@ -35,7 +35,8 @@ static const char *const sched_names[] = {"constant", "inverse_time", "step", "e
                                           "cosine", NULL};
 static const char *const reduction_names[] = {"mean", "sum", NULL};
 static const char *const stream_names[] = {"rank", "sample", NULL};
-static const char *const format_names[] = {"idx", "synthetic", NULL};
+static const char *const format_names[] = {"idx", "synthetic", "hdf5", NULL};
+static const char *const load_names[] = {"memory", "stream", NULL};
 static const char *const scale_names[] = {"none", "linear", NULL};
 static const char *const layer_type_names[] = {"dense", "dropout", "conv2d", "max_pool", NULL};
 static const char *const padding_names[] = {"valid", "same", NULL};
@@ -126,6 +127,12 @@ static const rd_key rd_keys[] = {
     {KEY("data.train_labels", K_PATH, data.train_labels)},
     {KEY("data.test_images", K_PATH, data.test_images)},
     {KEY("data.test_labels", K_PATH, data.test_labels)},
+    {KEY("data.train_file", K_PATH, data.train_file)},
+    {KEY("data.test_file", K_PATH, data.test_file)},
+    {KEY("data.images", K_PATH, data.images)},
+    {KEY("data.labels", K_PATH, data.labels)},
+    {KEY("data.classes", K_LONG, data.classes), IN(0, 1 << 24)},
+    {KEY("data.load", K_ENUM, data.load), .names = load_names},
     {KEY("data.batch_size", K_LONG, data.batch_size), GE(1)},   /* and <= RD_MAX_BATCH */
     {KEY("data.shuffle", K_BOOL, data.shuffle)},
     {KEY("data.drop_last", K_BOOL, data.drop_last)},
@@ -280,6 +287,8 @@ void rd_config_defaults(rd_config *c)
     c->data.batch_size = 128;
     c->data.shuffle = true;
     c->data.drop_last = true;
+    copy_str(c->data.images, RD_PATH_MAX, "/X");
+    copy_str(c->data.labels, RD_PATH_MAX, "/y");
     c->data.synthetic.train = 2048;
     c->data.synthetic.test = 512;
     c->data.synthetic.features = 32;
@@ -1346,6 +1355,12 @@ static int validate_data(rd_ctx *x, const rd_config *c)
             if (!vals[i][0])
                 return fail_key(x, keys[i], "data.format", "required when data.format is idx");
     }
+    if (c->data.format == RD_DATA_HDF5) {
+        if (!c->data.train_file[0]) return fail_key(x, "data.train_file", "data.format", "required when data.format is hdf5");
+        if (!c->data.test_file[0]) return fail_key(x, "data.test_file", "data.format", "required when data.format is hdf5");
+        if (!c->data.images[0]) return fail_key(x, "data.images", NULL, "must name a dataset, e.g. /X");
+        if (!c->data.labels[0]) return fail_key(x, "data.labels", NULL, "must name a dataset, e.g. /y");
+    }
     if (c->data.format == RD_DATA_SYNTHETIC && c->data.validation >= c->data.synthetic.train)
         return fail_key(x, "data.validation", NULL, "must be less than data.synthetic.train (%ld), got %ld",
                         c->data.synthetic.train, c->data.validation);
@@ -1431,6 +1446,7 @@ static int resolve_paths(rd_ctx *x, rd_config *c)
     struct { const char *key; char *p; } paths[] = {
         {"data.train_images", c->data.train_images}, {"data.train_labels", c->data.train_labels},
         {"data.test_images", c->data.test_images}, {"data.test_labels", c->data.test_labels},
+        {"data.train_file", c->data.train_file}, {"data.test_file", c->data.test_file},
         {"run.out", c->run.out},
     };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {

@@ -31,7 +31,8 @@ typedef enum {
 
 typedef enum { RD_REDUCE_MEAN = 0, RD_REDUCE_SUM } rd_reduction;
 typedef enum { RD_STREAM_RANK = 0, RD_STREAM_SAMPLE } rd_stream_mode;
-typedef enum { RD_DATA_IDX = 0, RD_DATA_SYNTHETIC } rd_data_format;
+typedef enum { RD_DATA_IDX = 0, RD_DATA_SYNTHETIC, RD_DATA_HDF5 } rd_data_format;
+typedef enum { RD_LOAD_MEMORY = 0, RD_LOAD_STREAM } rd_data_load;
 /* dist.overlap: false | true | auto (measured after warm-up, docs/scale.md) */
 typedef enum { RD_OVERLAP_OFF = 0, RD_OVERLAP_ON = 1, RD_OVERLAP_AUTO = 2 } rd_overlap_mode;
 
@@ -78,7 +79,13 @@ typedef struct {
         long base_batch;                   /* 128 */
     } schedule;
     struct {
-        rd_data_format format;             /* idx | synthetic */
+        rd_data_format format;             /* idx | synthetic | hdf5 */
+        char train_file[RD_PATH_MAX];      /* hdf5: absolute after resolution (may equal test_file) */
+        char test_file[RD_PATH_MAX];
+        char images[RD_PATH_MAX];          /* hdf5: dataset of X, default /X */
+        char labels[RD_PATH_MAX];          /* hdf5: dataset of y, default /y */
+        long classes;                      /* hdf5: 0 = max label + 1 over train and test */
+        rd_data_load load;                 /* hdf5: memory | stream */
         char train_images[RD_PATH_MAX];    /* absolute after resolution */
         char train_labels[RD_PATH_MAX];
         char test_images[RD_PATH_MAX];
