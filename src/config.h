@@ -1,6 +1,6 @@
 /* config.h - the run configuration: YAML -> struct, defaults, validation, --set overrides.
  *
- * Every key of DESIGN.md's canonical config has a field here and a documented default
+ * Every config key has a field here and a documented default
  * (README "Config reference"). Unknown keys, wrong types and out-of-range values are
  * errors "FILE:LINE:COL: key.path: what is wrong" (1-based line/column), exit code 2.
  */

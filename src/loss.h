@@ -1,4 +1,4 @@
-/* loss.h - R-Drop loss: CE averaged over both passes + alpha * symmetric KL (DESIGN.md). */
+/* loss.h - R-Drop loss: CE averaged over both passes + alpha * symmetric KL (docs/ARCHITECTURE.md "Formulas"). */
 #ifndef RDROP_LOSS_H
 #define RDROP_LOSS_H
 

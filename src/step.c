@@ -1,4 +1,4 @@
-/* step.c - one training step on this rank: the sequence of DESIGN "One training step". */
+/* step.c - one training step on this rank: the sequence of docs/ARCHITECTURE.md "One training step". */
 #include "step.h"
 
 #include <math.h>

@@ -1,4 +1,4 @@
-/* step.h - one training step on this rank (DESIGN "One training step"), shared by the
+/* step.h - one training step on this rank (docs/ARCHITECTURE.md "One training step"), shared by the
  * trainer's loop (train.c) and the benchmark (tests/bench), with a per-phase clock.
  *
  * The step owns the doubled-batch input, the logit gradients and the bucketed allreduce;
@@ -57,7 +57,7 @@ typedef struct {
 void rd_step_create(rd_step *S, rd_model *m, const rd_config *c, const rd_dist *d, int B_max);
 void rd_step_free(rd_step *S);
 
-/* The gradient buckets (DESIGN step 5) over grads + control block: edges descending from
+/* The gradient buckets (docs/ARCHITECTURE.md "One training step", step 5) over grads + control block: edges descending from
  * the buffer's length to 0 (see rd_allreduce_create); returns the number of buckets. Above
  * the first parameterised (dense or conv2d) layer: near-equal buckets of at most bucket_mb; its
  * kernel and bias (nothing in backward follows it) at least two, so its upper rows are

@@ -1,4 +1,4 @@
-/* train.c - the training loop (DESIGN "One training step"), evaluation, run folder. */
+/* train.c - the training loop (docs/ARCHITECTURE.md "One training step"), evaluation, run folder. */
 #include "train.h"
 
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* test_gradcheck.c - analytic gradients against finite differences (DESIGN.md "Tests").
+/* test_gradcheck.c - analytic gradients against finite differences (docs/ARCHITECTURE.md "Formulas").
  *
  * Method: the model is float, so the finite differences are taken on the loss computed in
  * double (rd_rdrop_loss) from the float logits of rd_model_forward. Every parameter, input and
@@ -86,11 +86,11 @@ static void test_act_grad_pointwise(void **state)
         }
     }
     assert_int_equal(checked, RD_ACT_COUNT * 15);
-    /* relu's derivative at 0 is 0 (DESIGN) */
+    /* relu's derivative at 0 is 0 (docs/ARCHITECTURE.md "Formulas") */
     assert_true(rd_act_grad(RD_ACT_RELU, 0.0f, 0.0f) == 0.0f);
 }
 
-/* rd_act itself against closed forms in double (DESIGN appendix definitions). */
+/* rd_act itself against closed forms in double (README "Config reference": activations). */
 static void test_act_values(void **state)
 {
     const double e = exp(1.0);
@@ -116,7 +116,7 @@ enum { LB = 3, LK = 5 };
 
 enum { LMAXP = 4 };   /* most passes checked */
 
-/* Per-sample loss straight from the DESIGN formulas, in double (independent of loss.c):
+/* Per-sample loss straight from the formulas of docs/ARCHITECTURE.md, in double (independent of loss.c):
  * CE averaged over the passes, KL the mean over the pairs of 0.5 sum_k (P-Q)(log P - log Q). */
 static void loss_formula(const float *lg, int B, int K, int passes, const int32_t *y, double alpha,
                          double *ce_sum, double *kl_sum)
