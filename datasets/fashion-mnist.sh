@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # fashion-mnist.sh - obtain and verify Fashion-MNIST, link it where the configs expect it.
 #
-# Usage: datasets/fashion-mnist.sh [DEST]
+# Usage: datasets/fashion-mnist.sh [--hdf5] [DEST]
 #   DEST defaults to datasets/fashion-mnist next to this script.
+#   --hdf5 also writes DEST/fashion-mnist.h5 with `rdrop convert` (groups /train and /test;
+#   the rdrop binary from $RDROP or build/rdrop); use it with data.format: hdf5.
 #
 # The files come from Debian's dataset-fashion-mnist package (installed with apt-get
 # when missing). The SHA-256 of each file's DECOMPRESSED contents is checked against the
@@ -32,7 +34,7 @@ die() { # CODE MESSAGE
 }
 
 usage() {
-    sed -n '4,5p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '4,7p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 missing() { # DIR: prints the files DIR lacks
@@ -95,14 +97,19 @@ link_files() { # SRC DEST
 }
 
 main() {
+    local hdf5=0
+    if [[ ${1:-} == --hdf5 ]]; then
+        hdf5=1
+        shift
+    fi
     case ${1:-} in
     -h | --help)
         usage
         exit 0
         ;;
-    -*) die 2 "unknown option '$1' (usage: $PROG [DEST])" ;;
+    -*) die 2 "unknown option '$1' (usage: $PROG [--hdf5] [DEST])" ;;
     esac
-    (($# <= 1)) || die 2 "too many arguments (usage: $PROG [DEST])"
+    (($# <= 1)) || die 2 "too many arguments (usage: $PROG [--hdf5] [DEST])"
 
     local here dest src
     here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
@@ -140,6 +147,14 @@ main() {
     for f in "${FILES[@]}"; do
         echo "  $dest/$f.gz"
     done
+    if ((hdf5)); then
+        local rdrop=${RDROP:-$here/../build/rdrop} h5=$dest/fashion-mnist.h5
+        [[ -x $rdrop ]] || die 2 "--hdf5: $rdrop not found: build rdrop first (bash launch/build.sh) or set RDROP"
+        "$rdrop" convert --train-images "$dest/train-images-idx3-ubyte.gz" --train-labels "$dest/train-labels-idx1-ubyte.gz" \
+            --test-images "$dest/t10k-images-idx3-ubyte.gz" --test-labels "$dest/t10k-labels-idx1-ubyte.gz" \
+            --out "$h5" >/dev/null || exit $?
+        echo "fashion-mnist: wrote $h5 (data.format: hdf5, data.train_file and data.test_file: this file)"
+    fi
 }
 
 main "$@"

@@ -4,7 +4,8 @@
 usage: launch/plot.sh [-o OUT.png] [--title TEXT] RUN_DIR [RUN_DIR...]
 
 One figure, four panels, every run in each: cross-entropy and KL (training), accuracy
-(train / validation / test), learning rate, all against epochs. A run is labelled by its
+(train / validation / test), learning rate, and the probe KL between two dropout passes
+(measured at each evaluation, docs/rdrop-strength.md), all against epochs. A run is labelled by its
 folder name.
 """
 import json
@@ -52,7 +53,7 @@ def main(argv):
     if not shutil.which("gnuplot"):
         print("plot: gnuplot not found: apt-get install gnuplot-nox", file=sys.stderr); return 1
     tmp = tempfile.mkdtemp(prefix="rdrop-plot-")
-    panels = {"loss": [], "acc": [], "lr": []}
+    panels = {"loss": [], "acc": [], "lr": [], "probe": []}
     xlabel = "epoch"
     for k, run in enumerate(runs):
         try:
@@ -70,16 +71,19 @@ def main(argv):
         for split in ("val", "test"):
             ser[("acc", split)] = [(x(r["step"]), r["acc"]) for r in rows
                                    if r["kind"] == "eval" and r.get("split") == split]
+        ser[("probe", "probe")] = [(x(r["step"]), r["probe_kl"]) for r in rows
+                                   if r["kind"] == "eval" and "probe_kl" in r]
         for (panel, what), pts in ser.items():
             if pts:
                 f = write_series(tmp, f"{k}-{panel}-{what}.dat", pts)
                 panels[panel].append((f, f"{label} {what}", k, what))
-    dash = {"CE": 1, "KL": 2, "train": 3, "val": 2, "test": 1, "lr": 1}
+    dash = {"CE": 1, "KL": 2, "train": 3, "val": 2, "test": 1, "lr": 1, "probe": 1}
     script = [f"set terminal pngcairo size 1400,1000 font ',10'", f"set output '{out}'",
               "set multiplot layout 2,2 title '" + title.replace("'", "") + "'", "set grid",
               f"set xlabel '{xlabel}'", "set key outside right top"]
     for panel, ylabel, logy in (("loss", "training loss terms (per sample)", True),
-                                ("acc", "accuracy", False), ("lr", "learning rate", False)):
+                                ("acc", "accuracy", False), ("lr", "learning rate", False),
+                                ("probe", "probe KL between two dropout passes", False)):
         script.append(f"set ylabel '{ylabel}'")
         script.append("set logscale y" if logy else "unset logscale y")
         items = [f"'{f}' using 1:2 with lines lw 2 lc {k + 1} dt {dash[w]} title '{t}'"

@@ -1,4 +1,4 @@
-/* checkpoint.c - HDF5 checkpoints (DESIGN.md appendix "Checkpoint schema and run folder")
+/* checkpoint.c - HDF5 checkpoints (docs/ARCHITECTURE.md "Checkpoint schema", "Run folder")
  * behind a CRC-checked 512-byte user block that is verified in plain C before any HDF5 call.
  */
 #include "checkpoint.h"

@@ -1,4 +1,4 @@
-/* checkpoint.h - the one place that knows the HDF5 checkpoint schema (DESIGN.md appendix).
+/* checkpoint.h - the one place that knows the HDF5 checkpoint schema (docs/ARCHITECTURE.md "Checkpoint schema").
  *
  * File = 512-byte user block ("RDROPCK1", format version, file length, CRC-32 of
  * [512, EOF)) + HDF5 (libver V18..V110, Fletcher32-chunked datasets). Every reader checks

@@ -1,7 +1,7 @@
 /* common.h - error reporting shared by every module.
  *
  * Library functions never print and never exit: they fill an rd_error and return
- * its exit code (0 = ok; codes from DESIGN.md: 1 internal/MPI, 2 usage/config,
+ * its exit code (0 = ok; codes of docs/ARCHITECTURE.md "Errors and exit codes": 1 internal/MPI, 2 usage/config,
  * 3 data, 4 checkpoint, 5 write failure, 6 non-finite, 75 stopped).
  * The message has the form "FILE[:LINE:COL]: what is wrong" (main adds "rdrop: ").
  */
@@ -13,6 +13,9 @@
 #include <stdbool.h>
 
 #define RDROP_VERSION "0.1.0"
+
+/* The most dropout passes (rdrop.passes) the loss handles. */
+#define RD_MAX_PASSES 16
 
 enum {
     RD_OK = 0,

@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,7 +35,8 @@ static const char *const sched_names[] = {"constant", "inverse_time", "step", "e
                                           "cosine", NULL};
 static const char *const reduction_names[] = {"mean", "sum", NULL};
 static const char *const stream_names[] = {"rank", "sample", NULL};
-static const char *const format_names[] = {"idx", "synthetic", NULL};
+static const char *const format_names[] = {"idx", "synthetic", "hdf5", NULL};
+static const char *const load_names[] = {"memory", "stream", NULL};
 static const char *const scale_names[] = {"none", "linear", NULL};
 static const char *const layer_type_names[] = {"dense", "dropout", "conv2d", "max_pool", NULL};
 static const char *const padding_names[] = {"valid", "same", NULL};
@@ -99,9 +101,11 @@ static const rd_key rd_keys[] = {
     {KEY("model.init", K_ENUM, model.init), .names = init_names},
     {.path = "model.layers", .kind = K_LAYERS},
     SECTION("rdrop"),
-    {KEY("rdrop.passes", K_INT, rdrop.passes), IN(1, 2)},
+    {KEY("rdrop.passes", K_INT, rdrop.passes), IN(1, RD_MAX_PASSES)},
     {KEY("rdrop.alpha", K_DOUBLE, rdrop.alpha), GE(0)},
     {KEY("rdrop.reduction", K_ENUM, rdrop.reduction), .names = reduction_names},
+    {KEY("rdrop.kl_reduction", K_ENUM, rdrop.kl_reduction), .names = reduction_names},
+    {KEY("rdrop.alpha_rampup_epochs", K_DOUBLE, rdrop.alpha_rampup_epochs), GE(0)},
     SECTION("optimizer"),
     {KEY("optimizer.lr", K_DOUBLE, optimizer.lr), GT(0)},
     {KEY("optimizer.momentum", K_DOUBLE, optimizer.momentum), IN_OPEN(0, 1)},
@@ -123,6 +127,12 @@ static const rd_key rd_keys[] = {
     {KEY("data.train_labels", K_PATH, data.train_labels)},
     {KEY("data.test_images", K_PATH, data.test_images)},
     {KEY("data.test_labels", K_PATH, data.test_labels)},
+    {KEY("data.train_file", K_PATH, data.train_file)},
+    {KEY("data.test_file", K_PATH, data.test_file)},
+    {KEY("data.images", K_PATH, data.images)},
+    {KEY("data.labels", K_PATH, data.labels)},
+    {KEY("data.classes", K_LONG, data.classes), IN(0, 1 << 24)},
+    {KEY("data.load", K_ENUM, data.load), .names = load_names},
     {KEY("data.batch_size", K_LONG, data.batch_size), GE(1)},   /* and <= RD_MAX_BATCH */
     {KEY("data.shuffle", K_BOOL, data.shuffle)},
     {KEY("data.drop_last", K_BOOL, data.drop_last)},
@@ -260,6 +270,8 @@ void rd_config_defaults(rd_config *c)
     c->rdrop.passes = 2;
     c->rdrop.alpha = 1.0;
     c->rdrop.reduction = RD_REDUCE_MEAN;
+    c->rdrop.kl_reduction = RD_REDUCE_MEAN;
+    c->rdrop.alpha_rampup_epochs = 0.0;
 
     c->optimizer.lr = 0.05;
     c->optimizer.momentum = 0.9;
@@ -275,6 +287,8 @@ void rd_config_defaults(rd_config *c)
     c->data.batch_size = 128;
     c->data.shuffle = true;
     c->data.drop_last = true;
+    copy_str(c->data.images, RD_PATH_MAX, "/X");
+    copy_str(c->data.labels, RD_PATH_MAX, "/y");
     c->data.synthetic.train = 2048;
     c->data.synthetic.test = 512;
     c->data.synthetic.features = 32;
@@ -1276,6 +1290,9 @@ static int validate_sizes(rd_ctx *x, const rd_config *c)
     if (c->data.batch_size > RD_MAX_BATCH)
         return fail_key(x, "data.batch_size", NULL, "must be at most %ld (2^28), got %ld", RD_MAX_BATCH,
                         c->data.batch_size);
+    if ((int64_t)c->rdrop.passes * c->data.batch_size > INT32_MAX)
+        return fail_key(x, "rdrop.passes", NULL, "%d passes of data.batch_size %ld are %lld rows, more than "
+                        "2^31-1", c->rdrop.passes, c->data.batch_size, (long long)c->rdrop.passes * c->data.batch_size);
     uint64_t input = c->data.format == RD_DATA_SYNTHETIC ? (uint64_t)c->data.synthetic.features : 0, count = 0;
     int i = params_over_limit(c, input, &count);
     if (i >= 0) {
@@ -1337,6 +1354,12 @@ static int validate_data(rd_ctx *x, const rd_config *c)
         for (int i = 0; i < 4; i++)
             if (!vals[i][0])
                 return fail_key(x, keys[i], "data.format", "required when data.format is idx");
+    }
+    if (c->data.format == RD_DATA_HDF5) {
+        if (!c->data.train_file[0]) return fail_key(x, "data.train_file", "data.format", "required when data.format is hdf5");
+        if (!c->data.test_file[0]) return fail_key(x, "data.test_file", "data.format", "required when data.format is hdf5");
+        if (!c->data.images[0]) return fail_key(x, "data.images", NULL, "must name a dataset, e.g. /X");
+        if (!c->data.labels[0]) return fail_key(x, "data.labels", NULL, "must name a dataset, e.g. /y");
     }
     if (c->data.format == RD_DATA_SYNTHETIC && c->data.validation >= c->data.synthetic.train)
         return fail_key(x, "data.validation", NULL, "must be less than data.synthetic.train (%ld), got %ld",
@@ -1423,6 +1446,7 @@ static int resolve_paths(rd_ctx *x, rd_config *c)
     struct { const char *key; char *p; } paths[] = {
         {"data.train_images", c->data.train_images}, {"data.train_labels", c->data.train_labels},
         {"data.test_images", c->data.test_images}, {"data.test_labels", c->data.test_labels},
+        {"data.train_file", c->data.train_file}, {"data.test_file", c->data.test_file},
         {"run.out", c->run.out},
     };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {

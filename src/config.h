@@ -1,6 +1,6 @@
 /* config.h - the run configuration: YAML -> struct, defaults, validation, --set overrides.
  *
- * Every key of DESIGN.md's canonical config has a field here and a documented default
+ * Every config key has a field here and a documented default
  * (README "Config reference"). Unknown keys, wrong types and out-of-range values are
  * errors "FILE:LINE:COL: key.path: what is wrong" (1-based line/column), exit code 2.
  */
@@ -31,7 +31,8 @@ typedef enum {
 
 typedef enum { RD_REDUCE_MEAN = 0, RD_REDUCE_SUM } rd_reduction;
 typedef enum { RD_STREAM_RANK = 0, RD_STREAM_SAMPLE } rd_stream_mode;
-typedef enum { RD_DATA_IDX = 0, RD_DATA_SYNTHETIC } rd_data_format;
+typedef enum { RD_DATA_IDX = 0, RD_DATA_SYNTHETIC, RD_DATA_HDF5 } rd_data_format;
+typedef enum { RD_LOAD_MEMORY = 0, RD_LOAD_STREAM } rd_data_load;
 /* dist.overlap: false | true | auto (measured after warm-up, docs/scale.md) */
 typedef enum { RD_OVERLAP_OFF = 0, RD_OVERLAP_ON = 1, RD_OVERLAP_AUTO = 2 } rd_overlap_mode;
 
@@ -54,9 +55,11 @@ typedef struct {
         rd_layer_spec layers[RD_MAX_LAYERS];
     } model;
     struct {
-        int passes;                        /* 1 | 2, default 2 */
+        int passes;                        /* 1 .. RD_MAX_PASSES, default 2 */
         double alpha;                      /* >= 0, default 1.0 */
         rd_reduction reduction;            /* mean */
+        rd_reduction kl_reduction;         /* mean; sum: alpha * B_global in mean terms */
+        double alpha_rampup_epochs;        /* 0 = none; sigmoid ramp exp(-5(1-t)^2) */
     } rdrop;
     struct {
         double lr;                         /* > 0, default 0.05 */
@@ -76,7 +79,13 @@ typedef struct {
         long base_batch;                   /* 128 */
     } schedule;
     struct {
-        rd_data_format format;             /* idx | synthetic */
+        rd_data_format format;             /* idx | synthetic | hdf5 */
+        char train_file[RD_PATH_MAX];      /* hdf5: absolute after resolution (may equal test_file) */
+        char test_file[RD_PATH_MAX];
+        char images[RD_PATH_MAX];          /* hdf5: dataset of X, default /X */
+        char labels[RD_PATH_MAX];          /* hdf5: dataset of y, default /y */
+        long classes;                      /* hdf5: 0 = max label + 1 over train and test */
+        rd_data_load load;                 /* hdf5: memory | stream */
         char train_images[RD_PATH_MAX];    /* absolute after resolution */
         char train_labels[RD_PATH_MAX];
         char test_images[RD_PATH_MAX];

@@ -223,8 +223,8 @@ static int check_labels(const char *path, const uint8_t *y, uint32_t n, rd_error
     return 0;
 }
 
-static int load_labels(const char *path, const char *images_path, uint32_t n_images, uint8_t **y,
-                       rd_error *e)
+static int load_label_bytes(const char *path, const char *images_path, uint32_t n_images, uint8_t **y,
+                            rd_error *e)
 {
     gzFile gz;
     int rc = gz_open(&gz, path, e);
@@ -247,11 +247,24 @@ static int load_labels(const char *path, const char *images_path, uint32_t n_ima
     return rc;
 }
 
+static int load_labels(const char *path, const char *images_path, uint32_t n_images, int32_t **y,
+                       rd_error *e)
+{
+    uint8_t *bytes = NULL;
+    int rc = load_label_bytes(path, images_path, n_images, &bytes, e);
+    if (rc) return rc;
+    *y = rd_malloc((size_t)n_images * sizeof **y);
+    for (uint32_t i = 0; i < n_images; i++) (*y)[i] = bytes[i];
+    free(bytes);
+    return 0;
+}
+
 int rd_data_load_idx(rd_dataset *d, const char *images_path, const char *labels_path, rd_error *e)
 {
     memset(d, 0, sizeof *d);
     uint32_t n = 0, features = 0, rows = 1;
-    uint8_t *x = NULL, *y = NULL;
+    uint8_t *x = NULL;
+    int32_t *y = NULL;
     int rc = load_images(images_path, &n, &features, &rows, &x, e);
     if (rc) return rc;
     rc = load_labels(labels_path, images_path, n, &y, e);
@@ -341,7 +354,7 @@ static void synth_prototypes(uint8_t *proto, uint32_t features, uint32_t classes
 /* Sample i: block 0 gives label, second class and mixing weight; feature f uses word f%4
  * of block 1 + f/4 for its noise. Integer arithmetic only, so the bytes are the same on
  * every machine and compiler. */
-static void synth_sample(uint8_t *x, uint8_t *y, const uint8_t *proto, uint32_t features,
+static void synth_sample(uint8_t *x, int32_t *y, const uint8_t *proto, uint32_t features,
                          uint32_t classes, philox4x32_key_t key, uint32_t i)
 {
     philox4x32_ctr_t r = synth_block(key, 0, i);
@@ -358,7 +371,7 @@ static void synth_sample(uint8_t *x, uint8_t *y, const uint8_t *proto, uint32_t 
         v = (v + 512) / 1024;
         x[f] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
     }
-    *y = (uint8_t)c;
+    *y = (int32_t)c;
 }
 
 void rd_data_synthetic(rd_dataset *d, uint32_t n, uint32_t features, uint32_t classes,
@@ -375,7 +388,7 @@ void rd_data_synthetic(rd_dataset *d, uint32_t n, uint32_t features, uint32_t cl
     d->channels = 1;
     d->classes = classes;
     d->x = rd_malloc((size_t)n * features);
-    d->y = rd_malloc(n);
+    d->y = rd_malloc((size_t)n * sizeof *d->y);
     philox4x32_key_t key = synth_key(seed, 1 + (uint32_t)split);
     for (uint32_t i = 0; i < n; i++)
         synth_sample(d->x + (size_t)i * features, d->y + i, proto, features, classes, key, i);
@@ -387,7 +400,9 @@ void rd_data_synthetic(rd_dataset *d, uint32_t n, uint32_t features, uint32_t cl
 void rd_data_free(rd_dataset *d)
 {
     if (!d) return;
+    if (d->stream) rd_data_stream_free(d->stream);
     free(d->x);
+    free(d->xf);
     free(d->y);
     memset(d, 0, sizeof *d);
 }
@@ -395,10 +410,15 @@ void rd_data_free(rd_dataset *d)
 void rd_data_gather(const rd_dataset *d, const uint32_t *idx, uint32_t count, float *x, int32_t *y)
 {
     const size_t f = d->features;
+    if (d->stream) rd_data_stream_gather(d, idx, count, x);
     for (uint32_t i = 0; i < count; i++) {
-        const uint8_t *src = d->x + (size_t)idx[i] * f;
         float *dst = x + (size_t)i * f;
-        for (size_t j = 0; j < f; j++) dst[j] = (float)src[j] / 255.0f;
+        if (d->x) {
+            const uint8_t *src = d->x + (size_t)idx[i] * f;
+            for (size_t j = 0; j < f; j++) dst[j] = (float)src[j] / 255.0f;
+        } else if (d->xf) {
+            memcpy(dst, d->xf + (size_t)idx[i] * f, f * sizeof *dst);
+        }
         if (y) y[i] = d->y[idx[i]];
     }
 }
@@ -409,7 +429,9 @@ void rd_data_augment(const rd_dataset *d, const rd_augment *a, uint64_t seed, ui
                      const uint32_t *idx, uint32_t count, float *x, float *scratch)
 {
     if (!a->flip && a->shift <= 0) return;
+    /* A pixel is `channels` floats (NHWC): moved as a whole. */
     const int R = (int)d->rows, C = (int)d->cols, s = a->shift > 0 ? a->shift : 0;
+    const int ch = d->channels > 1 ? (int)d->channels : 1;
     const uint32_t range = 2u * (uint32_t)s + 1u;
     const size_t f = d->features;
     const rd_key key = rd_rng_key(seed, RD_PURPOSE_AUGMENT, 0);
@@ -424,16 +446,17 @@ void rd_data_augment(const rd_dataset *d, const rd_augment *a, uint64_t seed, ui
         float *row = x + (size_t)i * f;
         memcpy(scratch, row, f * sizeof *row);
         for (int r = 0; r < R; r++) {
-            float *out = row + (size_t)r * C;
+            float *out = row + (size_t)r * C * ch;
             const int sr = r - dy;
             if (sr < 0 || sr >= R) {
-                memset(out, 0, (size_t)C * sizeof *out);
+                memset(out, 0, (size_t)C * ch * sizeof *out);
                 continue;
             }
-            const float *in = scratch + (size_t)sr * C;
+            const float *in = scratch + (size_t)sr * C * ch;
             for (int c = 0; c < C; c++) {
                 const int sc = c - dx;
-                out[c] = sc < 0 || sc >= C ? 0.0f : in[mirror ? C - 1 - sc : sc];
+                for (int k = 0; k < ch; k++)
+                    out[c * ch + k] = sc < 0 || sc >= C ? 0.0f : in[(mirror ? C - 1 - sc : sc) * ch + k];
             }
         }
     }

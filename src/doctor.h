@@ -1,5 +1,5 @@
 /* doctor.h - `rdrop doctor [CONFIG]`: measure this machine, its network and its run folder
- * before a long job, and predict the job's step and epoch time (docs/doctor.md).
+ * before a long job, and predict the job's step and epoch time (docs/blas.md).
  *
  * One line per check on rank 0, "ok       ..." or "problem  ...". Checks: the OpenBLAS kernel
  * against this CPU's class (src/blas.h); sgemm GF/s against a peak estimate; ranks x BLAS

@@ -13,7 +13,7 @@ void rd_warn(const rd_dist *d, const char *fmt, ...) __attribute__((format(print
 void rd_print_error(const rd_dist *d, const char *msg);
 
 /* Decide an error collectively: code = max over ranks; the lowest failing rank prints its
- * own message (DESIGN "Errors are decided collectively"). Returns the agreed code. */
+ * own message (docs/ARCHITECTURE.md "Errors and exit codes"). Returns the agreed code. */
 int rd_agree(const rd_dist *d, int code, const rd_error *e);
 
 /* "1h02m03s" / "4m05s" / "12.3s". */

@@ -1,4 +1,4 @@
-/* loss.c - R-Drop loss and its gradient w.r.t. both halves of the logits. */
+/* loss.c - R-Drop loss and its gradient w.r.t. the logits of every pass. */
 #include "loss.h"
 
 #include <math.h>
@@ -59,6 +59,58 @@ static void two_pass(const float *a, const float *b, int K, int y, double alpha,
     }
 }
 
+double rd_symmetric_kl(const float *a, const float *b, int K)
+{
+    const double la = log_sum_exp(a, K), lb = log_sum_exp(b, K);
+    double s = 0.0;
+    for (int k = 0; k < K; k++) {
+        double lp = (double)a[k] - la, lq = (double)b[k] - lb;
+        s += (exp(lp) - exp(lq)) * (lp - lq);
+    }
+    return 0.5 * s;
+}
+
+/* One sample, n >= 3 passes (pass q's logits at a + q*stride): CE = (1/n) sum_q -log P^q_y,
+ * KL = the mean over the n(n-1)/2 pairs of the pair's symmetric KL (docs/rdrop-strength.md).
+ * The gradient w.r.t. pass p's logits is (1/n)(P^p - e_y) + alpha * w * sum_{q != p}
+ * 0.5 (P^p (d_pq - KL(P^p||P^q)) + P^p - P^q), d_pq = log P^p - log P^q, w = 2/(n(n-1)):
+ * the two-pass formula summed over p's partners (n = 2 is two_pass with w = 1). */
+static void k_pass(const float *a, size_t stride, int n, int K, int y, double alpha, double scale,
+                   float *da, double *ce, double *kl)
+{
+    const double w = 2.0 / ((double)n * (n - 1));
+    double lse[RD_MAX_PASSES], kl_pq[RD_MAX_PASSES][RD_MAX_PASSES];   /* KL(P^p || P^q) */
+    double ce_sum = 0.0, kl_sum = 0.0;
+    for (int q = 0; q < n; q++) {
+        lse[q] = log_sum_exp(a + q * stride, K);
+        ce_sum -= (double)a[q * stride + y] - lse[q];
+    }
+    for (int p = 0; p < n; p++)
+        for (int q = 0; q < n; q++) {
+            double s = 0.0;
+            for (int k = 0; k < K && q != p; k++) {
+                double lp = (double)a[p * stride + k] - lse[p], lq = (double)a[q * stride + k] - lse[q];
+                s += exp(lp) * (lp - lq);
+            }
+            kl_pq[p][q] = s;
+        }
+    for (int p = 0; p < n; p++)
+        for (int q = p + 1; q < n; q++) kl_sum += 0.5 * (kl_pq[p][q] + kl_pq[q][p]);
+    *ce = ce_sum / n;
+    *kl = w * kl_sum;
+    if (!da) return;
+    for (int p = 0; p < n; p++)
+        for (int k = 0; k < K; k++) {
+            double lp = (double)a[p * stride + k] - lse[p], P = exp(lp), e = (k == y) ? 1.0 : 0.0, g = 0.0;
+            for (int q = 0; q < n; q++) {
+                if (q == p) continue;
+                double lq = (double)a[q * stride + k] - lse[q];
+                g += 0.5 * (P * (lp - lq - kl_pq[p][q]) + P - exp(lq));
+            }
+            da[p * stride + k] = (float)(scale * ((P - e) / n + alpha * w * g));
+        }
+}
+
 void rd_rdrop_loss(const float *logits, int B, int K, int passes, const int32_t *labels,
                    double alpha, double scale, float *dlogits, rd_loss_sums *sums)
 {
@@ -75,10 +127,14 @@ void rd_rdrop_loss(const float *logits, int B, int K, int passes, const int32_t 
             sums->loss += ce;
             continue;
         }
-        const float *b = logits + (size_t)(B + i) * K;
-        float *db = dlogits ? dlogits + (size_t)(B + i) * K : NULL;
         double ce, kl;
-        two_pass(a, b, K, y, alpha, scale, da, db, &ce, &kl);
+        if (passes == 2) {
+            const float *b = logits + (size_t)(B + i) * K;
+            float *db = dlogits ? dlogits + (size_t)(B + i) * K : NULL;
+            two_pass(a, b, K, y, alpha, scale, da, db, &ce, &kl);
+        } else {
+            k_pass(a, (size_t)B * K, passes, K, y, alpha, scale, da, &ce, &kl);
+        }
         sums->ce += ce;
         sums->kl += kl;
         sums->loss += ce + alpha * kl;

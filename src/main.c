@@ -26,6 +26,8 @@ static const char *USAGE =
     "  eval             evaluate a checkpoint on the test (or train/val) set\n"
     "  inspect FILE     show a checkpoint's metadata, state and layers\n"
     "  config CONFIG    print the resolved config and check it\n"
+    "  convert          IDX files -> one HDF5 data file (groups /train and /test)\n"
+    "  data FILE        list an HDF5 file's datasets: shapes, dtypes, min/max, class counts\n"
     "  doctor [CONFIG]  measure this machine, network and run folder; predict the step time\n"
     "  version          print the version\n"
     "\n"
@@ -73,6 +75,20 @@ static const char *CONFIG_HELP =
     "Print the resolved config (every key, absolute paths) and check it, including that the\n"
     "data files exist. Exit 0 when valid, 2 for a config error, 3 for a missing data file.\n";
 
+static const char *CONVERT_HELP =
+    "usage: rdrop convert --train-images F --train-labels F --test-images F --test-labels F\n"
+    "                     --out FILE.h5 [--chunk ROWS] [--gzip LEVEL]\n"
+    "\n"
+    "Write the IDX files (plain or gzip'd) as one HDF5 file for data.format: hdf5: groups\n"
+    "/train and /test, each with X uint8 [N,H,W] chunked by ROWS samples (default 64) and\n"
+    "y int32 [N]. --gzip 1..9 compresses the chunks (smaller, slower to stream). Point\n"
+    "data.train_file and data.test_file at the same FILE.h5 (docs/data.md).\n";
+
+static const char *DATA_HELP =
+    "usage: rdrop data FILE.h5\n"
+    "\n"
+    "List every dataset of an HDF5 file with its shape, dtype and chunking; min and max of\n"
+    "numeric ones; class counts of 1-D integer ones (labels). Exit 3 if it cannot be read.\n";
 static const char *DOCTOR_HELP =
     "usage: rdrop doctor [CONFIG [--set KEY=VALUE]... [--out DIR]]\n"
     "\n"
@@ -235,6 +251,13 @@ static int cmd_config(int argc, char **argv)
     rd_config *c = rd_malloc(sizeof *c);
     rd_error e = {0};
     rc = load_config(c, &a, &e);
+    if (!rc && c->data.format == RD_DATA_HDF5) {
+        const char *paths[] = {c->data.train_file, c->data.test_file};
+        const char *keys[] = {"data.train_file", "data.test_file"};
+        for (int i = 0; i < 2 && !rc; i++)
+            if (access(paths[i], R_OK) != 0)
+                rc = rd_fail(&e, RD_EXIT_DATA, "%s: %s: cannot read (missing or not readable)", paths[i], keys[i]);
+    }
     if (!rc && c->data.format == RD_DATA_IDX) {
         const char *paths[] = {c->data.train_images, c->data.train_labels, c->data.test_images, c->data.test_labels};
         const char *keys[] = {"data.train_images", "data.train_labels", "data.test_images", "data.test_labels"};
@@ -277,7 +300,7 @@ static void print_eval(const char *path, const char *split, const rd_eval_result
         rd_json_set(o, "loss", json_real(loss));
         rd_json_set(o, "samples", json_integer(r->samples));
         rd_json_set(o, "correct", json_integer(r->correct));
-        for (int k = 0; k < K && k < 256; k++)
+        for (int k = 0; k < K && k < r->classes; k++)
             json_array_append_new(pc, json_real(r->class_total[k] ? (double)r->class_correct[k] / (double)r->class_total[k] : 0.0));
         rd_json_set(o, "per_class_accuracy", pc);
         char *text = rd_json_text(o);
@@ -289,7 +312,7 @@ static void print_eval(const char *path, const char *split, const rd_eval_result
     printf("checkpoint  %s\ndata        %s (%ld samples)\naccuracy    %.4f (%ld correct)\nloss        %.4f (mean cross-entropy)\n",
            path, split, r->samples, acc, r->correct, loss);
     printf("per class  ");
-    for (int k = 0; k < K && k < 256; k++)
+    for (int k = 0; k < K && k < r->classes; k++)
         printf(" %d:%.3f", k, r->class_total[k] ? (double)r->class_correct[k] / (double)r->class_total[k] : 0.0);
     printf("\n");
 }
@@ -367,7 +390,11 @@ static int cmd_eval(int argc, char **argv)
     rc = rd_ckpt_read_info(path, &info, &e);
     if (!rc) rc = rd_config_load_text(c, info.config_yaml, strlen(info.config_yaml), path, 0, NULL, &e) ? RD_EXIT_CHECKPOINT : 0;
     if (!rc) rc = rd_load_datasets(c, &train, &test, &e);
-    if (!rc) rc = load_checkpoint_model(path, &info, c, &m, &train, 512, &e);
+    if (!rc) {
+        rd_hdf5_lock();   /* the data sets' I/O threads (data.load: stream) exist from here */
+        rc = load_checkpoint_model(path, &info, c, &m, &train, 512, &e);
+        rd_hdf5_unlock();
+    }
     if (!rc) rc = eval_ids(c, train.n, test.n, split, path, &ids, &n, &e);
     if (!rc) {
         float *x = rd_malloc((size_t)512 * m.input_dim * sizeof *x);
@@ -375,6 +402,7 @@ static int cmd_eval(int argc, char **argv)
         rd_eval_result r;
         rd_evaluate(&m, !strcmp(split, "test") ? &test : &train, ids, n, &d, x, y, &r);
         print_eval(path, split, &r, m.output_dim, json);
+        rd_eval_result_free(&r);
         free(x);
         free(y);
     }
@@ -495,6 +523,60 @@ static int cmd_inspect(int argc, char **argv)
     return 0;
 }
 
+static int cmd_convert(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"train-images", required_argument, 0, 'a'}, {"train-labels", required_argument, 0, 'b'},
+        {"test-images", required_argument, 0, 'c'},  {"test-labels", required_argument, 0, 'd'},
+        {"out", required_argument, 0, 'o'},          {"chunk", required_argument, 0, 'k'},
+        {"gzip", required_argument, 0, 'z'},         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+    };
+    const char *f[4] = {NULL, NULL, NULL, NULL}, *out = NULL;
+    long chunk = 64, gzip = 0;
+    char *end;
+    optind = 1;
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'a': case 'b': case 'c': case 'd': f[ch - 'a'] = optarg; break;
+        case 'o': out = optarg; break;
+        case 'k':
+            chunk = strtol(optarg, &end, 10);
+            if (*end || chunk < 1 || chunk > (1L << 24)) return usage_error("convert: --chunk must be 1..16777216 rows");
+            break;
+        case 'z':
+            gzip = strtol(optarg, &end, 10);
+            if (*end || gzip < 0 || gzip > 9) return usage_error("convert: --gzip must be 0..9");
+            break;
+        case 'h': fputs(CONVERT_HELP, stdout); return 0;
+        default: return usage_error("convert: unknown option or missing value");
+        }
+    }
+    if (optind != argc) return usage_error("convert: unexpected argument");
+    if (!f[0] || !f[1] || !f[2] || !f[3] || !out)
+        return usage_error("convert: --train-images, --train-labels, --test-images, --test-labels and --out are required");
+    rd_error e = {0};
+    int rc = rd_data_convert_idx(out, f[0], f[1], f[2], f[3], (uint32_t)chunk, (int)gzip, &e);
+    if (rc) rd_print_error(NULL, e.msg);
+    else printf("wrote %s (groups /train and /test; X uint8 chunked by %ld samples%s, y int32)\n", out, chunk,
+                gzip ? ", gzip" : "");
+    return rc;
+}
+
+static int cmd_data(int argc, char **argv)
+{
+    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        fputs(DATA_HELP, stdout);
+        return 0;
+    }
+    if (argc != 2) return usage_error("data: expected one HDF5 FILE");
+    rd_error e = {0};
+    int rc = rd_data_describe(argv[1], stdout, &e);
+    if (rc) rd_print_error(NULL, e.msg);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     /* getopt_long permutes argv's pointers: keep the order the user gave for the restart */
@@ -521,6 +603,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(cmd, "config")) return cmd_config(argc - 1, argv + 1);
+    if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);
+    if (!strcmp(cmd, "data")) return cmd_data(argc - 1, argv + 1);
     if (!strcmp(cmd, "doctor")) return cmd_doctor(argc - 1, argv + 1);
     fprintf(stderr, "rdrop: unknown command '%s' (see rdrop --help)\n", cmd);
     return RD_EXIT_CONFIG;

@@ -72,7 +72,7 @@ typedef struct {
 #define RD_PANEL_MIN_ROWS 128
 #endif
 
-/* Floats after the gradients in `grads`, reduced with them (DESIGN control block). */
+/* Floats after the gradients in `grads`, reduced with them (docs/ARCHITECTURE.md "Control block"). */
 #define RD_CONTROL_FLOATS 8
 
 /* Build the layer list for input width `input_dim` (samples [1, 1, input_dim]), buffers for
@@ -91,7 +91,7 @@ static inline bool rd_layer_has_params(const rd_layer *L) { return L->k_rows > 0
 int rd_layer_gemm_m(const rd_layer *L, int rows);
 void rd_model_free(rd_model *m);
 
-/* Initialise parameters from the seed (DESIGN init mapping). */
+/* Initialise parameters from the seed (docs/ARCHITECTURE.md "Formulas": Init; keys in "RNG: keys and counters"). */
 void rd_model_init_params(rd_model *m, rd_init_kind init, uint64_t seed);
 
 /* Fill every dropout layer's mask for a training step in rank mode:

@@ -1,4 +1,4 @@
-/* rng.h - Random123 Philox4x32-10 streams (DESIGN.md appendix "RNG", rng_version 1).
+/* rng.h - Random123 Philox4x32-10 streams (docs/ARCHITECTURE.md "RNG: keys and counters", rng_version 1).
  *
  * A stream is a Philox key; draws are pure functions of (key, counter), so no state
  * beyond the key and a position is ever saved. Purposes never share a key.

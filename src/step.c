@@ -1,4 +1,4 @@
-/* step.c - one training step on this rank: the sequence of DESIGN "One training step". */
+/* step.c - one training step on this rank: the sequence of docs/ARCHITECTURE.md "One training step". */
 #include "step.h"
 
 #include <math.h>
@@ -32,6 +32,19 @@ void rd_step_create(rd_step *S, rd_model *m, const rd_config *c, const rd_dist *
     if (S->accumulate > 1) S->acc = rd_malloc(m->n_params * sizeof(float));
     S->drop_key = rd_rng_key(c->run.seed, RD_PURPOSE_DROPOUT_RANK, (uint32_t)d->rank);
     S->parallel = d->mpi && d->size > 1;
+}
+
+double rd_step_alpha(const rd_config *c, int B_g, uint64_t t, int64_t steps_per_epoch)
+{
+    double alpha = c->rdrop.alpha;
+    if (c->rdrop.kl_reduction == RD_REDUCE_SUM && c->rdrop.reduction == RD_REDUCE_MEAN)
+        alpha *= (double)B_g;   /* the snippet's alpha * sum_i KL_i over the global batch */
+    const double ramp = c->rdrop.alpha_rampup_epochs;
+    if (ramp > 0.0 && steps_per_epoch > 0) {
+        double u = (double)t / ((double)steps_per_epoch * ramp);
+        if (u < 1.0) alpha *= exp(-5.0 * (1.0 - u) * (1.0 - u));
+    }
+    return alpha;
 }
 
 /* Cut [lo, hi) into k near-equal parts, appending the edges below hi (descending). */
@@ -127,7 +140,8 @@ static void micro_batch(rd_step *S, const rd_dataset *ds, const uint32_t *idx, i
     rd_data_gather(ds, idx, (uint32_t)B, S->x, S->y);
     const rd_augment aug = {c->data.augment.flip, (int)c->data.augment.shift};
     rd_data_augment(ds, &aug, c->run.seed, epoch, idx, (uint32_t)B, S->x, S->scratch);
-    if (S->passes == 2) memcpy(S->x + (size_t)B * in, S->x, (size_t)B * in * sizeof(float));
+    for (int q = 1; q < S->passes; q++)   /* the K-fold batch: pass q's rows are a copy */
+        memcpy(S->x + (size_t)q * B * in, S->x, (size_t)B * in * sizeof(float));
     lap(S, RD_TL_GATHER, j, &tm->gather, &t0);
 
     if (c->rng.dropout_stream == RD_STREAM_RANK) rd_model_masks_rank(m, rows, S->drop_key, ctr);
@@ -141,7 +155,7 @@ static void micro_batch(rd_step *S, const rd_dataset *ds, const uint32_t *idx, i
 
     rd_loss_sums ls;
     double scale = c->rdrop.reduction == RD_REDUCE_MEAN ? 1.0 / (double)S->B_g : 1.0;
-    rd_rdrop_loss(logits, B, K, S->passes, S->y, c->rdrop.alpha, scale, S->dlogits, &ls);
+    rd_rdrop_loss(logits, B, K, S->passes, S->y, S->alpha, scale, S->dlogits, &ls);
     float *ctl = rd_step_control(S);
     if (!isfinite(ls.loss)) ctl[RD_CTL_NONFINITE] = 1.0f;
     ctl[RD_CTL_LOSS] += (float)ls.loss;
@@ -173,6 +187,7 @@ void rd_step_compute(rd_step *S, const rd_dataset *ds, const uint32_t *idx, int 
     ctl[RD_CTL_NONFINITE] = ctl[RD_CTL_LOSS] = ctl[RD_CTL_CE] = ctl[RD_CTL_KL] = 0.0f;
     ctl[RD_CTL_CORRECT] = ctl[RD_CTL_SAMPLES] = 0.0f;
     S->acc_pending = false;
+    S->alpha = rd_step_alpha(S->c, S->B_g, t, S->steps_per_epoch);
     /* Micro-batch j holds samples [j*B/k, (j+1)*B/k); the rank-mode counter is t*k + j
      * (= t when k = 1), docs/scale.md. */
     for (int j = 0; j < k; j++) {

@@ -1,4 +1,4 @@
-/* step.h - one training step on this rank (DESIGN "One training step"), shared by the
+/* step.h - one training step on this rank (docs/ARCHITECTURE.md "One training step"), shared by the
  * trainer's loop (train.c) and the benchmark (tests/bench), with a per-phase clock.
  *
  * The step owns the doubled-batch input, the logit gradients and the bucketed allreduce;
@@ -33,6 +33,8 @@ typedef struct {
     rd_key drop_key;    /* this rank's dropout stream (rank mode) */
     int B_g;            /* global batch */
     int passes;
+    int64_t steps_per_epoch;   /* for rdrop.alpha_rampup_epochs; 0 = no ramp (set by the caller) */
+    double alpha;              /* this step's KL weight, rd_step_alpha */
     float *x;           /* [passes*B_max x input_dim] doubled batch (also an eval buffer) */
     int32_t *y;         /* [passes*B_max] labels */
     float *dlogits;     /* [passes*B_max x output_dim] */
@@ -55,7 +57,7 @@ typedef struct {
 void rd_step_create(rd_step *S, rd_model *m, const rd_config *c, const rd_dist *d, int B_max);
 void rd_step_free(rd_step *S);
 
-/* The gradient buckets (DESIGN step 5) over grads + control block: edges descending from
+/* The gradient buckets (docs/ARCHITECTURE.md "One training step", step 5) over grads + control block: edges descending from
  * the buffer's length to 0 (see rd_allreduce_create); returns the number of buckets. Above
  * the first parameterised (dense or conv2d) layer: near-equal buckets of at most bucket_mb; its
  * kernel and bias (nothing in backward follows it) at least two, so its upper rows are
@@ -94,6 +96,12 @@ void rd_step_compute(rd_step *S, const rd_dataset *ds, const uint32_t *idx, int 
 /* True when the reduced gradient and the reduced non-finite count show no NaN/Inf (NaN and
  * Inf survive the SUM, so every rank reaches the same verdict). */
 bool rd_step_finite(rd_step *S, rd_step_timing *tm);
+
+/* The KL weight in rdrop's `mean` terms at step t (0-based): rdrop.alpha, times the global
+ * batch B_g under kl_reduction sum (with reduction mean), times the ramp exp(-5(1-u)^2),
+ * u = t / (alpha_rampup_epochs * steps_per_epoch), while u < 1. A function of the step
+ * alone, so a resumed run continues the same ramp. */
+double rd_step_alpha(const rd_config *c, int B_g, uint64_t t, int64_t steps_per_epoch);
 
 /* Step 7: SGD update and max-norm, identical on every rank. */
 void rd_step_update(rd_step *S, double lr, rd_step_timing *tm);

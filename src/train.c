@@ -1,4 +1,4 @@
-/* train.c - the training loop (DESIGN "One training step"), evaluation, run folder. */
+/* train.c - the training loop (docs/ARCHITECTURE.md "One training step"), evaluation, run folder. */
 #include "train.h"
 
 #include <errno.h>
@@ -58,6 +58,36 @@ void rd_train_install_signals(void)
 
 /* ---- data ---- */
 
+/* One HDF5 file may hold both sets: then they are its groups /train and /test (docs/data.md). */
+static int load_hdf5_sets(const rd_config *c, rd_dataset *train, rd_dataset *test, rd_error *e)
+{
+    const bool one_file = !strcmp(c->data.train_file, c->data.test_file);
+    const bool stream = c->data.load == RD_LOAD_STREAM;
+    rd_hdf5_source tr = {c->data.train_file, "data.train_file", c->data.images, c->data.labels, stream};
+    rd_hdf5_source te = {c->data.test_file, "data.test_file", c->data.images, c->data.labels, stream};
+    int rc = rd_data_load_hdf5(train, &tr, one_file ? "/train" : "", e);
+    if (rc) return rc;
+    rc = rd_data_load_hdf5(test, &te, one_file ? "/test" : "", e);
+    if (rc) return rc;
+    char xn[RD_PATH_MAX + 16], yn[RD_PATH_MAX + 16];
+    snprintf(xn, sizeof xn, "%s%s%s", one_file ? "/test" : "", c->data.images[0] == '/' ? "" : "/", c->data.images);
+    if (test->rows != train->rows || test->cols != train->cols || test->channels != train->channels)
+        return rd_fail(e, RD_EXIT_DATA, "%s: data.test_file: %s: samples of [%u, %u, %u], but data.train_file's are "
+                       "[%u, %u, %u]", c->data.test_file, xn, test->rows, test->cols, test->channels, train->rows,
+                       train->cols, train->channels);
+    uint32_t K = c->data.classes > 0 ? (uint32_t)c->data.classes
+                                     : (train->classes > test->classes ? train->classes : test->classes);
+    const rd_hdf5_source *src[2] = {&tr, &te};
+    const rd_dataset *sets[2] = {train, test};
+    for (int i = 0; i < 2 && !rc; i++) {
+        snprintf(yn, sizeof yn, "%s%s%s", one_file ? (i ? "/test" : "/train") : "", c->data.labels[0] == '/' ? "" : "/",
+                 c->data.labels);
+        rc = rd_data_check_classes(sets[i], K, src[i]->path, src[i]->key, yn, e);
+    }
+    train->classes = test->classes = K;
+    return rc;
+}
+
 int rd_load_datasets(const rd_config *c, rd_dataset *train, rd_dataset *test, rd_error *e)
 {
     memset(train, 0, sizeof *train);
@@ -68,22 +98,27 @@ int rd_load_datasets(const rd_config *c, rd_dataset *train, rd_dataset *test, rd
         rd_data_synthetic(test, (uint32_t)c->data.synthetic.test, (uint32_t)f, (uint32_t)k, c->run.seed, 1);
         return 0;
     }
-    /* Errors name the file and its config key: "PATH: data.train_images: what is wrong". */
-    int rc = rd_data_load_idx_keys(train, c->data.train_images, "data.train_images", c->data.train_labels,
+    int rc = 0;
+    const char *train_name = c->data.train_images;
+    if (c->data.format == RD_DATA_HDF5) {
+        train_name = c->data.train_file;
+        rc = load_hdf5_sets(c, train, test, e);
+    } else {
+        /* Errors name the file and its config key: "PATH: data.train_images: what is wrong". */
+        rc = rd_data_load_idx_keys(train, c->data.train_images, "data.train_images", c->data.train_labels,
                                    "data.train_labels", e);
-    if (rc) return rc;
-    rc = rd_data_load_idx_keys(test, c->data.test_images, "data.test_images", c->data.test_labels,
-                               "data.test_labels", e);
-    if (rc) { rd_data_free(train); return rc; }
-    if (test->features != train->features)
-        rc = rd_fail(e, RD_EXIT_DATA, "%s: data.test_images: %u values per sample, but %s (data.train_images) has %u",
-                     c->data.test_images, test->features, c->data.train_images, train->features);
+        if (!rc) rc = rd_data_load_idx_keys(test, c->data.test_images, "data.test_images", c->data.test_labels,
+                                            "data.test_labels", e);
+        if (!rc && test->features != train->features)
+            rc = rd_fail(e, RD_EXIT_DATA, "%s: data.test_images: %u values per sample, but %s (data.train_images) has %u",
+                         c->data.test_images, test->features, c->data.train_images, train->features);
+    }
     /* The input width is known now: the model's size limit with the real first layer. */
-    if (!rc) rc = rd_config_check_model_size(c, (long)train->features, c->data.train_images, e);
+    if (!rc) rc = rd_config_check_model_size(c, (long)train->features, train_name, e);
     if (!rc) {
         int sh[3];
         rd_data_shape(train, sh);
-        rc = rd_config_check_shapes(c, sh[0], sh[1], sh[2], 0, c->data.train_images, NULL, e);
+        rc = rd_config_check_shapes(c, sh[0], sh[1], sh[2], 0, train_name, NULL, e);
     }
     if (rc) {
         rd_data_free(train);
@@ -114,11 +149,19 @@ void rd_evaluate(rd_model *m, const rd_dataset *ds, const uint32_t *ids, uint32_
                  const rd_dist *d, float *xbuf, int32_t *ybuf, rd_eval_result *r)
 {
     memset(r, 0, sizeof *r);
+    const int K = m->output_dim, chunk = m->max_rows;
+    r->classes = K;
+    r->class_correct = rd_calloc((size_t)K, sizeof *r->class_correct);
+    r->class_total = rd_calloc((size_t)K, sizeof *r->class_total);
     uint32_t lo = (uint32_t)((uint64_t)d->rank * n / (uint64_t)d->size);
     uint32_t hi = (uint32_t)((uint64_t)(d->rank + 1) * n / (uint64_t)d->size);
-    const int K = m->output_dim, chunk = m->max_rows;
     for (uint32_t i = lo; i < hi; i += (uint32_t)chunk) {
         int rows = (int)(hi - i < (uint32_t)chunk ? hi - i : (uint32_t)chunk);
+        uint32_t next = i + (uint32_t)rows;
+        if (ds->stream && next < hi) {   /* read the next chunk while this one is evaluated */
+            rd_data_prefetch(ds, ids + i, (uint32_t)rows);
+            rd_data_prefetch(ds, ids + next, hi - next < (uint32_t)chunk ? hi - next : (uint32_t)chunk);
+        }
         rd_data_gather(ds, ids + i, (uint32_t)rows, xbuf, ybuf);
         const float *logits = rd_model_forward(m, xbuf, rows, false);
         for (int k = 0; k < rows; k++) {
@@ -127,7 +170,7 @@ void rd_evaluate(rd_model *m, const rd_dataset *ds, const uint32_t *ids, uint32_
             r->loss_sum += s.loss;
             r->correct += s.correct;
             int y = ybuf[k];
-            if (y >= 0 && y < 256) {
+            if (y >= 0 && y < K) {
                 r->class_total[y]++;
                 r->class_correct[y] += s.correct;
             }
@@ -135,24 +178,30 @@ void rd_evaluate(rd_model *m, const rd_dataset *ds, const uint32_t *ids, uint32_
         r->samples += rows;
     }
     /* Reduce every count in one call (doubles hold counts exactly up to 2^53). */
-    const int nc = K < 256 ? K : 256;
-    double *v = rd_malloc((size_t)(3 + 2 * nc) * sizeof *v);
+    double *v = rd_malloc((size_t)(3 + 2 * (size_t)K) * sizeof *v);
     v[0] = r->loss_sum;
     v[1] = (double)r->correct;
     v[2] = (double)r->samples;
-    for (int k = 0; k < nc; k++) {
+    for (int k = 0; k < K; k++) {
         v[3 + k] = (double)r->class_correct[k];
-        v[3 + nc + k] = (double)r->class_total[k];
+        v[3 + K + k] = (double)r->class_total[k];
     }
-    rd_dist_allreduce_doubles(d, v, (size_t)(3 + 2 * nc));
+    rd_dist_allreduce_doubles(d, v, (size_t)(3 + 2 * (size_t)K));
     r->loss_sum = v[0];
     r->correct = (long)v[1];
     r->samples = (long)v[2];
-    for (int k = 0; k < nc; k++) {
+    for (int k = 0; k < K; k++) {
         r->class_correct[k] = (long)v[3 + k];
-        r->class_total[k] = (long)v[3 + nc + k];
+        r->class_total[k] = (long)v[3 + K + k];
     }
     free(v);
+}
+
+void rd_eval_result_free(rd_eval_result *r)
+{
+    free(r->class_correct);
+    free(r->class_total);
+    r->class_correct = r->class_total = NULL;
 }
 
 /* ---- the trainer ---- */
@@ -170,6 +219,8 @@ typedef struct {
     uint32_t n_train, n_val;
     uint32_t *train_ids, *val_ids, *test_ids, *perm;
     int64_t perm_epoch;
+    uint32_t *perm_next;        /* data.load: stream: the next epoch's permutation, for prefetching */
+    int64_t perm_next_epoch;
     rd_model m;
     int B_g, B_l, lo;           /* global batch, this rank's share, its offset in the batch */
     int passes;
@@ -186,6 +237,8 @@ typedef struct {
     double t_start, t_interval, t_last_ckpt, compute_s, comm_s, step_time_sum;
     int64_t steps_this_process;
     double last_test_acc, last_val_acc;
+    double last_probe_kl;       /* < 0: not measured (no dropout) */
+    float *probe_logits;        /* [max_rows x classes]: the probe's first pass */
     char mpi_version[160];
     double blas_gflops;        /* the probe of blas_check */
     double blas_check_s;       /* what the check and the probe took */
@@ -411,6 +464,7 @@ static void train_row(trainer *T)
                loss, ce, kl, acc);
         if (T->last_val_acc >= 0) printf("  val %.4f", T->last_val_acc);
         if (T->last_test_acc >= 0) printf("  test %.4f", T->last_test_acc);
+        if (T->last_probe_kl >= 0) printf("  probe kl %.4f", T->last_probe_kl);
         printf("  lr %.4g  %.0f samples/s  compute %.0f%% comm %.0f%%  elapsed %s  ETA %s\n",
                s->lr, sps, busy > 0 ? 100.0 * T->compute_s / wall : 0.0,
                busy > 0 ? 100.0 * T->comm_s / wall : 0.0, el, et);
@@ -420,6 +474,48 @@ static void train_row(trainer *T)
     s->sum_steps = 0;
     T->compute_s = T->comm_s = 0.0;
     T->t_interval = now;
+}
+
+/* The first training samples the probe measures (all of them when fewer). */
+#define RD_PROBE_SAMPLES 256u
+
+static bool has_dropout(const rd_model *m)
+{
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i].kind == RD_LAYER_DROPOUT && m->layers[i].rate > 0.0) return true;
+    return false;
+}
+
+/* The pass-to-pass KL (docs/rdrop-strength.md "Probe KL"): the mean symmetric KL between two
+ * dropout passes over the first RD_PROBE_SAMPLES training samples (no augmentation), measured
+ * without gradients whatever rdrop.passes and alpha are. The masks are keyed by sample as in
+ * rng.dropout_stream sample, with the two "epochs" 2^32-1 and 2^32-2 that training never
+ * reaches: the same masks at every evaluation, any world size, any chunking. It writes only
+ * buffers that the next step overwrites (masks, activations, the batch buffer), draws from no
+ * stream state, so the training trajectory is unchanged. */
+static double probe_kl(trainer *T)
+{
+    rd_model *m = &T->m;
+    const uint32_t n = T->n_train < RD_PROBE_SAMPLES ? T->n_train : RD_PROBE_SAMPLES;
+    const uint32_t lo = (uint32_t)((uint64_t)T->d->rank * n / (uint64_t)T->d->size);
+    const uint32_t hi = (uint32_t)((uint64_t)(T->d->rank + 1) * n / (uint64_t)T->d->size);
+    const int K = m->output_dim, chunk = m->max_rows;
+    double v[2] = {0.0, 0.0};
+    for (uint32_t i = lo; i < hi; i += (uint32_t)chunk) {
+        int rows = (int)(hi - i < (uint32_t)chunk ? hi - i : (uint32_t)chunk);
+        const uint32_t *ids = T->train_ids + i;
+        rd_data_gather(&T->train, ids, (uint32_t)rows, T->x, T->y);
+        rd_model_masks_sample(m, rows, 1, ids, T->c->run.seed, UINT32_MAX);
+        const float *l1 = rd_model_forward(m, T->x, rows, true);
+        memcpy(T->probe_logits, l1, (size_t)rows * K * sizeof(float));
+        rd_model_masks_sample(m, rows, 1, ids, T->c->run.seed, UINT32_MAX - 1);
+        const float *l2 = rd_model_forward(m, T->x, rows, true);
+        for (int k = 0; k < rows; k++)
+            v[0] += rd_symmetric_kl(T->probe_logits + (size_t)k * K, l2 + (size_t)k * K, K);
+        v[1] += rows;
+    }
+    rd_dist_allreduce_doubles(T->d, v, 2);
+    return v[1] > 0 ? v[0] / v[1] : -1.0;
 }
 
 static double eval_split(trainer *T, const char *split, const uint32_t *ids, uint32_t n)
@@ -440,8 +536,13 @@ static double eval_split(trainer *T, const char *split, const uint32_t *ids, uin
     rd_json_set(row, "loss", json_real(loss));
     rd_json_set(row, "acc", json_real(acc));
     rd_json_set(row, "samples", json_integer(r.samples));
+    if (!strcmp(split, "test") && T->probe_logits) {
+        T->last_probe_kl = probe_kl(T);
+        if (T->last_probe_kl >= 0) rd_json_set(row, "probe_kl", json_real(T->last_probe_kl));
+    }
     rd_json_set(row, "time_s", json_real(round((now_wall() - t0) * 1e3) / 1e3));
     append_metrics(T, row);
+    rd_eval_result_free(&r);
     return acc;
 }
 
@@ -481,7 +582,9 @@ static int save_checkpoint(trainer *T, const char *name)
         double t0 = now_wall();
         const char *base = strrchr(path, '/');
         rd_progress_phase(&T->prog, false, t0, "writing checkpoint %s", base ? base + 1 : path);
+        rd_hdf5_lock();   /* a streaming I/O thread may be reading (libhdf5 is not thread-safe) */
         rc = rd_ckpt_write(path, &T->m, T->c, &T->st, &meta, &e);
+        rd_hdf5_unlock();
         if (rc == 0 && !name) {
             T->last_ckpt_step = T->st.step;
             rd_ckpt_prune(T->run_dir, T->c->checkpoint.keep, T->c->checkpoint.keep_every_epochs, T->spe);
@@ -494,6 +597,30 @@ static int save_checkpoint(trainer *T, const char *name)
 }
 
 /* ---- one step ---- */
+
+/* data.load: stream: make sure this step's rows are queued, queue the next step's (the
+ * I/O thread reads them while this step computes; at an epoch end from the next epoch's
+ * permutation) and wait for this step's. Returns a read error (0 otherwise). */
+static int prefetch_batches(trainer *T, const uint32_t *idx, int64_t epoch, int64_t pos, rd_error *e)
+{
+    if (!T->train.stream) return 0;
+    rd_data_prefetch(&T->train, idx, (uint32_t)T->B_l);
+    if (T->st.step + 1 < T->total_steps) {
+        const uint32_t *next;
+        if (pos + 1 < T->spe) {
+            next = T->perm + (size_t)(pos + 1) * T->B_g + T->lo;
+        } else {
+            if (T->perm_next_epoch != epoch + 1) {
+                rd_epoch_permutation(T->perm_next, T->train_ids, T->n_train, T->c->run.seed, (uint32_t)(epoch + 1),
+                                     T->c->data.shuffle);
+                T->perm_next_epoch = epoch + 1;
+            }
+            next = T->perm_next + T->lo;
+        }
+        rd_data_prefetch(&T->train, next, (uint32_t)T->B_l);
+    }
+    return rd_data_fetch(&T->train, idx, (uint32_t)T->B_l, e);
+}
 
 typedef struct { bool stop, ckpt_now, stop_clock; } step_flags;
 
@@ -552,10 +679,19 @@ static int train_step(trainer *T, step_flags *fl)
     rd_step_timing tm = {0};
 
     if (T->perm_epoch != epoch) {
-        rd_epoch_permutation(T->perm, T->train_ids, T->n_train, c->run.seed, (uint32_t)epoch, c->data.shuffle);
+        if (T->perm_next && T->perm_next_epoch == epoch) {
+            uint32_t *p = T->perm;
+            T->perm = T->perm_next;
+            T->perm_next = p;
+            T->perm_next_epoch = -1;
+        } else {
+            rd_epoch_permutation(T->perm, T->train_ids, T->n_train, c->run.seed, (uint32_t)epoch, c->data.shuffle);
+        }
         T->perm_epoch = epoch;
     }
     const uint32_t *idx = T->perm + (size_t)pos * T->B_g + T->lo;
+    rd_error data_err = {0};
+    int data_rc = prefetch_batches(T, idx, epoch, pos, &data_err);
 
     float *ctl = rd_step_control(&T->step);
     ctl[RD_CTL_STOP] = stop_requested ? 1.0f : 0.0f;
@@ -570,6 +706,10 @@ static int train_step(trainer *T, step_flags *fl)
     rd_step_compute(&T->step, &T->train, idx, T->B_l, t, (uint32_t)epoch, &tm);
 
     if (!rd_step_finite(&T->step, &tm)) {
+        if (data_rc) {   /* this rank's batch could not be read: its NaN rows stopped every rank */
+            rd_print_error(T->d, data_err.msg);
+            return data_rc;
+        }
         rd_error e;
         char last[64];
         if (T->last_ckpt_step >= 0) snprintf(last, sizeof last, "ckpt-%09lld.h5", (long long)T->last_ckpt_step);
@@ -640,14 +780,20 @@ static int setup_data(trainer *T, rd_error *e)
     rd_progress_phase(&T->prog, true, now_wall(), "loading and checking the training and test data");
     int rc = rd_load_datasets(c, &T->train, &T->test, e);
     if (rc) return rc;
+    const char *data_name = c->data.format == RD_DATA_HDF5 ? c->data.train_file : c->data.train_images;
+    if ((c->data.augment.flip || c->data.augment.shift > 0) && T->train.rows == 1 && T->train.cols == 1)
+        return rd_fail(e, RD_EXIT_CONFIG, "%s: data.augment: mirrors and shifts images, but X is flat [N, %u] "
+                       "(store images as [N, H, W] or [N, H, W, C])", data_name, T->train.features);
     rd_split sp;
-    rc = rd_split_make(&sp, c, T->train.n, c->data.train_images, e);
+    rc = rd_split_make(&sp, c, T->train.n, data_name, e);
     if (rc) return rc;
     T->n_val = sp.n_val;
     T->n_train = sp.n_train;
     T->val_ids = sp.val_ids;
     T->train_ids = sp.train_ids;
     T->perm = rd_malloc((size_t)T->n_train * sizeof(uint32_t));
+    if (T->train.stream) T->perm_next = rd_malloc((size_t)T->n_train * sizeof(uint32_t));
+    T->perm_next_epoch = -1;
     T->st.n_train = T->n_train;                                 /* saved in /data */
     T->st.n_validation = T->n_val;
     T->st.validation_indices = T->n_val ? T->val_ids : NULL;
@@ -655,7 +801,7 @@ static int setup_data(trainer *T, rd_error *e)
     for (uint32_t i = 0; i < T->test.n; i++) T->test_ids[i] = i;
     if ((uint64_t)c->data.batch_size > T->n_train)
         return rd_fail(e, RD_EXIT_CONFIG, "%s: data.batch_size: %ld is larger than the %u training samples",
-                       c->data.train_images, c->data.batch_size, T->n_train);
+                       data_name, c->data.batch_size, T->n_train);
     return 0;
 }
 
@@ -686,6 +832,8 @@ static int setup_model(trainer *T, rd_error *e)
     T->y = T->step.y;
     T->spe = T->n_train / T->B_g;
     T->total_steps = T->spe * c->training.epochs;
+    T->step.steps_per_epoch = T->spe;
+    if (has_dropout(&T->m)) T->probe_logits = rd_malloc((size_t)T->m.max_rows * T->m.output_dim * sizeof(float));
     if (c->training.max_steps > 0 && c->training.max_steps < T->total_steps) T->total_steps = c->training.max_steps;
     rd_progress_plan(&T->prog, T->spe, T->total_steps, T->B_g, c->training.log_every_steps);
     return 0;
@@ -741,6 +889,10 @@ static int check_resume_config(trainer *T, const rd_ckpt_info *info, const char 
     int rc = 0;
     if (rd_config_load_text(old, info->config_yaml, strlen(info->config_yaml), path, 0, NULL, &pe) != 0)
         rc = rd_fail(e, RD_EXIT_CHECKPOINT, "%s: the stored config does not load: %s", path, pe.msg);
+    /* data.load changes only how X reaches memory, never a value: free to change. */
+    if (!rc && old->data.load != T->c->data.load)
+        rd_notice(T->d, "resume: data.load changed since the checkpoint; the trajectory is unchanged");
+    old->data.load = T->c->data.load;
     if (!rc && !rd_config_section_equal(old, T->c, "model")) {
         char *la = rd_config_layers_json(old), *lb = rd_config_layers_json(T->c);
         rc = rd_fail(e, RD_EXIT_CHECKPOINT, "%s: architecture mismatch: the checkpoint has model.layers %s, "
@@ -844,10 +996,12 @@ static int resume(trainer *T, rd_error *e)
     memset(&info, 0, sizeof info);
     int rc = 0;
     if (T->d->rank == 0) {
+        rd_hdf5_lock();   /* checkpoint reads while a streaming I/O thread may run */
         rc = pick_checkpoint(T, path, sizeof path, e);
         if (!rc && path[0]) rc = rd_ckpt_read_info(path, &info, e);
         if (!rc && path[0]) rc = check_resume_config(T, &info, path, e);
         if (!rc && path[0]) rc = rd_ckpt_read_params(path, &T->m, true, e);
+        rd_hdf5_unlock();
     }
     rc = rd_agree(T->d, rc, e);
     int have = path[0] != '\0';
@@ -918,6 +1072,8 @@ static void trainer_free(trainer *T)
     free(T->val_ids);
     free(T->test_ids);
     free(T->perm);
+    free(T->probe_logits);
+    free(T->perm_next);
     free(T->config_yaml);
     rd_buf_free(&T->metrics);
     if (T->lock_fd > 0) close(T->lock_fd);
@@ -940,7 +1096,9 @@ static void print_settings(trainer *T)
     printf("model     %d inputs -> %d outputs, %zu parameters:\n%s", T->m.input_dim, T->m.output_dim,
            T->m.n_params, table.p);
     rd_buf_free(&table);
-    printf("r-drop    passes %d  alpha %g  reduction %s  dropout stream %s\n", c->rdrop.passes, c->rdrop.alpha,
+    printf("r-drop    passes %d  alpha %g (kl_reduction %s: %g in mean terms; ramp-up %g epochs)  reduction %s  "
+           "dropout stream %s\n", c->rdrop.passes, c->rdrop.alpha, c->rdrop.kl_reduction == RD_REDUCE_MEAN ? "mean" : "sum",
+           rd_step_alpha(c, T->B_g, UINT64_MAX >> 1, 0), c->rdrop.alpha_rampup_epochs,
            c->rdrop.reduction == RD_REDUCE_MEAN ? "mean" : "sum", c->rng.dropout_stream == RD_STREAM_RANK ? "rank" : "sample");
     printf("sgd       lr %g  momentum %g%s  weight decay %g  schedule %s\n", c->optimizer.lr, c->optimizer.momentum,
            c->optimizer.nesterov ? " (nesterov)" : "", c->optimizer.weight_decay, rd_sched_name(c->schedule.kind));
@@ -975,7 +1133,7 @@ static void trainer_init(trainer *T, const rd_config *c, const rd_train_opts *o,
     T->d = d;
     T->opts = *o;
     T->perm_epoch = -1;
-    T->last_test_acc = T->last_val_acc = -1.0;
+    T->last_test_acc = T->last_val_acc = T->last_probe_kl = -1.0;
     T->st.best_val_acc = -1.0;
     T->st.best_step = -1;
     T->st.patience_left = c->training.patience;

@@ -23,13 +23,16 @@ void rd_train_install_signals(void);
 typedef struct {
     double loss_sum;
     long correct, samples;
-    long class_correct[256], class_total[256];
+    int classes;                         /* = the model's outputs */
+    long *class_correct, *class_total;   /* [classes]; rd_eval_result_free releases them */
 } rd_eval_result;
 
 /* One pass, dropout off, mean CE. ids[0..n) are dataset indices; ranks take contiguous
- * shards and the counts are reduced. */
+ * shards and the counts are reduced. A streamed set reads the next chunk while this one
+ * is evaluated. */
 void rd_evaluate(rd_model *m, const rd_dataset *ds, const uint32_t *ids, uint32_t n,
                  const rd_dist *d, float *xbuf, int32_t *ybuf, rd_eval_result *r);
+void rd_eval_result_free(rd_eval_result *r);
 
 /* The training set's split (docs/ARCHITECTURE.md, RNG purpose 5): data.validation held-out
  * samples and the data.train_samples (0 = all the rest) training samples, each sorted, out of
@@ -43,7 +46,9 @@ typedef struct {
 int rd_split_make(rd_split *s, const rd_config *c, uint32_t n, const char *name, rd_error *e);
 void rd_split_free(rd_split *s);
 
-/* Load train/test sets per the config (idx files or synthetic). Returns 0 or RD_EXIT_DATA. */
+/* Load train/test sets per the config (idx or hdf5 files, or synthetic). HDF5: classes =
+ * data.classes or max label + 1 over both sets, labels checked against it, both sets of one
+ * sample shape. Returns 0, RD_EXIT_DATA or RD_EXIT_CONFIG. */
 int rd_load_datasets(const rd_config *c, rd_dataset *train, rd_dataset *test, rd_error *e);
 
 /* The [H, W, C] shape of a sample of ds (rows x cols x channels; [1, 1, features] when those

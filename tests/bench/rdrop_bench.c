@@ -196,7 +196,7 @@ static double peak_rss_bytes(void)
 
 /* The footprint the issue names: parameters + gradients + momentum, the activations of the
  * (doubled) batch (each layer's output and its gradient in float32, dropout masks in uint8,
- * the input batch and the logit gradients), and the data sets in uint8. */
+ * the input batch and the logit gradients), and the data sets (uint8 pixels, int32 labels). */
 static double expected_bytes(const rd_model *m, const rd_dataset *tr, const rd_dataset *te)
 {
     double b = (3.0 * (double)m->n_params + RD_CONTROL_FLOATS) * sizeof(float);
@@ -210,7 +210,7 @@ static double expected_bytes(const rd_model *m, const rd_dataset *tr, const rd_d
         if (L->kind == RD_LAYER_CONV2D)   /* the im2col scratch of one chunk */
             b += rd_conv_chunk(&L->g, m->max_rows) * (double)L->g.OH * L->g.OW * L->k_rows * sizeof(float);
     }
-    b += (double)tr->n * (tr->features + 1.0) + (double)te->n * (te->features + 1.0);
+    b += (double)tr->n * (tr->features + 4.0) + (double)te->n * (te->features + 4.0);
     return b;
 }
 

@@ -63,13 +63,21 @@ run_rdrop() {   # case ranks [--set ...]
     --json "$details/$name-$round.json" > "$details/$name-$round.txt"
 }
 
+# PyTorch (Debian's, on the same OpenBLAS) gets the kernel rdrop's run.blas_core: auto chooses, so
+# both run on this CPU's class kernel (src/blas.h); a kernel set by the caller stays.
+class_kernel=$("$here/build/rdrop" version 2>/dev/null | sed -n 's/^cpu class kernel //p')
+if [ -z "${OPENBLAS_CORETYPE:-}" ] && [ -n "$class_kernel" ] && [ "$class_kernel" != none ]; then
+  torch_core=(OPENBLAS_CORETYPE="$class_kernel")
+else
+  torch_core=()
+fi
 torch_ok=1
 run_torch() {   # case [env -u VAR] [torch_ref args]
   local name=$1 rc=0 envs=()
   shift
   [ "$torch_ok" = 1 ] || return 0
   if [ "${1:-}" = "-u" ]; then envs=(-u "$2"); shift 2; fi
-  env "${envs[@]}" /usr/bin/python3 tests/bench/torch_ref.py --threads "$threads" --idx datasets/fashion-mnist \
+  env "${envs[@]}" "${torch_core[@]}" /usr/bin/python3 tests/bench/torch_ref.py --threads "$threads" --idx datasets/fashion-mnist \
     --windows "$windows" --json "$details/$name-$round.json" "$@" > "$details/$name-$round.txt" 2>&1 || rc=$?
   if [ "$rc" = 77 ] || [ ! -x /usr/bin/python3 ]; then
     echo "run.sh: PyTorch comparison skipped: $(tail -1 "$details/$name-$round.txt" 2>/dev/null)" >&2

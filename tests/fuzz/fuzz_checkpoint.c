@@ -11,7 +11,7 @@
  *                           writes a valid user block (magic, version, length, CRC-32) in
  *                           front, so libhdf5 parses the fuzzed metadata behind the gate. This
  *                           explores libhdf5 1.10 itself, which has known crashes on malformed
- *                           metadata (DESIGN.md): that is why the gate exists. It is a manual
+ *                           metadata (docs/ARCHITECTURE.md "Checkpoint schema"): that is why the gate exists. It is a manual
  *                           tool (tests/fuzz/run.sh checkpoint_sealed SECONDS), not run in CI.
  * The model handed to rd_ckpt_read_params is the seed corpus's architecture (4 -> dense 4 ->
  * dense 2), so that a well-formed input reaches the dataset reads.

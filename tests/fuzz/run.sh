@@ -2,7 +2,7 @@
 # Fuzz one target for SECONDS with libFuzzer (clang, ASan + UBSan, coverage-guided):
 #
 #   tests/fuzz/run.sh TARGET SECONDS [libFuzzer options...]
-#   TARGET: config | idx | checkpoint | checkpoint_sealed   (see tests/fuzz/fuzz_*.c)
+#   TARGET: config | idx | checkpoint | checkpoint_sealed | hdf5data   (see tests/fuzz/fuzz_*.c)
 #   tests/fuzz/run.sh --build-only      configure and build the targets, then exit
 #
 # Builds the targets in $RDROP_FUZZ_BUILD (default: build-fuzz/ at the repository root; CC
@@ -33,7 +33,7 @@ build() {
     CC=$CCOMP cmake -S "$SRC" -B "$BUILD" -DRDROP_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DBUILD_TESTING=OFF > "$BUILD.configure.log" 2>&1 || { cat "$BUILD.configure.log"; exit 1; }
   fi
-  cmake --build "$BUILD" -j2 --target fuzz_config fuzz_idx fuzz_checkpoint fuzz_checkpoint_sealed \
+  cmake --build "$BUILD" -j2 --target fuzz_config fuzz_idx fuzz_checkpoint fuzz_checkpoint_sealed fuzz_hdf5data \
     > "$BUILD.build.log" 2>&1 || { tail -n 40 "$BUILD.build.log"; exit 1; }
 }
 
@@ -44,8 +44,9 @@ shift 2
 case $target in
   config) max_len=8192 ;;
   idx) max_len=4096 ;;
+  hdf5data) max_len=2048 ;;
   checkpoint|checkpoint_sealed) max_len=40000 ;;
-  *) echo "run.sh: unknown target '$target' (config, idx, checkpoint, checkpoint_sealed)" >&2; exit 2 ;;
+  *) echo "run.sh: unknown target '$target' (config, idx, checkpoint, checkpoint_sealed, hdf5data)" >&2; exit 2 ;;
 esac
 [ "${RDROP_FUZZ_NO_BUILD:-0}" = 1 ] || build
 bin=$BUILD/tests/fuzz/fuzz_$target

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # labels: mpi
-# Determinism audit (DESIGN "Determinism"): two runs with the same seed, world size and
+# Determinism audit (docs/ARCHITECTURE.md "Determinism"): two runs with the same seed, world size and
 # settings write bitwise identical checkpoints - every dataset and attribute under /model,
 # /optimizer, /rng, /data and /train (h5diff, and tests/tools/ckpt_compare.py --attrs) - and
 # identical deterministic metric fields (everything but *_s / *_per_s). Checked at 2 ranks in

@@ -2,7 +2,7 @@
 """Compare two rdrop checkpoints tensor by tensor (test helper; needs python3-h5py).
 
 usage: ckpt_compare.py A.h5 B.h5 [--rtol EPS] [--groups model,optimizer] [--attrs]
-  --rtol EPS   per tensor ||A-B||_2 / ||B||_2 <= EPS (DESIGN "within eps relative");
+  --rtol EPS   per tensor ||A-B||_2 / ||B||_2 <= EPS ("within eps relative", as the MPI tests use it);
                0 (default) means bitwise equal.
   --attrs      also compare the attributes of /model, /optimizer, /rng, /data, /train bitwise.
 Prints one line per tensor; exits 1 on the first group that differs.

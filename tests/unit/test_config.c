@@ -445,10 +445,13 @@ static void test_err_range(void **state)
     expect_err(SYNTH "optimizer:\n  momentum: 1\n", 3, 13, "optimizer.momentum: must be in [0, 1), got 1");
     expect_err(SYNTH "optimizer:\n  momentum: -0.5\n", 3, 13, "optimizer.momentum: must be in [0, 1)");
     expect_err(SYNTH "optimizer:\n  weight_decay: -1\n", 3, 17, "optimizer.weight_decay: must be >= 0");
-    expect_err(SYNTH "rdrop:\n  passes: 3\n", 3, 11, "rdrop.passes: must be 1 or 2, got 3");
+    expect_err(SYNTH "rdrop:\n  passes: 17\n", 3, 11, "rdrop.passes: must be between 1 and 16, got 17");
+    expect_err(SYNTH "rdrop:\n  passes: 0\n", 3, 11, "rdrop.passes: must be between 1 and 16, got 0");
+    expect_err(SYNTH "rdrop:\n  kl_reduction: avg\n", 3, 17, "rdrop.kl_reduction: expected one of: mean, sum; got 'avg'");
+    expect_err(SYNTH "rdrop:\n  alpha_rampup_epochs: -1\n", 3, 24, "rdrop.alpha_rampup_epochs: must be >= 0, got -1");
     expect_err(SYNTH "rdrop:\n  alpha: -1\n", 3, 10, "rdrop.alpha: must be >= 0, got -1");
     expect_err(SYNTH "rdrop:\n  reduction: avg\n", 3, 14, "rdrop.reduction: expected one of: mean, sum; got 'avg'");
-    expect_err("data:\n  format: csv\n", 2, 11, "data.format: expected one of: idx, synthetic; got 'csv'");
+    expect_err("data:\n  format: csv\n", 2, 11, "data.format: expected one of: idx, synthetic, hdf5; got 'csv'");
     expect_err("data: {format: synthetic, batch_size: 0}\n", 1, 39, "data.batch_size: must be >= 1, got 0");
     expect_err("data: {format: synthetic, synthetic: {classes: 1}}\n", 1, 48, "data.synthetic.classes: must be between 2 and 1048576");
     expect_err(SYNTH "dist: {bucket_mb: 0}\n", 2, 19, "dist.bucket_mb: must be > 0, got 0");

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <hdf5.h>
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
 
@@ -166,7 +167,7 @@ static void check_good_shape(const char *ip, const char *lp, uint32_t rows)
     uint8_t px[N * R * C];
     fill_pixels(px, sizeof px);
     assert_memory_equal(d.x, px, sizeof px);
-    assert_memory_equal(d.y, LABELS, N);
+    for (uint32_t i = 0; i < N; i++) assert_int_equal(d.y[i], LABELS[i]);   /* int32 labels */
     rd_data_free(&d);
     assert_true(is_zero(&d));
 }
@@ -623,7 +624,7 @@ static double centroid_accuracy(uint32_t n, uint32_t features, uint32_t classes,
             }
             if (dist < best_d) { best_d = dist; best = c; }
         }
-        correct += best == te.y[i];
+        correct += (int32_t)best == te.y[i];
     }
     free(mean);
     free(cnt);
@@ -662,7 +663,7 @@ static void test_synthetic_values(void **state)
 static void test_gather(void **state)
 {
     uint8_t x[4 * 3] = {0, 255, 51, 1, 2, 3, 100, 200, 128, 7, 8, 9};
-    uint8_t y[4] = {4, 5, 6, 7};
+    int32_t y[4] = {4, 5, 6, 7};
     rd_dataset d = {.n = 4, .features = 3, .classes = 10, .x = x, .y = y};
     uint32_t idx[3] = {2, 0, 2};
     float out[9];
@@ -697,7 +698,7 @@ static rd_dataset image_set(uint32_t n)
     d.features = 20;
     d.classes = 2;
     d.x = malloc((size_t)n * 20);
-    d.y = calloc(n, 1);
+    d.y = calloc(n, sizeof *d.y);
     for (uint32_t i = 0; i < n; i++)
         for (int r = 0; r < 4; r++)
             for (int c = 0; c < 5; c++) d.x[i * 20 + r * 5 + c] = (uint8_t)((1 + 20 * r + c + 100 * i) % 256);
@@ -838,6 +839,104 @@ static void test_augment_keyed_by_sample(void **state)
     rd_data_free(&d);
 }
 
+/* ---------------------------------------------------------------- HDF5 */
+
+/* X float32 [n, 3, 4, 2] (chunks of `chunk` samples, gzip when asked) or uint8 [n, 5]
+ * (contiguous), y int16 [n] = i % 7 + 300 (labels above 255). */
+static char *write_h5(uint32_t n, bool is_float, hsize_t chunk, bool gzip)
+{
+    char *path = rd_test_tmpfile(".h5", NULL, 0);
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(f >= 0);
+    hsize_t fd[4] = {n, 3, 4, 2}, ud[2] = {n, 5}, cd[4] = {chunk, 3, 4, 2};
+    hid_t sp = is_float ? H5Screate_simple(4, fd, NULL) : H5Screate_simple(2, ud, NULL);
+    hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
+    if (is_float) {
+        H5Pset_chunk(pl, 4, cd);
+        if (gzip) H5Pset_deflate(pl, 1);
+    }
+    size_t f_per = is_float ? 24 : 5;
+    float *xf = malloc(n * f_per * sizeof *xf);
+    uint8_t *xu = malloc(n * f_per);
+    for (size_t i = 0; i < n * f_per; i++) {
+        xf[i] = (float)i * 0.37f - 11.0f;
+        xu[i] = (uint8_t)(i * 37 % 251);
+    }
+    hid_t dx = H5Dcreate2(f, "X", is_float ? H5T_IEEE_F32LE : H5T_STD_U8LE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    assert_true(H5Dwrite(dx, is_float ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                         is_float ? (void *)xf : (void *)xu) >= 0);
+    H5Dclose(dx);
+    H5Sclose(sp);
+    H5Pclose(pl);
+    hsize_t yd = n;
+    int16_t *y = malloc(n * sizeof *y);
+    for (uint32_t i = 0; i < n; i++) y[i] = (int16_t)(i % 7 + 300);
+    sp = H5Screate_simple(1, &yd, NULL);
+    hid_t dy = H5Dcreate2(f, "y", H5T_STD_I16LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(H5Dwrite(dy, H5T_NATIVE_INT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, y) >= 0);
+    H5Dclose(dy);
+    H5Sclose(sp);
+    H5Fclose(f);
+    free(xf);
+    free(xu);
+    free(y);
+    return path;
+}
+
+/* The streamed gather (direct reads and HDF5's hyperslab path) equals the in-memory one for
+ * random indices with repeats, prefetched or not; shapes and classes come from the file. */
+static void check_stream_equals_memory(bool is_float, hsize_t chunk, bool gzip)
+{
+    const uint32_t n = 1000;
+    char *path = write_h5(n, is_float, chunk, gzip);
+    rd_hdf5_source src = {path, "data.train_file", "/X", "y", false};
+    rd_dataset mem, str;
+    rd_error e;
+    assert_int_equal(rd_data_load_hdf5(&mem, &src, "", &e), 0);
+    src.stream = true;
+    assert_int_equal(rd_data_load_hdf5(&str, &src, NULL, &e), 0);
+    assert_non_null(str.stream);
+    assert_null(str.x);
+    assert_null(str.xf);
+    assert_int_equal(mem.classes, 307);
+    assert_int_equal(mem.n, n);
+    assert_int_equal(mem.features, is_float ? 24 : 5);
+    assert_int_equal(mem.rows, is_float ? 3 : 1);
+    assert_int_equal(mem.cols, is_float ? 4 : 1);
+    assert_int_equal(mem.channels, is_float ? 2 : 5);
+    enum { B = 37 };
+    uint32_t idx[3][B];
+    uint64_t s = 12345;
+    for (int b = 0; b < 3; b++)
+        for (int i = 0; i < B; i++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            idx[b][i] = (uint32_t)(s >> 33) % n;
+        }
+    idx[0][5] = idx[0][6];      /* a repeated index */
+    idx[1][0] = n - 1;          /* the last sample (a partial chunk) */
+    float xm[B * 24], xs[B * 24];
+    int32_t ym[B], ys[B];
+    rd_data_prefetch(&str, idx[0], B);
+    rd_data_prefetch(&str, idx[1], B);
+    for (int b = 0; b < 3; b++) {
+        assert_int_equal(rd_data_fetch(&str, idx[b], B, &e), 0);
+        rd_data_gather(&mem, idx[b], B, xm, ym);
+        rd_data_gather(&str, idx[b], B, xs, ys);
+        assert_memory_equal(xm, xs, B * mem.features * sizeof *xm);
+        assert_memory_equal(ym, ys, sizeof ym);
+        assert_int_equal(ys[3], (int32_t)(idx[b][3] % 7 + 300));
+    }
+    rd_data_free(&mem);
+    rd_data_free(&str);
+    assert_true(is_zero(&str));
+    unlink(path);
+    free(path);
+}
+
+static void test_hdf5_stream_float_chunked(void **state) { check_stream_equals_memory(true, 7, false); }
+static void test_hdf5_stream_float_gzip(void **state) { check_stream_equals_memory(true, 7, true); }
+static void test_hdf5_stream_uint8_contiguous(void **state) { check_stream_equals_memory(false, 0, false); }
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -858,6 +957,9 @@ int main(void)
         cmocka_unit_test(test_synthetic_difficulty),
         cmocka_unit_test(test_synthetic_values),
         cmocka_unit_test(test_gather),
+        cmocka_unit_test(test_hdf5_stream_float_chunked),
+        cmocka_unit_test(test_hdf5_stream_float_gzip),
+        cmocka_unit_test(test_hdf5_stream_uint8_contiguous),
         cmocka_unit_test(test_augment_off_is_identity),
         cmocka_unit_test(test_augment_matches_formula),
         cmocka_unit_test(test_augment_flip_and_shift_by_hand),

@@ -1,4 +1,4 @@
-/* test_gradcheck.c - analytic gradients against finite differences (DESIGN.md "Tests").
+/* test_gradcheck.c - analytic gradients against finite differences (docs/ARCHITECTURE.md "Formulas").
  *
  * Method: the model is float, so the finite differences are taken on the loss computed in
  * double (rd_rdrop_loss) from the float logits of rd_model_forward. Every parameter, input and
@@ -86,11 +86,11 @@ static void test_act_grad_pointwise(void **state)
         }
     }
     assert_int_equal(checked, RD_ACT_COUNT * 15);
-    /* relu's derivative at 0 is 0 (DESIGN) */
+    /* relu's derivative at 0 is 0 (docs/ARCHITECTURE.md "Formulas") */
     assert_true(rd_act_grad(RD_ACT_RELU, 0.0f, 0.0f) == 0.0f);
 }
 
-/* rd_act itself against closed forms in double (DESIGN appendix definitions). */
+/* rd_act itself against closed forms in double (README "Config reference": activations). */
 static void test_act_values(void **state)
 {
     const double e = exp(1.0);
@@ -114,31 +114,32 @@ static void test_act_values(void **state)
 
 enum { LB = 3, LK = 5 };
 
-/* Per-sample loss straight from the DESIGN formulas, in double (independent of loss.c). */
+enum { LMAXP = 4 };   /* most passes checked */
+
+/* Per-sample loss straight from the formulas of docs/ARCHITECTURE.md, in double (independent of loss.c):
+ * CE averaged over the passes, KL the mean over the pairs of 0.5 sum_k (P-Q)(log P - log Q). */
 static void loss_formula(const float *lg, int B, int K, int passes, const int32_t *y, double alpha,
                          double *ce_sum, double *kl_sum)
 {
     *ce_sum = *kl_sum = 0.0;
     for (int i = 0; i < B; i++) {
-        double P[LK], Q[LK], zp = 0, zq = 0;
-        for (int k = 0; k < K; k++) {
-            P[k] = exp(lg[i * K + k]);
-            zp += P[k];
+        double P[LMAXP][LK];
+        for (int q = 0; q < passes; q++) {
+            double z = 0;
+            for (int k = 0; k < K; k++) {
+                P[q][k] = exp(lg[(q * B + i) * K + k]);
+                z += P[q][k];
+            }
+            for (int k = 0; k < K; k++) P[q][k] /= z;
+            *ce_sum += -log(P[q][y[i]]) / passes;
         }
-        for (int k = 0; k < K; k++) P[k] /= zp;
-        if (passes == 1) {
-            *ce_sum += -log(P[y[i]]);
-            continue;
-        }
-        for (int k = 0; k < K; k++) {
-            Q[k] = exp(lg[(B + i) * K + k]);
-            zq += Q[k];
-        }
-        for (int k = 0; k < K; k++) Q[k] /= zq;
-        *ce_sum += 0.5 * (-log(P[y[i]]) - log(Q[y[i]]));
-        double s = 0;
-        for (int k = 0; k < K; k++) s += (P[k] - Q[k]) * (log(P[k]) - log(Q[k]));
-        *kl_sum += 0.5 * s;
+        if (passes == 1) continue;
+        double kl = 0;
+        int pairs = 0;
+        for (int p = 0; p < passes; p++)
+            for (int q = p + 1; q < passes; q++, pairs++)
+                for (int k = 0; k < K; k++) kl += 0.5 * (P[p][k] - P[q][k]) * (log(P[p][k]) - log(P[q][k]));
+        *kl_sum += kl / pairs;
     }
 }
 
@@ -146,7 +147,7 @@ static void check_loss_logits(int passes, double alpha, rd_reduction red)
 {
     const int B = LB, K = LK, rows = passes * B;
     const double scale = red == RD_REDUCE_MEAN ? 1.0 / B : 1.0;
-    float lg[2 * LB * LK], dl[2 * LB * LK];
+    float lg[LMAXP * LB * LK], dl[LMAXP * LB * LK];
     int32_t y[LB];
     g_lcg = 1234567u + (uint64_t)(alpha * 10) + 100u * (uint64_t)passes + 1000u * (uint64_t)red;
     for (int i = 0; i < rows * K; i++) lg[i] = qrand(-3.0, 3.0);
@@ -199,6 +200,8 @@ static void test_loss_logits_gradcheck(void **state)
     for (int r = 0; r < 2; r++) {
         rd_reduction red = r ? RD_REDUCE_SUM : RD_REDUCE_MEAN;
         for (int a = 0; a < 3; a++) check_loss_logits(2, alphas[a], red);
+        for (int a = 0; a < 3; a++) check_loss_logits(3, alphas[a], red);   /* rdrop.passes 3 */
+        check_loss_logits(4, 1.5, red);
         check_loss_logits(1, 0.0, red);
     }
 }
@@ -221,7 +224,7 @@ static void test_loss_alpha0_is_two_pass_ce(void **state)
 
 /* ---- 3. the whole model: dense, every activation, dropout with fixed masks ---- */
 
-enum { NIN = 3, H1 = 4, H2 = 4, NOUT = 3, B = 3, MAXR = 2 * B };
+enum { NIN = 3, H1 = 4, H2 = 4, NOUT = 3, B = 3, MAXR = 3 * B };   /* up to 3 passes */
 
 typedef struct {
     rd_config c;
@@ -274,7 +277,7 @@ static void gc_build(gc_problem *P, rd_activation act, rd_activation act2, bool 
     }
     for (int r = 0; r < B; r++)
         for (int k = 0; k < NIN; k++) P->x[r * NIN + k] = qrand(-1.0, 1.0);
-    if (passes == 2) memcpy(P->x + B * NIN, P->x, sizeof(float) * B * NIN);
+    for (int q = 1; q < passes; q++) memcpy(P->x + q * B * NIN, P->x, sizeof(float) * B * NIN);
     for (int r = 0; r < B; r++) P->labels[r] = (int32_t)(urand() * NOUT);
 }
 
@@ -400,7 +403,8 @@ static void test_gradcheck_dense_only(void **state)
     gradcheck_model(RD_ACT_LINEAR, false, 1, 0.0, RD_REDUCE_SUM);
 }
 
-/* The R-Drop loss through the model: alpha in {0, 0.5, 4} x {mean, sum}, and passes 1. */
+/* The R-Drop loss through the model: alpha in {0, 0.5, 4} x {mean, sum} with 2 and 3 passes,
+ * and passes 1. */
 static void test_gradcheck_rdrop_model(void **state)
 {
     const double alphas[] = {0.0, 0.5, 4.0};
@@ -409,6 +413,7 @@ static void test_gradcheck_rdrop_model(void **state)
         for (int a = 0; a < 3; a++) gradcheck_model(RD_ACT_ELU, true, 2, alphas[a], red);
         gradcheck_model(RD_ACT_ELU, true, 1, 0.0, red);
         gradcheck_model(RD_ACT_SWISH, true, 1, 0.0, red);
+        for (int a = 0; a < 3; a++) gradcheck_model(RD_ACT_ELU, true, 3, alphas[a], red);   /* passes 3 */
     }
 }
 

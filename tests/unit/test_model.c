@@ -1,5 +1,5 @@
 /* test_model.c - layer list, flat parameter buffer, forward semantics and init
- * (DESIGN.md "Numerics", appendix "RNG: ... Init").
+ * (docs/ARCHITECTURE.md "Formulas" (Init) and "RNG: keys and counters").
  */
 #include "testutil.h"
 

@@ -1,5 +1,5 @@
 /* test_optim.c - SGD (PyTorch convention), LR schedules and max-norm against hand-computed
- * values (DESIGN.md "Numerics" and appendix "Counting and schedules").
+ * values (docs/ARCHITECTURE.md "Formulas": SGD, schedules, max-norm, counting).
  *
  * The SGD expectations are written as literals with their derivation; the update runs in
  * float, so they are compared with a relative tolerance of 1e-6 (a few float roundings).

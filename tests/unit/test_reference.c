@@ -1,5 +1,5 @@
 /* test_reference.c - the outside oracle: tests/data/rdrop_reference.json, computed with
- * PyTorch 1.13 autograd in float64 on a 6-5-4-3 net (DESIGN.md "Tests").
+ * PyTorch 1.13 autograd in float64 on a 6-5-4-3 net (tests/data/rdrop_reference.json).
  *
  * Network (from the JSON's sizes/activations and the masks' shapes: mask_input [2B x 6],
  * mask_hidden[0] [2B x 5], mask_hidden[1] [2B x 4], i.e. a dropout before every dense):
@@ -8,7 +8,12 @@
  * batch-reduced: mean or sum over the batch, as "reduction" says), dlogits, and every
  * dkernel/dbias. sgd_cases: 3 SGD steps (same batch and masks) with weight decay on kernels,
  * momentum or Nesterov and max-norm on the hidden dense layers.
- * Tolerance (DESIGN): |got - ref| <= 1e-5 + 1e-4*|ref|.
+ * kl_sum_cases: rdrop.kl_reduction sum (the R-Drop snippet's alpha * sum_i KL_i) is the mean
+ * reduction with alpha * B: each loss case again, with the snippet's alpha = alpha / B.
+ * kpass_cases: tests/data/kpass_reference.json (tests/tools/gen_kpass_reference.py, PyTorch
+ * float64 autograd, the snippet's F.kl_div formulation): 3 and 4 passes (CE averaged over the
+ * passes, KL the mean over the pairs), kl_reduction sum, on the same network shape.
+ * Tolerance (as for every oracle here, float32 reaches ~6e-6): |got - ref| <= 1e-5 + 1e-4*|ref|.
  */
 #include "refjson.h"
 
@@ -21,6 +26,7 @@
 #include "loss.h"
 #include "model.h"
 #include "optim.h"
+#include "step.h"
 
 #define ATOL 1e-5
 #define RTOL 1e-4
@@ -298,12 +304,171 @@ static void test_sgd_cases(void **state)
     printf("sgd_cases: %ld values compared\n", g_compared - before);
 }
 
+/* rdrop.kl_reduction: sum is rdrop's mean reduction with alpha * B (rd_step_alpha, the path
+ * training takes): every loss case of the reference again, with the snippet's alpha =
+ * alpha / B for the mean cases (reduction sum: unchanged), must give the case's values. */
+static long g_kl_sum_compared;
+
+static void test_kl_sum_cases(void **state)
+{
+    reference R;
+    load_reference(&R);
+    const int B = R.B, rows = 2 * B;
+    rd_config c;
+    make_config(&c, &R, 0.0);
+    rd_model m;
+    build_model(&m, &c, &R);
+    yaml_node_t *cases = node_get(g_root, "loss_cases");
+    long before = g_compared;
+    int scaled = 0;
+    for (int ci = 0; ci < seq_len(cases); ci++) {
+        yaml_node_t *cs = seq_at(cases, ci);
+        c.rdrop.passes = 2;
+        c.rdrop.reduction = parse_reduction(node_get(cs, "reduction"));
+        c.rdrop.kl_reduction = RD_REDUCE_SUM;
+        const bool mean = c.rdrop.reduction == RD_REDUCE_MEAN;
+        c.rdrop.alpha = mean ? num_at(cs, "alpha") / B : num_at(cs, "alpha");
+        scaled += mean && c.rdrop.alpha > 0.0;
+        double alpha = rd_step_alpha(&c, B, 0, 0), scale = mean ? 1.0 / B : 1.0;
+        const float *logits = rd_model_forward(&m, R.x2, rows, true);
+        float dlogits[2 * MAXB * NOUT];
+        double ref[2 * MAXB * NOUT];
+        rd_loss_sums s;
+        rd_rdrop_loss(logits, B, NOUT, 2, R.labels, alpha, scale, dlogits, &s);
+        cmp(s.loss * scale, num_at(cs, "loss"), "kl_sum loss", ci);
+        /* the snippet's loss: mean CE + alpha_snippet * sum_i KL_i */
+        if (mean) cmp(s.ce / B + c.rdrop.alpha * s.kl, num_at(cs, "loss"), "kl_sum snippet loss", ci);
+        matrix(node_get(cs, "dlogits"), rows, NOUT, ref);
+        for (int i = 0; i < rows * NOUT; i++) cmp(dlogits[i], ref[i], "kl_sum dlogits", i);
+    }
+    assert_int_equal(scaled, 2);   /* the alpha 0.7 and 4 mean cases */
+    g_kl_sum_compared = g_compared - before;
+    printf("kl_sum_cases: %ld values compared\n", g_kl_sum_compared);
+    rd_model_free(&m);
+}
+
+/* ---- K passes: tests/data/kpass_reference.json ---- */
+
+enum { MAXK = 4 };
+static long g_kpass_compared;
+
+static void test_kpass_cases(void **state)
+{
+    /* the K-pass reference is its own document: swap it in, swap back at the end */
+    yaml_document_t main_doc = g_doc;
+    yaml_node_t *main_root = g_root;
+    FILE *f = fopen(rd_test_data("kpass_reference.json"), "rb");
+    assert_non_null(f);
+    yaml_parser_t parser;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_file(&parser, f);
+    assert_true(yaml_parser_load(&parser, &g_doc));
+    yaml_parser_delete(&parser);
+    fclose(f);
+    g_root = yaml_document_get_root_node(&g_doc);
+    assert_non_null(g_root);
+
+    reference R;
+    memset(&R, 0, sizeof R);
+    R.B = (int)num_at(g_root, "batch");
+    R.p_in = num_at(g_root, "p_input");
+    R.p_hid = num_at(g_root, "p_hidden");
+    const int B = R.B, KP = (int)num_at(g_root, "max_passes");
+    assert_true(B >= 1 && B <= MAXB && KP >= 3 && KP <= MAXK);
+    double x[MAXB * NIN];
+    matrix(node_get(g_root, "x"), B, NIN, x);
+    yaml_node_t *lab = node_get(g_root, "labels");
+    for (int i = 0; i < B; i++) R.labels[i] = (int32_t)num(seq_at(lab, i));
+    static uint8_t masks[3][MAXK * MAXB * NIN];
+    static const int widths[3] = {NIN, NH1, NH2};
+    yaml_node_t *mn = node_get(g_root, "masks");
+    for (int d = 0; d < 3; d++) {
+        double mb[MAXK * MAXB * NIN];
+        matrix(seq_at(mn, d), KP * B, widths[d], mb);
+        for (int i = 0; i < KP * B * widths[d]; i++) masks[d][i] = (uint8_t)(mb[i] != 0.0);
+    }
+    yaml_node_t *kn = node_get(g_root, "kernel"), *bn = node_get(g_root, "bias");
+    for (int l = 0; l < 3; l++) {
+        matrix(seq_at(kn, l), k_in[l], k_out[l], R.kernel[l]);
+        vector(seq_at(bn, l), k_out[l], R.bias[l]);
+    }
+
+    yaml_node_t *cases = node_get(g_root, "cases");
+    long before = g_compared;
+    int seen[MAXK + 1] = {0};
+    for (int ci = 0; ci < seq_len(cases); ci++) {
+        yaml_node_t *cs = seq_at(cases, ci);
+        rd_config c;
+        make_config(&c, &R, 0.0);
+        c.rdrop.passes = (int)num_at(cs, "passes");
+        c.rdrop.alpha = num_at(cs, "alpha");
+        c.rdrop.reduction = parse_reduction(node_get(cs, "reduction"));
+        c.rdrop.kl_reduction = parse_reduction(node_get(cs, "kl_reduction"));
+        const int K = c.rdrop.passes, rows = K * B;
+        assert_true(K >= 2 && K <= KP);
+        seen[K]++;
+        rd_model m;
+        rd_error e = {0};
+        assert_int_equal(rd_model_create(&m, &c, NIN, rows, &e), 0);
+        for (int l = 0; l < 3; l++) {
+            rd_layer *L = &m.layers[k_layer_of_dense[l]];
+            for (int i = 0; i < k_in[l] * k_out[l]; i++) m.params[L->w_off + i] = (float)R.kernel[l][i];
+            for (int j = 0; j < k_out[l]; j++) m.params[L->b_off + j] = (float)R.bias[l][j];
+        }
+        for (int d = 0; d < 3; d++)   /* pass q's rows are rows [qB, (q+1)B) of the masks */
+            memcpy(m.layers[k_layer_of_dropout[d]].mask, masks[d], (size_t)rows * widths[d]);
+        float xk[MAXK * MAXB * NIN];   /* the K-fold batch */
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < NIN; j++) xk[r * NIN + j] = (float)x[(r % B) * NIN + j];
+
+        const bool mean = c.rdrop.reduction == RD_REDUCE_MEAN;
+        const bool kl_summed = !mean || c.rdrop.kl_reduction == RD_REDUCE_SUM;
+        double alpha = rd_step_alpha(&c, B, 0, 0), scale = mean ? 1.0 / B : 1.0;
+        const float *logits = rd_model_forward(&m, xk, rows, true);
+        double ref[MAXK * MAXB * NIN];
+        matrix(node_get(cs, "logits"), rows, NOUT, ref);
+        for (int i = 0; i < rows * NOUT; i++) cmp(logits[i], ref[i], "kpass logits", i);
+        float dlogits[MAXK * MAXB * NOUT];
+        rd_loss_sums s;
+        rd_rdrop_loss(logits, B, NOUT, K, R.labels, alpha, scale, dlogits, &s);
+        cmp(s.loss * scale, num_at(cs, "loss"), "kpass loss", ci);
+        cmp(s.ce * scale, num_at(cs, "ce"), "kpass ce", ci);
+        cmp(kl_summed ? s.kl : s.kl / B, num_at(cs, "kl"), "kpass kl", ci);
+        matrix(node_get(cs, "dlogits"), rows, NOUT, ref);
+        for (int i = 0; i < rows * NOUT; i++) cmp(dlogits[i], ref[i], "kpass dlogits", i);
+        rd_model_backward(&m, xk, dlogits, rows);
+        yaml_node_t *dk = node_get(cs, "dkernel"), *db = node_get(cs, "dbias");
+        for (int l = 0; l < 3; l++) {
+            const rd_layer *L = &m.layers[k_layer_of_dense[l]];
+            double g[NIN * NH1];
+            matrix(seq_at(dk, l), k_in[l], k_out[l], g);
+            for (int i = 0; i < k_in[l] * k_out[l]; i++) cmp(m.grads[L->w_off + i], g[i], "kpass dkernel", i);
+            vector(seq_at(db, l), k_out[l], g);
+            for (int j = 0; j < k_out[l]; j++) cmp(m.grads[L->b_off + j], g[j], "kpass dbias", j);
+        }
+        rd_model_free(&m);
+    }
+    assert_true(seen[3] >= 3 && seen[4] >= 1 && seen[2] >= 1);
+    g_kpass_compared = g_compared - before;
+    printf("kpass_cases: %ld values compared\n", g_kpass_compared);
+    yaml_document_delete(&g_doc);
+    g_doc = main_doc;
+    g_root = main_root;
+}
+
 /* Runs last: everything was compared, report the worst error. */
 static void test_summary(void **state)
 {
     /* 6 loss cases x (24 logits + 3 scalars + 24 dlogits + 74 gradients)
-     * + 2 sgd cases x 3 steps x (1 loss + 74 parameters) */
-    assert_int_equal(g_compared, 6 * 125 + 2 * 3 * 75);
+     * + 2 sgd cases x 3 steps x (1 loss + 74 parameters)
+     * + 6 kl_sum cases x (1 loss + 24 dlogits) + 3 snippet losses (the mean cases)
+     * + the K-pass cases: each 2 x (K*4 x 3) logits and dlogits + 3 scalars + 74 gradients */
+    long kpass = 0;
+    const int k_of_case[6] = {3, 3, 3, 3, 4, 2};
+    for (int i = 0; i < 6; i++) kpass += 2L * k_of_case[i] * 4 * NOUT + 3 + 74;
+    assert_int_equal(g_kl_sum_compared, 6 * 25 + 3);
+    assert_int_equal(g_kpass_compared, kpass);
+    assert_int_equal(g_compared, 6 * 125 + 2 * 3 * 75 + g_kl_sum_compared + kpass);
     printf("reference: %ld values compared, max relative error %.3g (|ref| > 1e-3), "
            "max |diff|/tol %.3g\n", g_compared, g_max_rel, g_max_tol_ratio);
     assert_true(g_max_tol_ratio <= 1.0);
@@ -314,6 +479,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loss_cases),
         cmocka_unit_test(test_sgd_cases),
+        cmocka_unit_test(test_kl_sum_cases),
+        cmocka_unit_test(test_kpass_cases),
         cmocka_unit_test(test_summary),
     };
     return cmocka_run_group_tests(tests, setup, ref_close);

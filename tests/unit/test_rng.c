@@ -1,5 +1,5 @@
-/* test_rng.c - Philox streams, keys, bit mappings, shuffles (DESIGN.md "RNG streams" and
- * appendix "RNG: keys, counters, bit mappings", rng_version 1).
+/* test_rng.c - Philox streams, keys, bit mappings, shuffles (docs/ARCHITECTURE.md
+ * "RNG: keys and counters", rng_version 1).
  *
  * The bit mappings are checked against a Philox4x32-10 written here from the Random123 paper
  * (ref_philox), itself checked against the same KAT vectors as rd_philox, so the golden
@@ -497,7 +497,7 @@ static void ref_shuffle(uint32_t *perm, uint32_t n, const uint32_t key[2], uint3
 
 static void test_golden_rng_version_1(void **state)
 {
-    /* These constants pin rng_version 1 (DESIGN appendix). Computed once with this code and
+    /* These constants pin rng_version 1 (docs/ARCHITECTURE.md "RNG: keys and counters"). Computed once with this code and
      * confirmed below by the independent ref_philox. Changing any of them is a format change:
      * bump RD_RNG_VERSION. */
     /* key(seed 0, purpose 1, id 0) = {0x7B1DCDAF, 0xE220A839 ^ 0x01000000 = 0xE320A839} */

@@ -1,6 +1,6 @@
 /* test_rng_fast.c - the fast dropout-mask paths of src/rng.c (a byte lookup per 8 one-bit
  * lanes, four Philox blocks per SSE2 pass, 16-bit lanes compared 8 at a time) give exactly
- * the masks of the appendix mapping ("RNG: keys, counters, bit mappings"), written here
+ * the masks of the bit mapping (docs/ARCHITECTURE.md "RNG: keys and counters"), written here
  * element by element on top of the scalar rd_philox, for every lane width and ragged tails.
  */
 #include "testutil.h"

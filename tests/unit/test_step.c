@@ -123,6 +123,38 @@ static void test_no_allocation_per_step(void **state)
     steps_allocate_nothing(2, RD_STREAM_RANK, 4);
     steps_allocate_nothing(1, RD_STREAM_RANK, 1);
     steps_allocate_nothing(2, RD_STREAM_SAMPLE, 1);
+    steps_allocate_nothing(3, RD_STREAM_RANK, 1);
+    steps_allocate_nothing(3, RD_STREAM_SAMPLE, 1);
+}
+
+/* The KL weight of a step: kl_reduction sum multiplies by the global batch (with reduction
+ * mean only), the ramp is exp(-5(1-u)^2) with u the fraction of the ramp's steps done. */
+static void test_alpha_schedule(void **state)
+{
+    rd_config c;
+    mlp_config(&c, 8, 4, 128, 2);
+    c.rdrop.alpha = 0.3;
+    assert_true(rd_step_alpha(&c, 128, 0, 46) == 0.3);
+    c.rdrop.kl_reduction = RD_REDUCE_SUM;
+    assert_true(rd_step_alpha(&c, 128, 0, 46) == 0.3 * 128);
+    assert_true(rd_step_alpha(&c, 64, 5, 0) == 0.3 * 64);   /* the global batch given */
+    c.rdrop.reduction = RD_REDUCE_SUM;                      /* both terms summed: alpha as is */
+    assert_true(rd_step_alpha(&c, 128, 0, 46) == 0.3);
+    c.rdrop.reduction = RD_REDUCE_MEAN;
+    c.rdrop.kl_reduction = RD_REDUCE_MEAN;
+    c.rdrop.alpha_rampup_epochs = 2.0;                       /* 2 epochs of 50 steps: 100 steps */
+    assert_close(rd_step_alpha(&c, 128, 0, 50), 0.3 * exp(-5.0), 1e-15, 1e-12);
+    assert_close(rd_step_alpha(&c, 128, 50, 50), 0.3 * exp(-1.25), 1e-15, 1e-12);
+    assert_close(rd_step_alpha(&c, 128, 75, 50), 0.3 * exp(-5.0 * 0.0625), 1e-15, 1e-12);
+    assert_true(rd_step_alpha(&c, 128, 100, 50) == 0.3);
+    assert_true(rd_step_alpha(&c, 128, 1000, 50) == 0.3);
+    assert_true(rd_step_alpha(&c, 128, 10, 0) == 0.3);      /* no epoch length: no ramp */
+    double prev = 0.0;
+    for (uint64_t t = 0; t <= 100; t++) {                    /* increasing */
+        double a = rd_step_alpha(&c, 128, t, 50);
+        assert_true(a > prev);
+        prev = a;
+    }
 }
 
 /* No allocation at any width: a 5,000-wide max-norm layer (more columns than one block of the
@@ -344,6 +376,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_allocation_per_step),
+        cmocka_unit_test(test_alpha_schedule),
         cmocka_unit_test(test_accumulate_sample_stream),
         cmocka_unit_test(test_no_allocation_wide),
         cmocka_unit_test(test_bucket_plan),

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The MLP stage of the R-Drop strength study (configs/sweeps/rdrop_strength.yaml) in stages:
+# one seed at a time, one 1-rank job at a time, resumable (a finished run is skipped, an
+# interrupted one resumes from its checkpoint). A stage may run a subset of the grid:
+#   LRS="0.01 0.05"           the optimizer.lr values (default: the spec's)
+#   VARIANTS="dropout s0.1"   the variants, in this order (default: the spec's)
+# After each stage the whole grid's report is rewritten (runs not yet run show as such).
+#   nohup bash launch/rdrop_strength.sh [SEEDS...] > runs/rdrop-strength.log 2>&1 &
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Cooperlake} OPENBLAS_NUM_THREADS=1
+spec=configs/sweeps/rdrop_strength.yaml
+seeds=("$@")
+[ ${#seeds[@]} -gt 0 ] || seeds=(1 2 3)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for s in "${seeds[@]}"; do
+    for lr in ${LRS:-_}; do
+        stage=$tmp/stage-seed$s-lr$lr.yaml
+        /usr/bin/python3 - "$spec" "$stage" "$s" "$lr" "${VARIANTS:-}" <<'PYEOF'
+import sys, yaml
+spec_path, out, seed, lr, variants = sys.argv[1:6]
+spec = yaml.safe_load(open(spec_path))
+spec["grid"]["run.seed"] = [int(seed)]
+if lr != "_":
+    spec["grid"]["optimizer.lr"] = [float(lr)]
+if variants.split():
+    missing = [v for v in variants.split() if v not in spec["variants"]]
+    if missing:
+        sys.exit(f"rdrop_strength: unknown variants: {' '.join(missing)}")
+    spec["variants"] = {v: spec["variants"][v] for v in variants.split()}
+    if spec.get("baseline") not in spec["variants"]:
+        spec.pop("baseline", None)
+yaml.safe_dump(spec, open(out, "w"), sort_keys=False)
+PYEOF
+        echo "== stage: seed $s lr $lr variants ${VARIANTS:-all} ($(date -u +%H:%M:%S))"
+        bash launch/sweep.sh "$stage" --out runs/sweep-rdrop-strength
+    done
+    bash launch/sweep.sh "$spec" --report-only > /dev/null
+    echo "== stage seed $s done ($(date -u +%H:%M:%S))"
+done
