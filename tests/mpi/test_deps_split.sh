@@ -14,8 +14,11 @@ DEPS=$SRC/launch/deps.sh
 read -r -a run <<< "$(bash "$DEPS" --run --list)"
 read -r -a all <<< "$(bash "$DEPS" --list)"
 [ ${#run[@]} -gt 0 ] && [ ${#run[@]} -lt ${#all[@]} ] || fail "--run lists ${#run[@]} packages, --list ${#all[@]}"
+# (a file, not `printf | grep -q`: grep -q leaves at the first match, printf then dies of SIGPIPE
+# and pipefail failed the test now and then)
+printf '%s\n' "${all[@]}" > "$TMP/all"
 for p in "${run[@]}"; do
-  printf '%s\n' "${all[@]}" | grep -qx -- "$p" || fail "--run lists $p, --list does not"
+  grep -qx -- "$p" "$TMP/all" || fail "--run lists $p, --list does not"
 done
 
 apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces \

@@ -39,7 +39,7 @@ done
 "$RDROP" convert --train-images "$F/train-images-idx3-ubyte.gz" --train-labels "$F/train-labels-idx1-ubyte.gz" \
   --test-images "$F/t10k-images-idx3-ubyte.gz" --test-labels "$F/t10k-labels-idx1-ubyte.gz" --out "$TMP/fmz.h5" \
   --gzip 4 --chunk 32 > /dev/null || fail "convert --gzip exited $?"
-"$RDROP" data "$TMP/fmz.h5" | grep -q "^/train/X  \[60000, 28, 28\]  uint8  chunks \[32, 28, 28\]  filtered" \
+grep -q "^/train/X  \[60000, 28, 28\]  uint8  chunks \[32, 28, 28\]  filtered" <("$RDROP" data "$TMP/fmz.h5") \
   || fail "gzip'd file not described as filtered"
 run_mpi 2 train "$CFG" "${common[@]}" --set data.format=hdf5 --set "data.train_file=$TMP/fmz.h5" \
   --set "data.test_file=$TMP/fmz.h5" --set data.load=stream --set training.max_steps=80 --out "$TMP/gz" > "$TMP/log_gz" 2>&1 \

@@ -45,7 +45,7 @@ grep -q "skipped .*ckpt-000000060.h5: not an rdrop checkpoint" "$TMP/err" || fai
 grep -q "skipped .*ckpt-000000050.h5: truncated" "$TMP/err" || fail "50 not reported as truncated"
 grep -q "skipped .*ckpt-000000040.h5: corrupt" "$TMP/err" || fail "40 not reported as corrupt"
 grep -q "resuming from .*ckpt-000000032.h5 (step 32" "$TMP/out" || fail "did not resume from step 32"
-"$RDROP" inspect "$(ck 70)" | grep -q "^step          70" || fail "no good checkpoint at step 70"
+grep -q "^step          70" <("$RDROP" inspect "$(ck 70)") || fail "no good checkpoint at step 70"
 
 # none verifies -> exit 4 listing each file
 mkdir -p "$TMP/bad"

@@ -12,10 +12,10 @@ run_mpi 2 train "$TINY" --out "$TMP/b" "${common[@]}" --set training.max_steps=4
   || { rc=$?; cat "$TMP/logb"; fail "run B exited $rc"; }
 run_mpi 2 train "$TINY" --out "$TMP/b" "${common[@]}" --set training.max_steps=80 --resume auto > "$TMP/logr" 2>&1 \
   || { rc=$?; cat "$TMP/logr"; fail "resume exited $rc"; }
-"$RDROP" inspect "$TMP/b/best.h5" | grep -q "validation    256 held-out samples" || fail "split not recorded"
+grep -q "validation    256 held-out samples" <("$RDROP" inspect "$TMP/b/best.h5") || fail "split not recorded"
 $COMPARE "$TMP/a/ckpt-000000080.h5" "$TMP/b/ckpt-000000080.h5" --groups model,optimizer,data --attrs \
   || fail "resumed run differs"
 $COMPARE "$TMP/a/best.h5" "$TMP/b/best.h5" --groups model --attrs > /dev/null || fail "best.h5 differs"
 same_metrics "$TMP/a/metrics.jsonl" "$TMP/b/metrics.jsonl" || fail "metrics differ"
-"$RDROP" eval --checkpoint "$TMP/b/best.h5" --data val --json | grep -q '"samples":256' || fail "eval --data val"
+grep -q '"samples":256' <("$RDROP" eval --checkpoint "$TMP/b/best.h5" --data val --json) || fail "eval --data val"
 pass "validation split + best checkpoint survive a resume bitwise"
