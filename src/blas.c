@@ -13,59 +13,10 @@
 #include <unistd.h>
 #include <cblas.h>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#define RD_X86 1
-#endif
-
 #define MARKER "RDROP_BLAS_RESTARTED"
 
 static char g_origin[96] = "OpenBLAS";
 static char g_warning[256];
-
-#ifdef RD_X86
-static uint64_t xgetbv0(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    return ((uint64_t)hi << 32) | lo;
-}
-#endif
-
-rd_cpu_features rd_cpu_detect(void)
-{
-    rd_cpu_features f;
-    memset(&f, 0, sizeof f);
-#ifdef RD_X86
-    unsigned a, b, c, d;
-    if (!__get_cpuid(0, &a, &b, &c, &d)) return f;
-    unsigned max_leaf = a;
-    char vendor[13];
-    memcpy(vendor, &b, 4);
-    memcpy(vendor + 4, &d, 4);
-    memcpy(vendor + 8, &c, 4);
-    vendor[12] = '\0';
-    f.amd = !strcmp(vendor, "AuthenticAMD") || !strcmp(vendor, "HygonGenuine");
-    if (max_leaf < 7 || !__get_cpuid(1, &a, &b, &c, &d)) return f;
-    bool osxsave = c & (1u << 27), fma = c & (1u << 12);
-    if (!osxsave) return f;
-    uint64_t xcr0 = xgetbv0();
-    bool ymm = (xcr0 & 0x6) == 0x6, zmm = (xcr0 & 0xe6) == 0xe6;
-    __cpuid_count(7, 0, a, b, c, d);
-    unsigned sub_max = a;
-    f.fma = ymm && fma;
-    f.avx2 = ymm && (b & (1u << 5));
-    f.avx512f = zmm && (b & (1u << 16));
-    f.avx512dq = zmm && (b & (1u << 17));
-    f.avx512bw = zmm && (b & (1u << 30));
-    f.avx512vl = zmm && (b & (1u << 31));
-    if (sub_max >= 1) {
-        __cpuid_count(7, 1, a, b, c, d);
-        f.avx512bf16 = zmm && (a & (1u << 5));
-    }
-#endif
-    return f;
-}
 
 const char *rd_blas_class_kernel(const rd_cpu_features *f)
 {

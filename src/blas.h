@@ -21,16 +21,7 @@
 #define RDROP_BLAS_H
 
 #include "common.h"
-
-typedef struct {
-    bool amd;                     /* vendor AuthenticAMD or HygonGenuine */
-    bool avx2, fma;               /* and the OS saves the YMM state */
-    bool avx512f, avx512bw, avx512dq, avx512vl;   /* and the OS saves the ZMM state */
-    bool avx512bf16;
-} rd_cpu_features;
-
-/* This CPU's features (x86-64 CPUID + XGETBV; all false elsewhere). */
-rd_cpu_features rd_cpu_detect(void);
+#include "cpu.h"
 
 /* The kernel for a CPU with these features, or NULL when there is none to prefer. */
 const char *rd_blas_class_kernel(const rd_cpu_features *f);

@@ -1,10 +1,10 @@
 /* half.c - bf16 / fp16 conversions and the 16-bit reduction rule (see half.h). */
 #include "half.h"
+#include "cpu.h"
 
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <cpuid.h>
 #include <immintrin.h>
 #define RD_HAVE_F16C_PATH 1
 #endif
@@ -86,22 +86,7 @@ static inline uint16_t bf16_of_bits(uint32_t u)
 #ifdef RD_HAVE_F16C_PATH
 /* x86 F16C: VCVTPS2PH with round-to-nearest-even is the conversion above (subnormals, overflow
  * to Inf, NaN quieted with its sign); used when the CPU has it, 8 values at a time. */
-static bool have_f16c(void)
-{
-    static int v = -1;
-    if (v < 0) {
-        /* CPUID.1:ECX F16C (29), AVX (28), OSXSAVE (27), and the OS saves the YMM state
-         * (XCR0 bits 1 and 2). By hand: clang's __builtin_cpu_supports lacks "f16c". */
-        unsigned a, b, c, d;
-        v = 0;
-        if (__get_cpuid(1, &a, &b, &c, &d) && (c >> 27 & 7u) == 7u) {
-            unsigned lo, hi;
-            __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-            v = (lo & 6u) == 6u;
-        }
-    }
-    return v == 1;
-}
+static bool have_f16c(void) { return rd_cpu_detect().f16c; }
 
 __attribute__((target("avx,f16c")))
 static size_t f16_sum_f16c(const uint16_t *in, uint16_t *inout, size_t n)
