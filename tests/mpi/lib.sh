@@ -99,3 +99,21 @@ make_cnn_data() {
        --set "data.test_images=$TMP/img/test-images-idx3-ubyte.gz"
        --set "data.test_labels=$TMP/img/test-labels-idx1-ubyte.gz")
 }
+
+# kill_one_rank MPIRUN_PID DIR AT FINAL: once DIR/AT exists, SIGKILL one rank of the background
+# mpirun MPIRUN_PID (a run_mpi started with &); mpirun must then fail and DIR/FINAL (the run's
+# last checkpoint) must not exist yet. Sets LAST to the newest checkpoint left in DIR.
+kill_one_rank() {
+  local mp=$1 dir=$2 at=$3 final=$4 pids victim rc
+  wait_for "$dir/$at" 120 || fail "the run wrote no $at"
+  pids=$(rank_pids "$mp" || true)
+  [ -n "$pids" ] || fail "no rank processes found under mpirun $mp"
+  victim=$(echo "$pids" | tail -n 1)
+  kill -9 "$victim"
+  set +e; wait "$mp"; rc=$?; set -e
+  echo "killed rank pid $victim with SIGKILL; mpirun exited $rc"
+  [ "$rc" -ne 0 ] || fail "mpirun exited 0 after a rank was killed"
+  [ ! -e "$dir/$final" ] || fail "the run finished before the kill: inconclusive"
+  LAST=$(ls "$dir"/ckpt-*.h5 | tail -n 1)
+  echo "last checkpoint before the kill: $LAST"
+}

@@ -9,17 +9,8 @@ run_mpi 2 train "$TINY" --out "$TMP/a" "${SLOW[@]}" > "$TMP/loga" 2>&1 || { rc=$
 
 run_mpi 2 train "$TINY" --out "$TMP/b" "${SLOW[@]}" > "$TMP/logb" 2>&1 &
 mp=$!
-wait_for "$TMP/b/ckpt-000000050.h5" 120 || fail "run B wrote no checkpoint at step 50"
-pids=$(rank_pids $mp || true)
-[ -n "$pids" ] || fail "no rank processes found under mpirun $mp"
-victim=$(echo "$pids" | tail -n 1)
-kill -9 "$victim"
-set +e; wait $mp; rc=$?; set -e
-echo "killed rank pid $victim with SIGKILL; mpirun exited $rc"
-[ $rc -ne 0 ] || fail "mpirun exited 0 after a rank was killed"
-[ ! -e "$TMP/b/ckpt-000001000.h5" ] || fail "run B finished before the kill: inconclusive"
-last=$(ls "$TMP/b"/ckpt-*.h5 | tail -n 1)
-echo "last checkpoint before the kill: $last"
+kill_one_rank "$mp" "$TMP/b" ckpt-000000050.h5 ckpt-000001000.h5
+last=$LAST
 mkdir -p "$TMP/c"
 cp "$last" "$TMP/c/"   # for the negative control below (the resume prunes old checkpoints)
 

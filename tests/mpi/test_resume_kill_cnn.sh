@@ -12,17 +12,8 @@ run_mpi 2 train "${CNN[@]}" --out "$TMP/a" "${slow[@]}" > "$TMP/loga" 2>&1 || { 
 
 run_mpi 2 train "${CNN[@]}" --out "$TMP/b" "${slow[@]}" > "$TMP/logb" 2>&1 &
 mp=$!
-wait_for "$TMP/b/ckpt-000000040.h5" 120 || fail "run B wrote no checkpoint at step 40"
-pids=$(rank_pids $mp || true)
-[ -n "$pids" ] || fail "no rank processes found under mpirun $mp"
-victim=$(echo "$pids" | tail -n 1)
-kill -9 "$victim"
-set +e; wait $mp; rc=$?; set -e
-echo "killed rank pid $victim with SIGKILL; mpirun exited $rc"
-[ $rc -ne 0 ] || fail "mpirun exited 0 after a rank was killed"
-[ ! -e "$TMP/b/ckpt-000000600.h5" ] || fail "run B finished before the kill: inconclusive"
-last=$(ls "$TMP/b"/ckpt-*.h5 | tail -n 1)
-echo "last checkpoint before the kill: $last"
+kill_one_rank "$mp" "$TMP/b" ckpt-000000040.h5 ckpt-000000600.h5
+last=$LAST
 
 run_mpi 2 train "${CNN[@]}" --out "$TMP/b" "${slow[@]}" --resume auto > "$TMP/logr" 2>&1 || { cat "$TMP/logr"; fail "resume exited $?"; }
 grep "resuming from" "$TMP/logr" || fail "resume did not say where it resumed from"
