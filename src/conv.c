@@ -197,8 +197,17 @@ static void maxpool_backward_tiled(const rd_conv_geom *g, const float *ds, const
             for (int kh = 0; kh < KH; kh++)
                 for (int kw = 0; kw < KW; kw++) {
                     const int32_t base = ((oh * KH + kh) * W + ow * KW + kw) * C;
-                    float *d = xs + base;
-                    for (int c = 0; c < C; c++) d[c] = as[o + c] == base + c ? ds[o + c] : 0.0f;
+                    float *restrict d = xs + base;
+                    const float *restrict g = ds + o;
+                    const int32_t *restrict a = as + o;
+                    /* branch-free (the argmax pattern is data: a branch mispredicts about one
+                     * time in four) so that it vectorises: dy's bits ANDed with all-ones or 0 */
+                    for (int c = 0; c < C; c++) {
+                        uint32_t u;
+                        memcpy(&u, &g[c], sizeof u);
+                        u &= 0u - (uint32_t)(a[c] == base + c);
+                        memcpy(&d[c], &u, sizeof u);
+                    }
                 }
         }
     const int used_w = g->OW * KW, used_h = g->OH * KH;

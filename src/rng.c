@@ -146,6 +146,35 @@ static void block_lanes(uint8_t *mask, size_t count, const uint32_t out[4], int 
     }
 }
 
+/* b = 2, 4 or 8 (8/b lanes per byte): TAB[v] holds the 8/b masks of the byte v of a block in
+ * its low bytes (mask of lane i in byte i), so a block is 16 table lookups, not 128/b shifts. */
+static void lane_table(uint64_t tab[256], int b, uint32_t T)
+{
+    const int per = 8 / b;
+    const uint32_t lane_mask = (1u << b) - 1u;
+    for (uint32_t v = 0; v < 256; v++) {
+        uint64_t t = 0;
+        for (int i = 0; i < per; i++) t |= (uint64_t)(((v >> (i * b)) & lane_mask) >= T) << (8 * i);
+        tab[v] = t;
+    }
+}
+
+static void block_bytes(uint8_t *mask, const uint32_t out[4], int b, const uint64_t tab[256])
+{
+    for (int k = 0; k < 16; k++) {
+        const uint64_t v = tab[(out[k >> 2] >> (8 * (k & 3))) & 0xFFu];
+        if (b == 2) {
+            uint32_t w = (uint32_t)v;
+            memcpy(mask + 4 * k, &w, sizeof w);
+        } else if (b == 4) {
+            uint16_t w = (uint16_t)v;
+            memcpy(mask + 2 * k, &w, sizeof w);
+        } else {
+            mask[k] = (uint8_t)v;
+        }
+    }
+}
+
 /* Cut blocks of 128 bits into lanes of `bits`; lane i of a block is bits [i*b, (i+1)*b)
  * of the little-endian 128-bit integer (v[0] = bits 0-31). ctr[0] is the block index. */
 static void fill_mask(uint8_t *mask, size_t n, double p, rd_key key, uint32_t ctr[4])
@@ -156,6 +185,10 @@ static void fill_mask(uint8_t *mask, size_t n, double p, rd_key key, uint32_t ct
     if (T == 0) { memset(mask, 1, n); return; }
     const size_t per_block = 128u / (unsigned)b;
     const bool little = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
+    /* the table pays for itself after a few blocks (per-sample streams ask for one row) */
+    const bool bytes = little && b >= 2 && b <= 8 && n >= 64 * per_block;
+    uint64_t tab[256];
+    if (bytes) lane_table(tab, b, T);
     uint32_t out4[4][4];
     size_t e = 0;
     for (uint32_t block = 0; e < n; block += 4) {
@@ -166,6 +199,7 @@ static void fill_mask(uint8_t *mask, size_t n, double p, rd_key key, uint32_t ct
             if (n - e < per_block) block_lanes(mask + e, n - e, out, b, T);
             else if (b == 1 && T == 1 && little) block_bits(mask + e, out);
             else if (b == 16) block_lanes16(mask + e, out, T);
+            else if (bytes) block_bytes(mask + e, out, b, tab);
             else block_lanes(mask + e, per_block, out, b, T);
         }
     }

@@ -1,5 +1,6 @@
 /* test_rng_fast.c - the fast dropout-mask paths of src/rng.c (a byte lookup per 8 one-bit
- * lanes, four Philox blocks per SSE2 pass, 16-bit lanes compared 8 at a time) give exactly
+ * lanes, a per-call table for 2-, 4- and 8-bit lanes on long masks, four Philox blocks per
+ * SSE2 pass, 16-bit lanes compared 8 at a time) give exactly
  * the masks of the bit mapping (docs/ARCHITECTURE.md "RNG: keys and counters"), written here
  * element by element on top of the scalar rd_philox, for every lane width and ragged tails.
  */
@@ -28,9 +29,11 @@ static void reference_mask(uint8_t *mask, size_t n, double p, rd_key key, const 
 
 static void test_masks_match_reference(void **state)
 {
-    const double ps[] = {0.0, 0.0001, 0.1, 0.2, 0.25, 0.3, 0.5, 0.625, 0.75, 0.9, 0.999999};
-    const size_t ns[] = {1, 7, 8, 9, 127, 128, 129, 513, 784, 1024 * 3 + 5};
-    uint8_t got[3077], want[3077];
+    /* 0.25 / 0.75: 2-bit lanes; 0.4375: 4-bit; 1/128: 8-bit (the table path from 4096 /
+     * 2048 / 1024 elements on, so the two longest masks take it, with ragged tails) */
+    const double ps[] = {0.0, 0.0001, 0.1, 0.2, 0.25, 0.3, 0.4375, 0.5, 0.625, 0.75, 0.9, 1.0 / 128, 0.999999};
+    const size_t ns[] = {1, 7, 8, 9, 127, 128, 129, 513, 784, 1024 * 3 + 5, 4096 + 64 * 3 + 17, 20011};
+    static uint8_t got[20011], want[20011];
     for (size_t i = 0; i < sizeof ps / sizeof *ps; i++) {
         for (size_t j = 0; j < sizeof ns / sizeof *ns; j++) {
             const size_t n = ns[j];
