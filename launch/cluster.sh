@@ -8,6 +8,8 @@
 #   -t, --threads T      OpenBLAS threads per rank (default 1; warns when R x T > cores)
 #   --bw RATE            link bandwidth, each direction (tc rate: 1gbit, 10gbit, 500mbit); default unlimited
 #   --delay D            one-way delay added to every packet a node sends (1ms, 500us); default none
+#   --sysctl KEY=VALUE   a network sysctl set inside every node's namespace (repeatable), e.g.
+#                        net.ipv4.tcp_slow_start_after_idle=0 as MPI-over-TCP clusters set it
 #   --timeout S          job time limit in seconds (mpirun --timeout; default 600)
 #   --mpirun-arg ARG     extra mpirun argument (repeatable)
 #   --no-mpirun          run COMMAND as is on node0: it finds the hostfile in $CLUSTER_HOSTFILE, the
@@ -37,7 +39,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 NAME=rdropc
 SUBNET=10.77.0
-nodes=3 ppn=1 threads=1 bw="" delay="" job_timeout=600 no_mpirun=0 counters="" quiet=0 extra=()
+nodes=3 ppn=1 threads=1 bw="" delay="" job_timeout=600 no_mpirun=0 counters="" quiet=0 extra=() sysctls=()
 
 say() { [ "$quiet" = 1 ] || echo "cluster: $*" >&2; }
 die() { echo "cluster: $*" >&2; exit "${2:-1}"; }
@@ -100,6 +102,7 @@ while [ $# -gt 0 ]; do
     -t|--threads) threads=$2; shift 2 ;;
     --bw) bw=$2; shift 2 ;;
     --delay) delay=$2; shift 2 ;;
+    --sysctl) sysctls+=("$2"); shift 2 ;;
     --timeout) job_timeout=$2; shift 2 ;;
     --mpirun-arg) extra+=("$2"); shift 2 ;;
     --no-mpirun) no_mpirun=1; shift ;;
@@ -199,6 +202,9 @@ for i in $(seq 0 $((nodes - 1))); do
   ip -n "$ns" link set eth0 up
   mkdir -p "/etc/netns/$ns"
   cp "$T/hosts" "/etc/netns/$ns/hosts"
+  for kv in "${sysctls[@]}"; do
+    ip netns exec "$ns" sysctl -q -w "$kv" || die "--sysctl $kv: cannot set it in $ns"
+  done
 done
 
 # ---- link emulation ------------------------------------------------------------------------
