@@ -31,11 +31,40 @@ Checks: every emulated training point of scaling (raw.jsonl) against
 Predictions: efficiency at 8 .. 1024 nodes (1 rank per node) on 1, 10, 100 Gbit/s for the
 default config and a 10x wider model (stepbench files), weak scaling (per-node batch fixed)
 and strong scaling (global batch fixed, while it is >= the node count); weak scaling on the
-ring also with dist.compress (half the bytes; the conversions' CPU time is not modelled).
+ring also with dist.compress (half the bytes; here the conversions' CPU time is not modelled,
+the --features section below models it).
+
+Scale features (docs/scale.md; --features), per optimizer step of a rank with batch b:
+  compute   = k kappa fwdbwd(b/k) + optimizer + k n c_pass      (training.accumulate k: k micro-
+              batches; k passes over the n gradient floats to accumulate them; kappa scales
+              stepbench to the trainer's 1-rank compute)
+  overlap   only the LAST micro-batch's backward; dist.overlap off (the run's verdict): every bucket
+            starts after backward
+  16-bit    (dist.compress bf16/fp16) half the bytes per bucket; + compress n_b floats on the CPU
+            when bucket b starts (inside backward when it starts there), + expand them after it
+            arrives, + the 16-bit reduction op on the (p-1)/p n_b floats a rank reduces: per-float
+            CPU costs measured by launch/halfbench.c (not fitted)
+  hierarchical (dist.hierarchical, P ranks per node, N nodes) per bucket, pipelined over buckets:
+            node-local reduce ceil(log2 P) (alpha_l + n beta_l), the leaders' ring over N nodes at
+            the network's alpha, beta, node-local broadcast as the reduce; alpha_l, beta_l (shared
+            memory) fitted on a 2-rank allreduce benchmark on one machine (binomial: 2 (alpha_l + n beta_l))
+  buckets   the trainer's bucket plan for the run's dist.bucket_mb (stepbench --set dist.bucket_mb=X)
+Checks (A, B as above) on every emulated point of launch/scale_features.sh (its raw.jsonl; the
+1-rank point at the smallest per-rank batch gives kappa and the step's "other" time), then weak
+efficiency at 8 / 64 / 1,024 nodes on 1 / 10 / 100 Gbit/s for the default MLP and the benchmark
+CNN (--cnn): float32, bf16, bf16 + accumulate 4 (per node 4 x 128 samples per step).
 
 usage: launch/model.py RESULTS_DIR [--wide STEPBENCH_JSON] [--out FILE.md]
+                       [--features RAW_JSONL]... [--stepbench JSONL] [--cnn JSONL] [--half JSON]
+                       [--local-comm JSONL]
   RESULTS_DIR: a launch/scale.sh output (raw.jsonl, stepbench.jsonl, comm.jsonl)
   --wide: stepbench output(s) of the 10x wider model (one JSON object per line, any batches)
+  --features: launch/scale_features.sh raw.jsonl file(s); the links' alpha, beta come from
+      RESULTS_DIR's comm.jsonl. The other inputs default to files in the first features file's
+      folder: --stepbench mlp-stepbench.jsonl (the default config, every dist.bucket_mb the runs
+      use), --cnn cnn-stepbench.jsonl (configs/bench/fashion_cnn_bench.yaml), --half
+      halfbench.jsonl, --local-comm local-comm.jsonl (allreduce_bench, 2 ranks, one machine,
+      coll_libnbc_iallreduce_algorithm 2)
 """
 import json
 import math
@@ -124,8 +153,20 @@ class Profile:
         self.opt_ms = st.median([r["opt_ms"] for r in self.benches])
         ref = self.benches[-1]
         self.params = ref["params"]
-        self.buckets = [((hi - lo) * 4, ready / ref["bwd_ms"] if ref["bwd_ms"] > 0 else 1.0)
-                        for lo, hi, ready in ref["buckets"]]
+        self.buckets = self.plan_of(ref)
+        self.plans = {}          # dist.bucket_mb -> bucket plan (the largest batch measured with it)
+        for r in self.benches:
+            self.plans[float(r.get("bucket_mb", 4))] = self.plan_of(r)
+
+    @staticmethod
+    def plan_of(r):
+        """[(float32 bytes, ready as a fraction of backward)] in the trainer's bucket order."""
+        return [((hi - lo) * 4, ready / r["bwd_ms"] if r["bwd_ms"] > 0 else 1.0) for lo, hi, ready in r["buckets"]]
+
+    def plan(self, bucket_mb):
+        if float(bucket_mb) not in self.plans:
+            raise KeyError(f"no stepbench row with dist.bucket_mb={bucket_mb:g} (run stepbench --set dist.bucket_mb={bucket_mb:g})")
+        return self.plans[float(bucket_mb)]
 
     def fwdbwd_ms(self, batch):
         return max(self.fb[0] + self.fb[1] * batch, 1e-3)
@@ -162,6 +203,202 @@ def exposed_ms(profile, batch, p, alg, alpha, beta, speed=1.0, byte_factor=1.0):
     return max(0.0, max(up, down) - bwd)
 
 
+# ---- scale features (docs/scale.md): compression, accumulation, hierarchical allreduce ----
+
+class Costs:
+    """Per-float CPU costs (ns) of launch/halfbench.c and the node-local alpha, beta (s, s/B)."""
+
+    def __init__(self, half, local):
+        self.half = half
+        self.pass_ns = half.get("f32_sum_ns_per_float", 0.0)      # one accumulate pass
+        self.alpha_l, self.beta_l = local
+
+    def conv(self, fmt):
+        """(compress, expand, 16-bit reduction) ns per float; zeros for float32."""
+        if fmt not in ("bf16", "fp16"):
+            return 0.0, 0.0, 0.0
+        h = self.half
+        return h[f"{fmt}_compress_ns_per_float"], h[f"{fmt}_expand_ns_per_float"], h[f"{fmt}_sum_ns_per_float"]
+
+
+def feature_comm(plan, bwd, nodes, ppn, alpha, beta, costs, fmt="none", hier=False, overlap=True):
+    """(CPU ms added inside backward, exposed ms after it) of one step's bucketed allreduce on
+    the ring (rdrop's default), flat or hierarchical, float32 or 16-bit; bwd = the last
+    micro-batch's backward (ms); plan = [(float32 bytes, ready fraction of backward)]."""
+    p = nodes * ppn
+    if p <= 1:
+        return 0.0, 0.0
+    c_comp, c_exp, c_sum = costs.conv(fmt)
+    factor = 0.5 if fmt in ("bf16", "fp16") else 1.0
+    # when each bucket starts: its gradients are final and (16-bit) compressed on the CPU; a
+    # compression inside backward delays the rest of backward, those after it run one by one
+    starts, cpu_in_bwd, late = [None] * len(plan), 0.0, []
+    for i, (nbytes, frac) in enumerate(plan):
+        c = 1e-6 * c_comp * nbytes / 4
+        if overlap and frac < 0.999:
+            cpu_in_bwd += c
+            starts[i] = frac * bwd + cpu_in_bwd
+        else:
+            late.append((i, c))
+    bwd_end = bwd + cpu_in_bwd
+    t = bwd_end
+    for i, c in late:
+        t += c
+        starts[i] = t
+    lg = ceil_log2(ppn) if hier else 0
+    net_free = loc_free = 0.0
+    cpu = t                      # the CPU after the last compression
+    for i, (nbytes, _) in enumerate(plan):
+        nb, nf = nbytes * factor, nbytes / 4
+        if not hier:
+            red = 1e-6 * c_sum * nf * (p - 1) / p
+            net_free = max(starts[i], net_free) + 1e3 * allreduce_s("ring", p, nb, alpha, beta) + red
+            done = net_free
+        else:
+            loc = 1e3 * lg * (costs.alpha_l + nb * costs.beta_l)
+            red_l = 1e-6 * c_sum * nf * lg
+            red_n = 1e-6 * c_sum * nf * (nodes - 1) / nodes if nodes > 1 else 0.0
+            loc_free = max(starts[i], loc_free) + loc + red_l                      # node-local reduce
+            net_free = max(loc_free, net_free) + 1e3 * allreduce_s("ring", nodes, nb, alpha, beta) + red_n
+            loc_free = max(net_free, loc_free) + loc                               # node-local broadcast
+            done = loc_free
+        cpu = max(cpu, done) + 1e-6 * c_exp * nf                                   # expand on arrival
+    return cpu_in_bwd, max(0.0, cpu - bwd_end)
+
+
+def feature_compute(prof, batch, k, kappa, costs):
+    """1-rank compute ms of a step of `batch` samples in k micro-batches (optimizer included)."""
+    acc = 1e-6 * costs.pass_ns * prof.params * k if k > 1 else 0.0
+    return k * kappa * prof.fwdbwd_ms(batch / k) + prof.opt_ms + acc
+
+
+def features_section(say, rows, prof, fits, costs):
+    """Every emulated point of launch/scale_features.sh against the model (A and B)."""
+    local = [r for r in rows if r["where"] == "local"]
+    if not local:
+        say("(no 1-rank point in the features file: nothing to calibrate)\n")
+        return
+    b0 = min(r["local_batch"] for r in local if r["accumulate"] == 1)
+    base = [r for r in local if r["local_batch"] == b0 and r["accumulate"] == 1]
+    t1_step = st.median([r["step_ms"] for r in base])
+    t1_comp = st.median([r["compute_ms"] for r in base])
+    kappa = (t1_comp - prof.opt_ms) / prof.fwdbwd_ms(b0)
+    other1 = t1_step - t1_comp
+    links = sorted({r["link"] for r in rows if r["where"] not in ("local", "pair")})
+    say("### Scale features: model vs every emulated point\n")
+    say(f"Calibration: the 1-rank point at batch {b0:g} ({len(base)} runs): step {t1_step:.1f} ms, trainer compute "
+        f"{t1_comp:.1f} ms (stepbench forward+backward scaled by kappa = {kappa:.2f}; optimizer {prof.opt_ms:.1f} ms; "
+        f"other {other1:.1f} ms). Per-float CPU costs (launch/halfbench.c): accumulate pass {costs.pass_ns:.2f} ns, "
+        + ", ".join(f"{f} compress / expand / sum {costs.conv(f)[0]:.2f} / {costs.conv(f)[1]:.2f} / {costs.conv(f)[2]:.2f} ns"
+                    for f in ("bf16", "fp16"))
+        + f". Node-local (shared memory) alpha_l {costs.alpha_l * 1e6:.1f} us, beta_l {costs.beta_l * 1e9:.3f} ns/B. "
+        + "Network: " + ", ".join(f"{l} ring alpha {fits[(l, 'ring')][0] * 1e6:.1f} us, beta {fits[(l, 'ring')][1] * 1e9:.3f} ns/B"
+                                  for l in links if (l, "ring") in fits)
+        + " (comm.jsonl). Per point: medians over its runs; the prediction takes each run's dist.overlap verdict "
+        "(median over the runs). A = 1-rank compute (kappa, accumulate passes, conversions) + modelled exposed "
+        "allreduce; B = the run's own compute + modelled exposed allreduce (fair where the emulated nodes share "
+        "this machine's cores).\n")
+    say("| point | nodes x ranks | link | batch/rank (k) | compress | bucket MB | hier | overlap | measured step ms | A | A error | B | B error | compute measured / A | exposed measured | exposed A / B |")
+    say("|---|---|---|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["point"], r["link"]), []).append(r)
+    errs_a, errs_b = [], []
+    for (point, link), rs in groups.items():
+        r0 = rs[0]
+        if r0["where"] == "pair":
+            continue
+        k, bl = r0["accumulate"], r0["local_batch"]
+        meas = st.median([r["step_ms"] for r in rs])
+        meas_comp = st.median([r["compute_ms"] for r in rs])
+        meas_comm = st.median([r["comm_exposed_ms"] for r in rs])
+        comp_a = feature_compute(prof, bl, k, kappa, costs)
+        if r0["where"] == "local":
+            pa = comp_a + other1
+            ea = (pa - meas) / meas
+            if not (k == 1 and bl == b0):
+                errs_a.append(abs(ea))
+            say(f"| {point}{' (calibration)' if k == 1 and bl == b0 else ''} | 1 x 1 | local | {bl:g} ({k}) | none | | | | "
+                f"{meas:.1f} | {pa:.1f} | {100 * ea:+.0f}% | | | {meas_comp:.1f} / {comp_a:.1f} | | |")
+            continue
+        fit = fits.get((link, "ring"))
+        if fit is None:
+            say(f"| {point} | {r0['nodes']} x {r0['ppn']} | {link} | {bl:g} ({k}) | (no allreduce fit for link {link}) |")
+            continue
+        plan = prof.plan(r0["bucket_mb"])
+        pas, pbs, xas, xbs, cas = [], [], [], [], []
+        for r in rs:
+            ov = r.get("overlap", "on") != "off"
+            cpu_a, exp_a = feature_comm(plan, kappa * prof.bwd_ms(bl / k), r["nodes"], r["ppn"], *fit, costs,
+                                        r["compress"], r["hierarchical"], ov)
+            pas.append(comp_a + cpu_a + other1 + exp_a); xas.append(exp_a); cas.append(comp_a + cpu_a)
+            # B: the run's compute (conversions inside backward and accumulate passes included) sets the speed
+            cpu_b, _ = feature_comm(plan, 0.0, r["nodes"], r["ppn"], *fit, costs, r["compress"], r["hierarchical"], ov)
+            acc = comp_a - k * kappa * prof.fwdbwd_ms(bl / k) - prof.opt_ms
+            speed = max(r["compute_ms"] - prof.opt_ms - acc - cpu_b, 1e-3) / (k * prof.fwdbwd_ms(bl / k))
+            _, exp_b = feature_comm(plan, speed * prof.bwd_ms(bl / k), r["nodes"], r["ppn"], *fit, costs,
+                                    r["compress"], r["hierarchical"], ov)
+            pbs.append(r["compute_ms"] + other1 + exp_b); xbs.append(exp_b)
+        pa, pb = st.median(pas), st.median(pbs)
+        ea, eb = (pa - meas) / meas, (pb - meas) / meas
+        errs_a.append(abs(ea)); errs_b.append(abs(eb))
+        ovs = "/".join(sorted({r.get("overlap", "on") for r in rs}))
+        say(f"| {point} | {r0['nodes']} x {r0['ppn']} | {link} | {bl:g} ({k}) | {r0['compress']} | {r0['bucket_mb']:g} | "
+            f"{'yes' if r0['hierarchical'] else 'no'} | {ovs} | {meas:.1f} | {pa:.1f} | {100 * ea:+.0f}% | {pb:.1f} | "
+            f"{100 * eb:+.0f}% | {meas_comp:.1f} / {st.median(cas):.1f} | {meas_comm:.1f} | {st.median(xas):.1f} / {st.median(xbs):.1f} |")
+    if errs_b:
+        say(f"\n|error| over the emulated-network points (A also the 1-rank accumulate point{'s' if len(errs_a) > len(errs_b) + 1 else ''}): "
+            f"A median {100 * st.median(errs_a):.0f}%, max {100 * max(errs_a):.0f}% ({len(errs_a)} points); "
+            f"B median {100 * st.median(errs_b):.0f}%, max {100 * max(errs_b):.0f}% ({len(errs_b)} points). Target: median <= 15%.\n")
+
+
+def features_predictions(say, models, costs, a_host, b_host):
+    """Weak efficiency of the features at scale, 1 rank per node, per-node batch 128 (x4 with accumulate 4)."""
+    rates = [1e9, 10e9, 100e9]
+    nodes_list = [2, 8, 64, 1024]
+    variants = [("fp32", "none", 1), ("bf16", "bf16", 1), ("bf16+acc4", "bf16", 4)]
+    say("### Scale features at scale: predicted weak efficiency (1 rank per node)\n")
+    say(f"Ring allreduce (rdrop's default), alpha = {a_host * 1e6:.0f} us, beta = beta_host ({b_host * 1e9:.2f} ns/B) + 8/rate "
+        "(as above); compute from stepbench at 1 rank (kappa 1), dist.overlap on, 4 MB buckets. Each node keeps 128 "
+        "samples per micro-batch; efficiency = T(1 rank, same batch and accumulate) / T(N): fp32 = float32 "
+        "gradients; bf16 = dist.compress bf16 (half the bytes, conversions and 16-bit reduction on the CPU); "
+        "bf16+acc4 = also training.accumulate 4 (512 samples per node per step, one allreduce).\n")
+    for name, pr in models:
+        plan = pr.plan(4.0)
+        say(f"**{name}**: {pr.params / 1e6:.2f} M parameters ({pr.params * 4 / 1e6:.1f} MB float32 gradient, "
+            f"{len(plan)} buckets), 1-rank step {pr.fwdbwd_ms(128) + pr.opt_ms:.1f} ms at batch 128 "
+            f"(backward {pr.bwd_ms(128):.1f} ms).\n")
+        say("| nodes | " + " | ".join(f"{int(r / 1e9)} Gbit/s {v}" for r in rates for v, _, _ in variants) + " |")
+        say("|---:|" + "---:|" * (len(rates) * len(variants)))
+        for n in nodes_list:
+            cells = []
+            for rate in rates:
+                for _, fmt, k in variants:
+                    t1 = feature_compute(pr, 128 * k, k, 1.0, costs)
+                    cpu, exp = feature_comm(plan, pr.bwd_ms(128), n, 1, a_host, b_host + 8.0 / rate, costs, fmt)
+                    cells.append(f"{t1 / (t1 + cpu + exp):.2f}")
+            say(f"| {n} | " + " | ".join(cells) + " |")
+        say("")
+    # dist.hierarchical at scale: nodes of 8 ranks, 10 Gbit/s, bf16
+    ppn, rate = 8, 10e9
+    say(f"dist.hierarchical at scale: nodes of {ppn} ranks (one per core, per-rank batch 128), {int(rate / 1e9)} Gbit/s, "
+        "weak efficiency flat ring vs hierarchical (node-local reduce and broadcast at alpha_l, beta_l):\n")
+    say("| nodes | " + " | ".join(f"{name.split(' (')[0]} {v}" for name, _ in models for v in
+                                  ("fp32 flat", "fp32 hier", "bf16 flat", "bf16 hier")) + " |")
+    say("|---:|" + "---:|" * (4 * len(models)))
+    for n in [8, 64, 1024]:
+        cells = []
+        for _, pr in models:
+            plan = pr.plan(4.0)
+            t1 = feature_compute(pr, 128, 1, 1.0, costs)
+            for fmt in ("none", "bf16"):
+                for hier in (False, True):
+                    cpu, exp = feature_comm(plan, pr.bwd_ms(128), n, ppn, a_host, b_host + 8.0 / rate, costs, fmt, hier)
+                    cells.append(f"{t1 / (t1 + cpu + exp):.2f}")
+        say(f"| {n} | " + " | ".join(cells) + " |")
+    say("")
+
+
 def fmt_ms(x):
     return f"{x:.1f}"
 
@@ -171,15 +408,35 @@ def main(argv):
         print(__doc__)
         return 0 if len(argv) >= 2 else 2
     res = argv[1]
-    wide_files, out = [], None
+    wide_files, out, feat_files = [], None, []
+    extra = {"--stepbench": None, "--cnn": None, "--half": None, "--local-comm": None}
     i = 2
     while i < len(argv):
+        if argv[i] in ("--wide", "--out", "--features") + tuple(extra) and i + 1 >= len(argv):
+            print(f"model.py: {argv[i]} needs a value", file=sys.stderr); return 2
         if argv[i] == "--wide":
             wide_files.append(argv[i + 1]); i += 2
         elif argv[i] == "--out":
             out = argv[i + 1]; i += 2
+        elif argv[i] == "--features":
+            feat_files.append(argv[i + 1]); i += 2
+        elif argv[i] in extra:
+            extra[argv[i]] = argv[i + 1]; i += 2
         else:
             print(f"model.py: unknown argument {argv[i]}", file=sys.stderr); return 2
+    if feat_files:               # the features' other inputs: next to the first features file by default
+        d = os.path.dirname(feat_files[0])
+        for key, name in (("--stepbench", "mlp-stepbench.jsonl"), ("--cnn", "cnn-stepbench.jsonl"),
+                          ("--half", "halfbench.jsonl"), ("--local-comm", "local-comm.jsonl")):
+            if extra[key] is None and os.path.exists(os.path.join(d, name)):
+                extra[key] = os.path.join(d, name)
+        for key in ("--stepbench", "--half", "--local-comm"):
+            if extra[key] is None:
+                print(f"model.py: --features needs {key} (no default file next to {feat_files[0]})", file=sys.stderr)
+                return 2
+        for f in feat_files + [v for v in extra.values() if v]:
+            if not os.path.exists(f):
+                print(f"model.py: {f}: no such file", file=sys.stderr); return 2
     raw = load_jsonl(os.path.join(res, "raw.jsonl"))
     comm = load_jsonl(os.path.join(res, "comm.jsonl"))
     bench = load_jsonl(os.path.join(res, "stepbench.jsonl"))
@@ -188,6 +445,7 @@ def main(argv):
         return 1
     lines = []
     say = lines.append
+    say(f"Made by `/usr/bin/python3 launch/model.py {' '.join(argv[1:])}` (launch/model.py; docs/scaling.md, docs/scale.md).\n")
     prof = Profile(bench)
 
     # ---- 1. fit alpha, beta per (link, algorithm) ----
@@ -329,6 +587,25 @@ def main(argv):
                     cells.append(f"{t1 / tn:.2f}")
             say(f"| {n} | " + " | ".join(cells) + " |")
         say("")
+    # ---- 4. scale features (docs/scale.md) ----
+    if feat_files:
+        feat = []
+        for f in feat_files:
+            feat += load_jsonl(f)
+        half = load_jsonl(extra["--half"])[-1]
+        lc = [(r["ranks"], r["bytes"], r["ms"] / 1e3) for r in load_jsonl(extra["--local-comm"])
+              if r.get("allreduce", "tree") == "tree"]
+        costs = Costs(half, fit_alpha_beta(lc, "tree"))
+        mlp = Profile(load_jsonl(extra["--stepbench"]))
+        try:
+            features_section(say, feat, mlp, fits, costs)
+            models = [("default MLP (configs/fashion_mlp_rdrop.yaml)", mlp)]
+            if extra["--cnn"]:
+                models.append(("benchmark CNN (configs/bench/fashion_cnn_bench.yaml)", Profile(load_jsonl(extra["--cnn"]))))
+            features_predictions(say, models, costs, a_host["ring"], b_host["ring"])
+        except KeyError as e:
+            print(f"model.py: {e.args[0]}", file=sys.stderr)
+            return 1
     text = "\n".join(lines) + "\n"
     print(text)
     if out:
