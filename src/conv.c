@@ -30,40 +30,72 @@ rd_conv_geom rd_conv_geom_make(int H, int W, int C, int kh, int kw, int sh, int 
     return g;
 }
 
-/* A plain loop for the short runs of few-channel inputs (a memcpy call costs more there). */
-static inline void copy_floats(float *restrict d, const float *restrict s, size_t n)
+/* The window runs of few-channel inputs are a handful of floats (3 for a 3x3 kernel on one
+ * channel): a library call per run costs more than the copy, so these loops must stay loops
+ * (GCC would otherwise turn them back into memset/memcpy calls). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define RD_PLAIN_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define RD_PLAIN_LOOPS
+#endif
+
+RD_PLAIN_LOOPS static inline void zero_run(float *restrict d, size_t n)
 {
-    if (n >= 32) {
+    for (size_t i = 0; i < n; i++) d[i] = 0.0f;
+}
+
+RD_PLAIN_LOOPS static inline void copy_run(float *restrict d, const float *restrict s, size_t n)
+{
+    if (n >= 64) {
         memcpy(d, s, n * sizeof(float));
         return;
     }
     for (size_t i = 0; i < n; i++) d[i] = s[i];
 }
 
-void im2col(const rd_conv_geom *g, const float *x, int rows, float *patches)
+RD_PLAIN_LOOPS static inline void add_run(float *restrict d, const float *restrict s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) d[i] += s[i];
+}
+
+/* Window columns [lo, hi) of output column ow lie on the input (0 <= lo <= hi <= KW). */
+static inline void window_cols(const rd_conv_geom *g, int ow, int *w0, int *lo, int *hi)
+{
+    *w0 = ow * g->SW - g->pad_left;
+    int l = *w0 < 0 ? -*w0 : 0, h = *w0 + g->KW > g->W ? g->W - *w0 : g->KW;
+    if (l > g->KW) l = g->KW;
+    if (h < l) h = l;
+    *lo = l;
+    *hi = h;
+}
+
+RD_PLAIN_LOOPS void im2col(const rd_conv_geom *g, const float *x, int rows, float *patches)
 {
     const int C = g->C, KW = g->KW, P = rd_conv_patch(g);
-    const size_t in = (size_t)g->H * g->W * C, cbytes = (size_t)C * sizeof(float);
+    const size_t in = (size_t)g->H * g->W * C, run = (size_t)KW * C;
     float *out = patches;
     for (int n = 0; n < rows; n++) {
         const float *xs = x + (size_t)n * in;
         for (int oh = 0; oh < g->OH; oh++) {
             const int h0 = oh * g->SH - g->pad_top;
             for (int ow = 0; ow < g->OW; ow++, out += P) {
-                const int w0 = ow * g->SW - g->pad_left;
-                int lo = w0 < 0 ? -w0 : 0, hi = w0 + KW > g->W ? g->W - w0 : KW;
-                if (lo > KW) lo = KW;
-                if (hi < lo) hi = lo;   /* window columns [lo, hi) are on the input */
+                int w0, lo, hi;
+                window_cols(g, ow, &w0, &lo, &hi);
                 float *o = out;
-                for (int kh = 0; kh < g->KH; kh++, o += (size_t)KW * C) {
+                for (int kh = 0; kh < g->KH; kh++, o += run) {
                     const int h = h0 + kh;
                     if (h < 0 || h >= g->H) {
-                        memset(o, 0, (size_t)KW * cbytes);
+                        zero_run(o, run);
                         continue;
                     }
-                    memset(o, 0, (size_t)lo * cbytes);
-                    copy_floats(o + (size_t)lo * C, xs + ((size_t)h * g->W + w0 + lo) * C, (size_t)(hi - lo) * C);
-                    memset(o + (size_t)hi * C, 0, (size_t)(KW - hi) * cbytes);
+                    const float *src = xs + ((size_t)h * g->W + w0) * C;
+                    if (lo == 0 && hi == KW) {   /* the whole window row is on the input */
+                        copy_run(o, src, run);
+                        continue;
+                    }
+                    zero_run(o, (size_t)lo * C);
+                    copy_run(o + (size_t)lo * C, src + (size_t)lo * C, (size_t)(hi - lo) * C);
+                    zero_run(o + (size_t)hi * C, (size_t)(KW - hi) * C);
                 }
             }
         }
@@ -81,15 +113,14 @@ void col2im(const rd_conv_geom *g, const float *dpatches, int rows, float *dx)
         for (int oh = 0; oh < g->OH; oh++) {
             const int h0 = oh * g->SH - g->pad_top;
             for (int ow = 0; ow < g->OW; ow++, src += P) {
-                const int w0 = ow * g->SW - g->pad_left;
-                const int lo = w0 < 0 ? -w0 : 0, hi = w0 + KW > g->W ? g->W - w0 : KW;
+                int w0, lo, hi;
+                window_cols(g, ow, &w0, &lo, &hi);
+                if (hi <= lo) continue;
                 for (int kh = 0; kh < g->KH; kh++) {
                     const int h = h0 + kh;
-                    if (h < 0 || h >= g->H || hi <= lo) continue;
-                    const float *s = src + ((size_t)kh * KW + lo) * C;
-                    float *d = xs + ((size_t)h * g->W + w0 + lo) * C;
-                    const size_t len = (size_t)(hi - lo) * C;
-                    for (size_t j = 0; j < len; j++) d[j] += s[j];
+                    if (h < 0 || h >= g->H) continue;
+                    add_run(xs + ((size_t)h * g->W + w0 + lo) * C, src + ((size_t)kh * KW + lo) * C,
+                            (size_t)(hi - lo) * C);
                 }
             }
         }

@@ -1046,7 +1046,9 @@ static void timeline_flush(trainer *T)
         char names[RD_MAX_LAYERS][24];
         const char *np[RD_MAX_LAYERS];
         for (int i = 0; i < T->m.n_layers; i++) {
-            snprintf(names[i], sizeof names[i], "%s_%d", T->m.layers[i].kind == RD_LAYER_DENSE ? "dense" : "dropout", i);
+            static const char *const kinds[] = {"dense", "dropout", "conv2d", "max_pool"};
+            const unsigned k = (unsigned)T->m.layers[i].kind;
+            snprintf(names[i], sizeof names[i], "%s_%d", k < 4 ? kinds[k] : "layer", i);
             np[i] = names[i];
         }
         for (int r = 0; r < T->d->size; r++) counts[r] /= sizeof(rd_tl_event);

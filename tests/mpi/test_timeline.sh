@@ -78,8 +78,22 @@ check "$TMP/b.json" 2 2 || fail "accumulate 2 trace"
 "$RDROP" train "$TINY" --out "$TMP/c" "${common[@]}" --set run.timeline="$TMP/c.json" > "$TMP/log" 2>&1 \
   || { cat "$TMP/log"; fail "1-process timeline run exited $?"; }
 check "$TMP/c.json" 1 1 || fail "1-process trace"
+# a CNN's per-layer events carry the layer kinds (configs/tiny_cnn.yaml: dropout, conv2d,
+# max_pool, dropout, conv2d, dense, dropout, dense; a dropout after a conv2d/dense is fused)
+make_cnn_data
+"$RDROP" train "${CNN[@]}" --out "$TMP/e" --set training.epochs=1 --set training.max_steps=6 \
+  --set run.timeline_steps=4 --set run.timeline="$TMP/e.json" > "$TMP/log" 2>&1 || { cat "$TMP/log"; fail "CNN timeline run exited $?"; }
+check "$TMP/e.json" 1 1 || fail "CNN trace"
+$PY - "$TMP/e.json" <<'PYEOF' || fail "CNN trace layer names"
+import json, sys
+names = {e["name"] for e in json.load(open(sys.argv[1]))["traceEvents"] if e["ph"] == "X"}
+want = {"forward dropout_0", "forward conv2d_1", "forward max_pool_2", "forward conv2d_4", "forward dense_5",
+        "forward dense_7", "backward dense_7", "backward conv2d_4", "backward max_pool_2", "backward conv2d_1"}
+assert want <= names, sorted(want - names)
+assert not any(n.endswith(("dropout_1", "dropout_2", "dropout_4")) for n in names), sorted(names)
+PYEOF
 # an unwritable file is a warning, the training finishes
 run_mpi 2 train "$TINY" --out "$TMP/d" "${common[@]}" --set run.timeline="$TMP/no/such/dir/t.json" > "$TMP/log" 2>&1 \
   || { cat "$TMP/log"; fail "unwritable timeline made the run fail"; }
 grep -q "t.json: run.timeline: cannot write: No such file or directory" "$TMP/log" || { cat "$TMP/log"; fail "no warning for an unwritable timeline"; }
-pass "run.timeline: merged Chrome trace, events of each step nest and are ordered (2 ranks, accumulate 2, 1 process)"
+pass "run.timeline: merged Chrome trace, events of each step nest and are ordered (2 ranks, accumulate 2, 1 process, a CNN with its layer kinds)"
