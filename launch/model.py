@@ -76,7 +76,13 @@ import sys
 def load_jsonl(path):
     if not os.path.exists(path):
         return []
-    rows = [json.loads(l) for l in open(path) if l.strip()]
+    rows = []
+    for i, l in enumerate(open(path), 1):
+        if l.strip():
+            try:
+                rows.append(json.loads(l))
+            except ValueError:
+                sys.exit(f"model.py: {path} line {i}: not a JSON object")
     for r in rows:               # results of scale.sh before it named both algorithms explicitly
         if r.get("allreduce") == "default":
             r["allreduce"] = "tree"
@@ -424,6 +430,9 @@ def main(argv):
             extra[argv[i]] = argv[i + 1]; i += 2
         else:
             print(f"model.py: unknown argument {argv[i]}", file=sys.stderr); return 2
+    for f in feat_files:
+        if not os.path.exists(f):
+            print(f"model.py: {f}: no such file", file=sys.stderr); return 2
     if feat_files:               # the features' other inputs: next to the first features file by default
         d = os.path.dirname(feat_files[0])
         for key, name in (("--stepbench", "mlp-stepbench.jsonl"), ("--cnn", "cnn-stepbench.jsonl"),
@@ -604,7 +613,8 @@ def main(argv):
                 models.append(("benchmark CNN (configs/bench/fashion_cnn_bench.yaml)", Profile(load_jsonl(extra["--cnn"]))))
             features_predictions(say, models, costs, a_host["ring"], b_host["ring"])
         except KeyError as e:
-            print(f"model.py: {e.args[0]}", file=sys.stderr)
+            print(f"model.py: {e.args[0] if ' ' in str(e.args[0]) else 'missing field ' + repr(e.args[0]) + ' in an input row'}",
+                  file=sys.stderr)
             return 1
     text = "\n".join(lines) + "\n"
     print(text)
