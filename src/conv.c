@@ -192,7 +192,8 @@ static void max_update(float *restrict y, int32_t *restrict a, const float *rest
     }
 }
 
-void maxpool_forward(const rd_conv_geom *g, const float *x, int rows, float *y, int32_t *argmax)
+static void maxpool_forward_impl(const rd_conv_geom *g, const float *x, int rows, float *y, int32_t *argmax,
+                                 bool relu)
 {
     const int C = g->C;
     const size_t in = (size_t)g->H * g->W * C, out = (size_t)g->OH * g->OW * C;
@@ -212,30 +213,60 @@ void maxpool_forward(const rd_conv_geom *g, const float *x, int rows, float *y, 
                 for (int kh = 0; kh < g->KH; kh++)
                     for (int kw = kh ? 0 : 1; kw < g->KW; kw++)
                         max_update(yo, ao, xs, ((oh * g->SH + kh) * g->W + ow * g->SW + kw) * C, C);
+                if (relu)   /* max(relu(z)) = relu(max(z)); a window <= 0 is a tie of zeros */
+                    for (int c = 0; c < C; c++) {
+                        const int32_t pos = -(int32_t)(yo[c] > 0.0f);   /* all ones where positive */
+                        yo[c] = yo[c] > 0.0f ? yo[c] : 0.0f;
+                        ao[c] = (ao[c] & pos) | ((first + c) & ~pos);
+                    }
             }
     }
+}
+
+void maxpool_forward(const rd_conv_geom *g, const float *x, int rows, float *y, int32_t *argmax)
+{
+    maxpool_forward_impl(g, x, rows, y, argmax, false);
+}
+
+bool rd_maxpool_tiles(const rd_conv_geom *g) { return g->SH == g->KH && g->SW == g->KW; }
+
+void maxpool_relu_forward(const rd_conv_geom *g, const float *z, int rows, float *y, int32_t *argmax)
+{
+    maxpool_forward_impl(g, z, rows, y, argmax, true);
 }
 
 /* Windows that tile the input (stride = size): every input value lies in at most one window,
  * so dx is written window by window (dy at the maximum, 0 elsewhere) with no zeroing pass;
  * only the rows and columns that the floor drops are zeroed. */
-static void maxpool_backward_tiled(const rd_conv_geom *g, const float *ds, const int32_t *as, float *xs)
+static void maxpool_backward_tiled(const rd_conv_geom *g, const float *ds, const int32_t *as, float *xs,
+                                   const float *ys, float *gate, float *db)
 {
     const int C = g->C, W = g->W, KH = g->KH, KW = g->KW;
     for (int oh = 0; oh < g->OH; oh++)
         for (int ow = 0; ow < g->OW; ow++) {
             const size_t o = ((size_t)oh * g->OW + ow) * C;
+            const float *src = ds + o;
+            if (ys) {   /* ReLU derivative at the maximum (y > 0), the bias gradient on the way */
+                for (int c = 0; c < C; c++) {
+                    uint32_t u;
+                    memcpy(&u, &ds[o + c], sizeof u);
+                    u &= 0u - (uint32_t)(ys[o + c] > 0.0f);
+                    memcpy(&gate[c], &u, sizeof u);
+                    db[c] += gate[c];
+                }
+                src = gate;
+            }
             for (int kh = 0; kh < KH; kh++)
                 for (int kw = 0; kw < KW; kw++) {
                     const int32_t base = ((oh * KH + kh) * W + ow * KW + kw) * C;
                     float *restrict d = xs + base;
-                    const float *restrict g = ds + o;
+                    const float *restrict v = src;
                     const int32_t *restrict a = as + o;
                     /* branch-free (the argmax pattern is data: a branch mispredicts about one
                      * time in four) so that it vectorises: dy's bits ANDed with all-ones or 0 */
                     for (int c = 0; c < C; c++) {
                         uint32_t u;
-                        memcpy(&u, &g[c], sizeof u);
+                        memcpy(&u, &v[c], sizeof u);
                         u &= 0u - (uint32_t)(a[c] == base + c);
                         memcpy(&d[c], &u, sizeof u);
                     }
@@ -257,9 +288,20 @@ void maxpool_backward(const rd_conv_geom *g, const float *dy, const int32_t *arg
         const float *ds = dy + (size_t)n * out;
         const int32_t *as = argmax + (size_t)n * out;
         if (tiled) {
-            maxpool_backward_tiled(g, ds, as, xs);
+            maxpool_backward_tiled(g, ds, as, xs, NULL, NULL, NULL);
             continue;
         }
         for (size_t j = 0; j < out; j++) xs[as[j]] += ds[j];
     }
+}
+
+void maxpool_relu_backward(const rd_conv_geom *g, const float *dy, const float *y, const int32_t *argmax,
+                           int rows, float *dz, float *db)
+{
+    const size_t in = (size_t)g->H * g->W * g->C, out = (size_t)g->OH * g->OW * g->C;
+    float gate[RD_POOL_MAX_CHANNELS];
+    memset(db, 0, (size_t)g->C * sizeof(float));
+    for (int n = 0; n < rows; n++)
+        maxpool_backward_tiled(g, dy + (size_t)n * out, argmax + (size_t)n * out, dz + (size_t)n * in,
+                               y + (size_t)n * out, gate, db);
 }

@@ -9,6 +9,7 @@
 #ifndef RDROP_CONV_H
 #define RDROP_CONV_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -58,5 +59,19 @@ void maxpool_forward(const rd_conv_geom *g, const float *x, int rows, float *y, 
 
 /* dx [rows x H*W*C] = dy routed to each window's maximum; overlapping windows add. */
 void maxpool_backward(const rd_conv_geom *g, const float *dy, const int32_t *argmax, int rows, float *dx);
+
+/* A ReLU conv2d layer followed by a max_pool whose windows tile its input (stride = size), as
+ * one step each way (docs/conv.md "ReLU + max_pool"): the pool reads the conv layer's
+ * pre-activation z and never its ReLU output.
+ * Forward: y and argmax exactly as maxpool_forward over relu(z): max(z) when it is > 0 (the
+ * same first maximum), else +0 with the window's first offset (relu makes the window a tie).
+ * Backward: dz [rows x H*W*C] = dy routed to the maximum where y > 0 (= relu'(z) there), zero
+ * elsewhere: maxpool_backward followed by the conv layer's ReLU derivative; db [C] = the
+ * column sums of dz, accumulated over the pooled outputs (dz is zero off the maxima). */
+#define RD_POOL_MAX_CHANNELS 4096   /* the fused backward keeps one window's gate on the stack */
+bool rd_maxpool_tiles(const rd_conv_geom *g);
+void maxpool_relu_forward(const rd_conv_geom *g, const float *z, int rows, float *y, int32_t *argmax);
+void maxpool_relu_backward(const rd_conv_geom *g, const float *dy, const float *y, const int32_t *argmax,
+                           int rows, float *dz, float *db);
 
 #endif

@@ -49,13 +49,32 @@ static size_t layer_setup(rd_model *m, rd_layer *L, const rd_layer_spec *s, cons
     return off;
 }
 
-static void layer_buffers(rd_layer *L, int max_rows)
+/* A ReLU conv2d layer whose output goes straight into a max_pool that tiles it: the pool reads
+ * the pre-activation and routes the gradient with the ReLU derivative (conv.h, docs/conv.md
+ * "ReLU + max_pool"); the conv layer's ReLU output is never formed (its y is its z). */
+static bool relu_pool_pair(const rd_layer *L, const rd_layer *P)
+{
+    return L->kind == RD_LAYER_CONV2D && L->act == RD_ACT_RELU && P && P->kind == RD_LAYER_MAX_POOL &&
+           rd_maxpool_tiles(&P->g) && P->g.C <= RD_POOL_MAX_CHANNELS;
+}
+
+static bool fused_conv(const rd_model *m, int i)
+{
+    return i + 1 < m->n_layers && relu_pool_pair(&m->layers[i], &m->layers[i + 1]);
+}
+
+static bool fused_pool(const rd_model *m, int i)
+{
+    return i > 0 && relu_pool_pair(&m->layers[i - 1], &m->layers[i]);
+}
+
+static void layer_buffers(rd_layer *L, int max_rows, bool fused)
 {
     size_t n = (size_t)max_rows * L->out;
     L->y = rd_calloc(n, sizeof(float));
     L->dy = rd_calloc(n, sizeof(float));
     if (rd_layer_has_params(L))
-        L->z = L->act == RD_ACT_LINEAR ? L->y : rd_calloc(n, sizeof(float));
+        L->z = L->act == RD_ACT_LINEAR || fused ? L->y : rd_calloc(n, sizeof(float));
     else if (L->kind == RD_LAYER_MAX_POOL)
         L->argmax = rd_calloc(n, sizeof(int32_t));
     else
@@ -92,7 +111,7 @@ int rd_model_create_hwc(rd_model *m, const rd_config *c, int H, int W, int C, in
     m->params = rd_calloc(off, sizeof(float));
     m->grads = rd_calloc(off + RD_CONTROL_FLOATS, sizeof(float));
     m->momentum = rd_calloc(off, sizeof(float));
-    for (int i = 0; i < m->n_layers; i++) layer_buffers(&m->layers[i], max_rows);
+    for (int i = 0; i < m->n_layers; i++) layer_buffers(&m->layers[i], max_rows, fused_conv(m, i));
     return 0;
 }
 
@@ -279,7 +298,8 @@ const float *rd_model_forward(rd_model *m, const float *x, int rows, bool train)
         rd_layer *L = &m->layers[i];
         mark(m, i, false, false);
         if (L->kind == RD_LAYER_MAX_POOL) {
-            maxpool_forward(&L->g, in, rows, L->y, L->argmax);
+            if (fused_pool(m, i)) maxpool_relu_forward(&L->g, m->layers[i - 1].z, rows, L->y, L->argmax);
+            else maxpool_forward(&L->g, in, rows, L->y, L->argmax);
         } else if (rd_layer_has_params(L)) {
             rd_layer *D = i + 1 < m->n_layers && dropout_active(&m->layers[i + 1], train) ? &m->layers[i + 1] : NULL;
             if (L->kind == RD_LAYER_CONV2D)
@@ -287,7 +307,7 @@ const float *rd_model_forward(rd_model *m, const float *x, int rows, bool train)
                                L->patches, L->z);
             else
                 dense_gemm(L, m->params, in, rows);
-            dense_activate(L, D, rows);
+            if (!fused_conv(m, i)) dense_activate(L, D, rows);   /* fused: the pool applies the ReLU */
             mark(m, i, false, true);
             if (D) {
                 in = D->y;
@@ -434,11 +454,14 @@ void rd_model_backward(rd_model *m, const float *x, const float *dlogits, int ro
         const rd_layer *N = i + 1 < m->n_layers && m->layers[i + 1].kind == RD_LAYER_DROPOUT ? &m->layers[i + 1] : NULL;
         if (N && !(N->rate > 0.0)) memcpy(L->dy, N->dy, (size_t)rows * L->out * sizeof(float));
         if (L->kind == RD_LAYER_MAX_POOL) {
-            if (dx) maxpool_backward(&L->g, L->dy, L->argmax, rows, dx);
+            if (fused_pool(m, i))   /* dx is the conv layer's dZ, its db is done too */
+                maxpool_relu_backward(&L->g, L->dy, L->y, L->argmax, rows, dx, m->grads + m->layers[i - 1].b_off);
+            else if (dx)
+                maxpool_backward(&L->g, L->dy, L->argmax, rows, dx);
             mark(m, i, true, true);
             continue;
         }
-        dense_dz_db(L, N && N->rate > 0.0 ? N : NULL, m->grads + L->b_off, rows);
+        if (!fused_conv(m, i)) dense_dz_db(L, N && N->rate > 0.0 ? N : NULL, m->grads + L->b_off, rows);
         if (m->grad_ready) m->grad_ready(m->grad_ready_ctx, L->b_off);
         if (L->kind == RD_LAYER_CONV2D) {
             const float *K = m->params + L->w_off;
