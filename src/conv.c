@@ -135,32 +135,50 @@ int rd_conv_chunk(const rd_conv_geom *g, int rows)
     return n < rows ? (int)n : (rows > 0 ? rows : 1);
 }
 
+void conv2d_forward_ex(const rd_conv_geom *g, int F, const float *x, const float *K, const float *b, int rows,
+                       int chunk, float *patches, bool keep, float *z, bool z_chunk, const rd_conv_geom *pool,
+                       float *pooled, int32_t *argmax)
+{
+    const int P = rd_conv_patch(g), pos = g->OH * g->OW;
+    const size_t in = (size_t)g->H * g->W * g->C, out = (size_t)pos * F;
+    const size_t pout = pool ? (size_t)pool->OH * pool->OW * pool->C : 0;
+    if (chunk < 1) chunk = 1;
+    for (int r0 = 0; r0 < rows; r0 += chunk) {
+        const int n = rows - r0 < chunk ? rows - r0 : chunk, M = n * pos;
+        float *pc = keep ? patches + (size_t)r0 * pos * P : patches;
+        float *zc = z_chunk ? z : z + (size_t)r0 * out;
+        im2col(g, x + (size_t)r0 * in, n, pc);
+        for (int r = 0; r < M; r++)   /* the bias rows are the GEMM's C (beta = 1) */
+            for (int f = 0; f < F; f++) zc[(size_t)r * F + f] = b[f];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, F, P, 1.0f, pc, P, K, F, 1.0f, zc, F);
+        if (pool) maxpool_relu_forward(pool, zc, n, pooled + (size_t)r0 * pout, argmax + (size_t)r0 * pout);
+    }
+}
+
 void conv2d_forward(const rd_conv_geom *g, int F, const float *x, const float *K, const float *b,
                     int rows, float *scratch, float *z)
+{
+    conv2d_forward_ex(g, F, x, K, b, rows, rd_conv_chunk(g, rows), scratch, false, z, false, NULL, NULL, NULL);
+}
+
+void conv2d_backward_kernel_ex(const rd_conv_geom *g, int F, const float *x, const float *dz, int rows,
+                               float *patches, bool keep, float *dK)
 {
     const int P = rd_conv_patch(g), pos = g->OH * g->OW, step = rd_conv_chunk(g, rows);
     const size_t in = (size_t)g->H * g->W * g->C, out = (size_t)pos * F;
     for (int r0 = 0; r0 < rows; r0 += step) {
         const int n = rows - r0 < step ? rows - r0 : step, M = n * pos;
-        float *zc = z + (size_t)r0 * out;
-        im2col(g, x + (size_t)r0 * in, n, scratch);
-        for (int r = 0; r < M; r++)   /* the bias rows are the GEMM's C (beta = 1) */
-            for (int f = 0; f < F; f++) zc[(size_t)r * F + f] = b[f];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, F, P, 1.0f, scratch, P, K, F, 1.0f, zc, F);
+        float *pc = keep ? patches + (size_t)r0 * pos * P : patches;
+        if (!keep) im2col(g, x + (size_t)r0 * in, n, pc);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P, F, M, 1.0f, pc, P, dz + (size_t)r0 * out, F,
+                    r0 ? 1.0f : 0.0f, dK, F);
     }
 }
 
 void conv2d_backward_kernel(const rd_conv_geom *g, int F, const float *x, const float *dz,
                             int rows, float *scratch, float *dK)
 {
-    const int P = rd_conv_patch(g), pos = g->OH * g->OW, step = rd_conv_chunk(g, rows);
-    const size_t in = (size_t)g->H * g->W * g->C, out = (size_t)pos * F;
-    for (int r0 = 0; r0 < rows; r0 += step) {
-        const int n = rows - r0 < step ? rows - r0 : step, M = n * pos;
-        im2col(g, x + (size_t)r0 * in, n, scratch);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P, F, M, 1.0f, scratch, P, dz + (size_t)r0 * out, F,
-                    r0 ? 1.0f : 0.0f, dK, F);
-    }
+    conv2d_backward_kernel_ex(g, F, x, dz, rows, scratch, false, dK);
 }
 
 void conv2d_backward_input(const rd_conv_geom *g, int F, const float *dz, const float *K, int rows,

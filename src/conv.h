@@ -38,6 +38,10 @@ void col2im(const rd_conv_geom *g, const float *dpatches, int rows, float *dx);
  * traffic of a whole-batch patch matrix). Samples per chunk for this geometry (>= 1, <= rows);
  * the chunk plan depends on the geometry and rows only. */
 #define RD_CONV_CHUNK_FLOATS (1 << 19)
+/* A layer keeps its whole-batch patch matrix when it is at most this many bytes. */
+#define RD_CONV_KEEP_BYTES ((size_t)16 << 20)
+/* Output floats of one forward chunk of a ReLU + max_pool pair (~1 MB: in L2 for the pool). */
+#define RD_CONV_Z_CHUNK_FLOATS (1 << 18)
 int rd_conv_chunk(const rd_conv_geom *g, int rows);
 
 /* z [rows x OH*OW*F] = im2col(x) K + b; K [KH*KW*C x F], b [F]; scratch holds the patches of
@@ -48,6 +52,19 @@ void conv2d_forward(const rd_conv_geom *g, int F, const float *x, const float *K
 /* dK [KH*KW*C x F] = im2col(x)^T dz, chunk by chunk (accumulated in chunk order); dz [rows x OH*OW*F]. */
 void conv2d_backward_kernel(const rd_conv_geom *g, int F, const float *x, const float *dz,
                             int rows, float *scratch, float *dK);
+
+/* The same, chunk by chunk of `chunk` samples (the forward values do not depend on the chunks),
+ * with the choices the model makes per layer (docs/conv.md "Buffers"): keep = patches holds the
+ * whole batch's patch matrix (it stays for conv2d_backward_kernel_ex: no second im2col), else one
+ * chunk's; z_chunk = z holds one chunk of outputs (the pool below consumes it while it is in
+ * cache), else all rows; pool != NULL = the ReLU + max_pool pair (maxpool_relu_forward of each
+ * chunk into pooled / argmax). */
+void conv2d_forward_ex(const rd_conv_geom *g, int F, const float *x, const float *K, const float *b, int rows,
+                       int chunk, float *patches, bool keep, float *z, bool z_chunk, const rd_conv_geom *pool,
+                       float *pooled, int32_t *argmax);
+/* conv2d_backward_kernel with the patches kept by conv2d_forward_ex (keep) or recomputed. */
+void conv2d_backward_kernel_ex(const rd_conv_geom *g, int F, const float *x, const float *dz, int rows,
+                               float *patches, bool keep, float *dK);
 
 /* dx [rows x H*W*C] = col2im(dz K^T), chunk by chunk through scratch. */
 void conv2d_backward_input(const rd_conv_geom *g, int F, const float *dz, const float *K, int rows,
