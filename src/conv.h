@@ -34,9 +34,9 @@ void im2col(const rd_conv_geom *g, const float *x, int rows, float *patches);
 void col2im(const rd_conv_geom *g, const float *dpatches, int rows, float *dx);
 
 /* The GEMMs run over chunks of samples whose patch matrix stays in cache (~RD_CONV_CHUNK_FLOATS
- * floats; im2col is recomputed in backward rather than kept: it is cheaper than the memory
- * traffic of a whole-batch patch matrix). Samples per chunk for this geometry (>= 1, <= rows);
- * the chunk plan depends on the geometry and rows only. */
+ * floats; backward recomputes im2col unless the whole batch's patches are small enough to keep,
+ * RD_CONV_KEEP_BYTES: docs/conv.md "Buffers"). Samples per chunk for this geometry (>= 1,
+ * <= rows); the chunk plan depends on the geometry and rows only. */
 #define RD_CONV_CHUNK_FLOATS (1 << 19)
 /* A layer keeps its whole-batch patch matrix when it is at most this many bytes. */
 #define RD_CONV_KEEP_BYTES ((size_t)16 << 20)
