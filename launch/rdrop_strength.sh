@@ -4,12 +4,16 @@
 # interrupted one resumes from its checkpoint). A stage may run a subset of the grid:
 #   LRS="0.01 0.05"           the optimizer.lr values (default: the spec's)
 #   VARIANTS="dropout s0.1"   the variants, in this order (default: the spec's)
+#   SPEC=FILE                 the sweep spec (default configs/sweeps/rdrop_strength.yaml; the
+#                             full-data stage: configs/sweeps/rdrop_strength_full.yaml); runs go
+#                             to its `out` folder
 # After each stage the whole grid's report is rewritten (runs not yet run show as such).
 #   nohup bash launch/rdrop_strength.sh [SEEDS...] > runs/rdrop-strength.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Cooperlake} OPENBLAS_NUM_THREADS=1
-spec=configs/sweeps/rdrop_strength.yaml
+spec=${SPEC:-configs/sweeps/rdrop_strength.yaml}
+out=$(/usr/bin/python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1])).get("out", "runs/sweep"))' "$spec")
 seeds=("$@")
 [ ${#seeds[@]} -gt 0 ] || seeds=(1 2 3)
 tmp=$(mktemp -d)
@@ -34,8 +38,8 @@ if variants.split():
 yaml.safe_dump(spec, open(out, "w"), sort_keys=False)
 PYEOF
         echo "== stage: seed $s lr $lr variants ${VARIANTS:-all} ($(date -u +%H:%M:%S))"
-        bash launch/sweep.sh "$stage" --out runs/sweep-rdrop-strength
+        bash launch/sweep.sh "$stage" --out "$out"
     done
-    bash launch/sweep.sh "$spec" --report-only > /dev/null
+    bash launch/sweep.sh "$spec" --out "$out" --report-only > /dev/null
     echo "== stage seed $s done ($(date -u +%H:%M:%S))"
 done

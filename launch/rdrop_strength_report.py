@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The probe-KL side of the R-Drop strength study (configs/sweeps/rdrop_strength.yaml).
 
-usage: launch/rdrop_strength_report.py SWEEP_OUT [CSV_OUT] [--units TEST_IMAGES.gz]
+usage: launch/rdrop_strength_report.py SWEEP_OUT [CSV_OUT] [--units TEST_IMAGES.gz] [--epochs 1,5,10,20]
 
 Reads every run folder of SWEEP_OUT (OUT/<variant=...,optimizer.lr=...,run.seed=...>) and
 prints, per variant and lr (mean over the finished seeds): the probe KL (the pass-to-pass KL on
@@ -13,6 +13,7 @@ one row per run and evaluation: run, variant, lr, seed, epoch, probe_kl, val_acc
 first 2,000 test images: the share of hidden units never active (ReLU output 0 on every
 image) per hidden layer, and the spread of the logits across images (mean over classes of the
 standard deviation): a near-zero spread is a constant output.
+--epochs: the evaluations whose probe KL the table shows (default 2,10,20,30,40,50).
 """
 import csv
 import json
@@ -68,6 +69,11 @@ def unit_stats(run_dir, images):
 
 def main(argv):
     units = None
+    global EPOCHS
+    if "--epochs" in argv:
+        i = argv.index("--epochs")
+        EPOCHS = tuple(int(e) for e in argv[i + 1].split(","))
+        argv = argv[:i] + argv[i + 2:]
     if "--units" in argv:
         i = argv.index("--units")
         units = argv[i + 1]
@@ -76,6 +82,9 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return 2
     out = argv[1]
+    if not os.path.isdir(out):
+        print(f"rdrop_strength_report: {out}: no such sweep folder", file=sys.stderr)
+        return 1
     per_eval, groups = [], defaultdict(list)
     for name in sorted(os.listdir(out)):
         d = os.path.join(out, name)

@@ -45,7 +45,8 @@ BASE=(--set data.train_images=$D/train-images-idx3-ubyte.gz --set data.train_lab
 export OPENBLAS_NUM_THREADS=1
 [ "$(id -u)" -ne 0 ] || export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
-# name | where (local = 1 rank, pair = two 1-rank jobs at once, NxP = emulated nodes x ranks
+# name | where (local = 1 rank, pair = two 1-rank jobs at once, local2 = 2 ranks under mpirun on
+# this machine (no emulated network: the dist.overlap auto check), NxP = emulated nodes x ranks
 # per node) | extra --set options
 POINTS=(
   "1rank-b128|local|--set data.batch_size=128"
@@ -58,6 +59,9 @@ POINTS=(
   "2x1-bf16-b512-acc4|2x1|--set data.batch_size=1024 --set dist.compress=bf16 --set training.accumulate=4"
   "2x1-bf16-bucket1|2x1|--set data.batch_size=256 --set dist.compress=bf16 --set dist.bucket_mb=1"
   "2x1-bf16-b512-acc4-bucket1|2x1|--set data.batch_size=1024 --set dist.compress=bf16 --set training.accumulate=4 --set dist.bucket_mb=1"
+  "2ranks-overlap-on|local2|--set data.batch_size=256 --set dist.overlap=true"
+  "2ranks-overlap-off|local2|--set data.batch_size=256 --set dist.overlap=false"
+  "2ranks-overlap-auto|local2|--set data.batch_size=256 --set dist.overlap=auto"
   "2x2-flat|2x2|--set data.batch_size=512"
   "2x2-hier|2x2|--set data.batch_size=512 --set dist.hierarchical=true"
   "2x2-hier-bf16|2x2|--set data.batch_size=512 --set dist.hierarchical=true --set dist.compress=bf16"
@@ -79,10 +83,10 @@ for path in sys.argv[8:]:
     per.append({"sps": st.median(r["samples_per_s"] for r in tr),
                 "compute_ms": 1e3 * st.median(r["compute_s"] for r in tr) / n,
                 "comm_exposed_ms": 1e3 * st.median(r["comm_exposed_s"] for r in tr) / n})
-nodes, ppn = (1, 1) if where in ("local", "pair") else map(int, where.split("x"))
+nodes, ppn = (1, 1) if where in ("local", "pair") else (1, 2) if where == "local2" else map(int, where.split("x"))
 gb = int(sets.get("data.batch_size", 128))
 row = {"point": name, "repeat": int(rep), "where": where, "nodes": nodes, "ppn": ppn, "ranks": nodes * ppn,
-       "link": link if where not in ("local", "pair") else "local", "global_batch": gb,
+       "link": link if where not in ("local", "pair", "local2") else "local", "global_batch": gb,
        "local_batch": gb / (nodes * ppn), "accumulate": int(sets.get("training.accumulate", 1)),
        "compress": sets.get("dist.compress", "none"), "bucket_mb": float(sets.get("dist.bucket_mb", 4)),
        "hierarchical": sets.get("dist.hierarchical", "false") == "true", "overlap": verdict,
@@ -104,6 +108,8 @@ for r in $(seq 1 "$repeat"); do
     metrics=("$run/metrics.jsonl")
     if [ "$where" = local ]; then
       "$RDROP" train "$CONFIG" --out "$run" "${BASE[@]}" $extra > "$log" 2>&1
+    elif [ "$where" = local2 ]; then
+      mpirun -np 2 --bind-to none -x OPENBLAS_NUM_THREADS "$RDROP" train "$CONFIG" --out "$run" "${BASE[@]}" $extra > "$log" 2>&1
     elif [ "$where" = pair ]; then
       rm -rf "$run-b"
       "$RDROP" train "$CONFIG" --out "$run-b" "${BASE[@]}" $extra > "$log.b" 2>&1 &
@@ -131,7 +137,7 @@ for r in rows:
     pts.setdefault(r["point"], []).append(float(r["samples_per_s"]))
 med = {k: statistics.median(v) for k, v in pts.items()}
 def ranks(p):
-    return 1 if p.startswith(("1rank", "pair")) else int(p[0]) * int(p[2])
+    return 1 if p.startswith(("1rank", "pair")) else 2 if p.startswith("2ranks") else int(p[0]) * int(p[2])
 def base(p, kind):
     return kind + ("-b512-acc4" if "acc4" in p else "-b128")
 def eff(p, kind):
@@ -141,7 +147,8 @@ print("| point | runs | samples/s (median) | min-max | weak efficiency vs 1 rank
 print("|---|---|---|---|---|---|---|")
 for p in pts:
     v = pts[p]
-    ref = "2x1-none" if p.startswith("2x1") else "2x2-flat" if p.startswith("2x2") else None
+    ref = ("2x1-none" if p.startswith("2x1") else "2x2-flat" if p.startswith("2x2")
+           else "2ranks-overlap-on" if p.startswith("2ranks") else None)
     rel = f"{med[p] / med[ref]:.2f}" if ref in med else ""
     print(f"| {p} | {len(v)} | {med[p]:.0f} | {min(v):.0f}-{max(v):.0f} | {eff(p, '1rank')} | {eff(p, 'pair')} | {rel} |")
 PYEOF

@@ -135,32 +135,50 @@ int rd_conv_chunk(const rd_conv_geom *g, int rows)
     return n < rows ? (int)n : (rows > 0 ? rows : 1);
 }
 
+void conv2d_forward_ex(const rd_conv_geom *g, int F, const float *x, const float *K, const float *b, int rows,
+                       int chunk, float *patches, bool keep, float *z, bool z_chunk, const rd_conv_geom *pool,
+                       float *pooled, int32_t *argmax)
+{
+    const int P = rd_conv_patch(g), pos = g->OH * g->OW;
+    const size_t in = (size_t)g->H * g->W * g->C, out = (size_t)pos * F;
+    const size_t pout = pool ? (size_t)pool->OH * pool->OW * pool->C : 0;
+    if (chunk < 1) chunk = 1;
+    for (int r0 = 0; r0 < rows; r0 += chunk) {
+        const int n = rows - r0 < chunk ? rows - r0 : chunk, M = n * pos;
+        float *pc = keep ? patches + (size_t)r0 * pos * P : patches;
+        float *zc = z_chunk ? z : z + (size_t)r0 * out;
+        im2col(g, x + (size_t)r0 * in, n, pc);
+        for (int r = 0; r < M; r++)   /* the bias rows are the GEMM's C (beta = 1) */
+            for (int f = 0; f < F; f++) zc[(size_t)r * F + f] = b[f];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, F, P, 1.0f, pc, P, K, F, 1.0f, zc, F);
+        if (pool) maxpool_relu_forward(pool, zc, n, pooled + (size_t)r0 * pout, argmax + (size_t)r0 * pout);
+    }
+}
+
 void conv2d_forward(const rd_conv_geom *g, int F, const float *x, const float *K, const float *b,
                     int rows, float *scratch, float *z)
+{
+    conv2d_forward_ex(g, F, x, K, b, rows, rd_conv_chunk(g, rows), scratch, false, z, false, NULL, NULL, NULL);
+}
+
+void conv2d_backward_kernel_ex(const rd_conv_geom *g, int F, const float *x, const float *dz, int rows,
+                               float *patches, bool keep, float *dK)
 {
     const int P = rd_conv_patch(g), pos = g->OH * g->OW, step = rd_conv_chunk(g, rows);
     const size_t in = (size_t)g->H * g->W * g->C, out = (size_t)pos * F;
     for (int r0 = 0; r0 < rows; r0 += step) {
         const int n = rows - r0 < step ? rows - r0 : step, M = n * pos;
-        float *zc = z + (size_t)r0 * out;
-        im2col(g, x + (size_t)r0 * in, n, scratch);
-        for (int r = 0; r < M; r++)   /* the bias rows are the GEMM's C (beta = 1) */
-            for (int f = 0; f < F; f++) zc[(size_t)r * F + f] = b[f];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, F, P, 1.0f, scratch, P, K, F, 1.0f, zc, F);
+        float *pc = keep ? patches + (size_t)r0 * pos * P : patches;
+        if (!keep) im2col(g, x + (size_t)r0 * in, n, pc);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P, F, M, 1.0f, pc, P, dz + (size_t)r0 * out, F,
+                    r0 ? 1.0f : 0.0f, dK, F);
     }
 }
 
 void conv2d_backward_kernel(const rd_conv_geom *g, int F, const float *x, const float *dz,
                             int rows, float *scratch, float *dK)
 {
-    const int P = rd_conv_patch(g), pos = g->OH * g->OW, step = rd_conv_chunk(g, rows);
-    const size_t in = (size_t)g->H * g->W * g->C, out = (size_t)pos * F;
-    for (int r0 = 0; r0 < rows; r0 += step) {
-        const int n = rows - r0 < step ? rows - r0 : step, M = n * pos;
-        im2col(g, x + (size_t)r0 * in, n, scratch);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P, F, M, 1.0f, scratch, P, dz + (size_t)r0 * out, F,
-                    r0 ? 1.0f : 0.0f, dK, F);
-    }
+    conv2d_backward_kernel_ex(g, F, x, dz, rows, scratch, false, dK);
 }
 
 void conv2d_backward_input(const rd_conv_geom *g, int F, const float *dz, const float *K, int rows,
@@ -192,7 +210,8 @@ static void max_update(float *restrict y, int32_t *restrict a, const float *rest
     }
 }
 
-void maxpool_forward(const rd_conv_geom *g, const float *x, int rows, float *y, int32_t *argmax)
+static void maxpool_forward_impl(const rd_conv_geom *g, const float *x, int rows, float *y, int32_t *argmax,
+                                 bool relu)
 {
     const int C = g->C;
     const size_t in = (size_t)g->H * g->W * C, out = (size_t)g->OH * g->OW * C;
@@ -212,30 +231,60 @@ void maxpool_forward(const rd_conv_geom *g, const float *x, int rows, float *y, 
                 for (int kh = 0; kh < g->KH; kh++)
                     for (int kw = kh ? 0 : 1; kw < g->KW; kw++)
                         max_update(yo, ao, xs, ((oh * g->SH + kh) * g->W + ow * g->SW + kw) * C, C);
+                if (relu)   /* max(relu(z)) = relu(max(z)); a window <= 0 is a tie of zeros */
+                    for (int c = 0; c < C; c++) {
+                        const int32_t pos = -(int32_t)(yo[c] > 0.0f);   /* all ones where positive */
+                        yo[c] = yo[c] > 0.0f ? yo[c] : 0.0f;
+                        ao[c] = (ao[c] & pos) | ((first + c) & ~pos);
+                    }
             }
     }
+}
+
+void maxpool_forward(const rd_conv_geom *g, const float *x, int rows, float *y, int32_t *argmax)
+{
+    maxpool_forward_impl(g, x, rows, y, argmax, false);
+}
+
+bool rd_maxpool_tiles(const rd_conv_geom *g) { return g->SH == g->KH && g->SW == g->KW; }
+
+void maxpool_relu_forward(const rd_conv_geom *g, const float *z, int rows, float *y, int32_t *argmax)
+{
+    maxpool_forward_impl(g, z, rows, y, argmax, true);
 }
 
 /* Windows that tile the input (stride = size): every input value lies in at most one window,
  * so dx is written window by window (dy at the maximum, 0 elsewhere) with no zeroing pass;
  * only the rows and columns that the floor drops are zeroed. */
-static void maxpool_backward_tiled(const rd_conv_geom *g, const float *ds, const int32_t *as, float *xs)
+static void maxpool_backward_tiled(const rd_conv_geom *g, const float *ds, const int32_t *as, float *xs,
+                                   const float *ys, float *gate, float *db)
 {
     const int C = g->C, W = g->W, KH = g->KH, KW = g->KW;
     for (int oh = 0; oh < g->OH; oh++)
         for (int ow = 0; ow < g->OW; ow++) {
             const size_t o = ((size_t)oh * g->OW + ow) * C;
+            const float *src = ds + o;
+            if (ys) {   /* ReLU derivative at the maximum (y > 0), the bias gradient on the way */
+                for (int c = 0; c < C; c++) {
+                    uint32_t u;
+                    memcpy(&u, &ds[o + c], sizeof u);
+                    u &= 0u - (uint32_t)(ys[o + c] > 0.0f);
+                    memcpy(&gate[c], &u, sizeof u);
+                    db[c] += gate[c];
+                }
+                src = gate;
+            }
             for (int kh = 0; kh < KH; kh++)
                 for (int kw = 0; kw < KW; kw++) {
                     const int32_t base = ((oh * KH + kh) * W + ow * KW + kw) * C;
                     float *restrict d = xs + base;
-                    const float *restrict g = ds + o;
+                    const float *restrict v = src;
                     const int32_t *restrict a = as + o;
                     /* branch-free (the argmax pattern is data: a branch mispredicts about one
                      * time in four) so that it vectorises: dy's bits ANDed with all-ones or 0 */
                     for (int c = 0; c < C; c++) {
                         uint32_t u;
-                        memcpy(&u, &g[c], sizeof u);
+                        memcpy(&u, &v[c], sizeof u);
                         u &= 0u - (uint32_t)(a[c] == base + c);
                         memcpy(&d[c], &u, sizeof u);
                     }
@@ -257,9 +306,20 @@ void maxpool_backward(const rd_conv_geom *g, const float *dy, const int32_t *arg
         const float *ds = dy + (size_t)n * out;
         const int32_t *as = argmax + (size_t)n * out;
         if (tiled) {
-            maxpool_backward_tiled(g, ds, as, xs);
+            maxpool_backward_tiled(g, ds, as, xs, NULL, NULL, NULL);
             continue;
         }
         for (size_t j = 0; j < out; j++) xs[as[j]] += ds[j];
     }
+}
+
+void maxpool_relu_backward(const rd_conv_geom *g, const float *dy, const float *y, const int32_t *argmax,
+                           int rows, float *dz, float *db)
+{
+    const size_t in = (size_t)g->H * g->W * g->C, out = (size_t)g->OH * g->OW * g->C;
+    float gate[RD_POOL_MAX_CHANNELS];
+    memset(db, 0, (size_t)g->C * sizeof(float));
+    for (int n = 0; n < rows; n++)
+        maxpool_backward_tiled(g, dy + (size_t)n * out, argmax + (size_t)n * out, dz + (size_t)n * in,
+                               y + (size_t)n * out, gate, db);
 }

@@ -49,20 +49,57 @@ static size_t layer_setup(rd_model *m, rd_layer *L, const rd_layer_spec *s, cons
     return off;
 }
 
-static void layer_buffers(rd_layer *L, int max_rows)
+/* A ReLU conv2d layer whose output goes straight into a max_pool that tiles it: the pool reads
+ * the pre-activation and routes the gradient with the ReLU derivative (conv.h, docs/conv.md
+ * "ReLU + max_pool"); the conv layer's ReLU output is never formed (its y is its z). */
+static bool relu_pool_pair(const rd_layer *L, const rd_layer *P)
+{
+    return L->kind == RD_LAYER_CONV2D && L->act == RD_ACT_RELU && P && P->kind == RD_LAYER_MAX_POOL &&
+           rd_maxpool_tiles(&P->g) && P->g.C <= RD_POOL_MAX_CHANNELS;
+}
+
+static bool fused_conv(const rd_model *m, int i)
+{
+    return i + 1 < m->n_layers && relu_pool_pair(&m->layers[i], &m->layers[i + 1]);
+}
+
+static bool fused_pool(const rd_model *m, int i)
+{
+    return i > 0 && relu_pool_pair(&m->layers[i - 1], &m->layers[i]);
+}
+
+/* conv2d: the patch matrix stays from forward to backward when the whole batch's fits in
+ * RD_CONV_KEEP_BYTES; a ReLU + max_pool pair's forward runs in chunks whose output fits in
+ * RD_CONV_Z_CHUNK_FLOATS, and z (= y, never read: the pool applies the ReLU) holds one chunk. */
+static void conv_buffers(rd_layer *L, int max_rows, bool fused)
+{
+    const size_t per = (size_t)L->g.OH * L->g.OW * (size_t)L->k_rows;
+    const int chunk = rd_conv_chunk(&L->g, max_rows);
+    L->keep_patches = (size_t)max_rows * per * sizeof(float) <= RD_CONV_KEEP_BYTES;
+    int fc = chunk;
+    if (fused) {
+        fc = RD_CONV_Z_CHUNK_FLOATS / L->out;
+        if (fc < 1) fc = 1;
+        if (!L->keep_patches && fc > chunk) fc = chunk;
+        if (fc > max_rows) fc = max_rows;
+    }
+    L->fwd_chunk = fc;
+    L->z_chunk = fused;
+    L->patches = rd_calloc((size_t)(L->keep_patches ? max_rows : chunk) * per, sizeof(float));
+}
+
+static void layer_buffers(rd_layer *L, int max_rows, bool fused)
 {
     size_t n = (size_t)max_rows * L->out;
-    L->y = rd_calloc(n, sizeof(float));
+    if (L->kind == RD_LAYER_CONV2D) conv_buffers(L, max_rows, fused);
+    L->y = rd_calloc(fused ? (size_t)L->fwd_chunk * L->out : n, sizeof(float));
     L->dy = rd_calloc(n, sizeof(float));
     if (rd_layer_has_params(L))
-        L->z = L->act == RD_ACT_LINEAR ? L->y : rd_calloc(n, sizeof(float));
+        L->z = L->act == RD_ACT_LINEAR || fused ? L->y : rd_calloc(n, sizeof(float));
     else if (L->kind == RD_LAYER_MAX_POOL)
         L->argmax = rd_calloc(n, sizeof(int32_t));
     else
         L->mask = rd_calloc(n, 1);
-    if (L->kind == RD_LAYER_CONV2D)
-        L->patches = rd_calloc((size_t)rd_conv_chunk(&L->g, max_rows) * L->g.OH * L->g.OW * (size_t)L->k_rows,
-                               sizeof(float));
 }
 
 int rd_model_create_hwc(rd_model *m, const rd_config *c, int H, int W, int C, int max_rows, rd_error *e)
@@ -92,7 +129,7 @@ int rd_model_create_hwc(rd_model *m, const rd_config *c, int H, int W, int C, in
     m->params = rd_calloc(off, sizeof(float));
     m->grads = rd_calloc(off + RD_CONTROL_FLOATS, sizeof(float));
     m->momentum = rd_calloc(off, sizeof(float));
-    for (int i = 0; i < m->n_layers; i++) layer_buffers(&m->layers[i], max_rows);
+    for (int i = 0; i < m->n_layers; i++) layer_buffers(&m->layers[i], max_rows, fused_conv(m, i));
     return 0;
 }
 
@@ -279,15 +316,18 @@ const float *rd_model_forward(rd_model *m, const float *x, int rows, bool train)
         rd_layer *L = &m->layers[i];
         mark(m, i, false, false);
         if (L->kind == RD_LAYER_MAX_POOL) {
-            maxpool_forward(&L->g, in, rows, L->y, L->argmax);
+            if (!fused_pool(m, i)) maxpool_forward(&L->g, in, rows, L->y, L->argmax);
+            /* else the conv layer's forward chunks made y and argmax */
         } else if (rd_layer_has_params(L)) {
             rd_layer *D = i + 1 < m->n_layers && dropout_active(&m->layers[i + 1], train) ? &m->layers[i + 1] : NULL;
-            if (L->kind == RD_LAYER_CONV2D)
-                conv2d_forward(&L->g, L->k_cols, in, m->params + L->w_off, m->params + L->b_off, rows,
-                               L->patches, L->z);
-            else
+            if (L->kind == RD_LAYER_CONV2D) {
+                rd_layer *P = fused_conv(m, i) ? &m->layers[i + 1] : NULL;
+                conv2d_forward_ex(&L->g, L->k_cols, in, m->params + L->w_off, m->params + L->b_off, rows,
+                                  L->fwd_chunk, L->patches, L->keep_patches, L->z, L->z_chunk, P ? &P->g : NULL,
+                                  P ? P->y : NULL, P ? P->argmax : NULL);
+            } else
                 dense_gemm(L, m->params, in, rows);
-            dense_activate(L, D, rows);
+            if (!fused_conv(m, i)) dense_activate(L, D, rows);   /* fused: the pool applies the ReLU */
             mark(m, i, false, true);
             if (D) {
                 in = D->y;
@@ -434,15 +474,19 @@ void rd_model_backward(rd_model *m, const float *x, const float *dlogits, int ro
         const rd_layer *N = i + 1 < m->n_layers && m->layers[i + 1].kind == RD_LAYER_DROPOUT ? &m->layers[i + 1] : NULL;
         if (N && !(N->rate > 0.0)) memcpy(L->dy, N->dy, (size_t)rows * L->out * sizeof(float));
         if (L->kind == RD_LAYER_MAX_POOL) {
-            if (dx) maxpool_backward(&L->g, L->dy, L->argmax, rows, dx);
+            if (fused_pool(m, i))   /* dx is the conv layer's dZ, its db is done too */
+                maxpool_relu_backward(&L->g, L->dy, L->y, L->argmax, rows, dx, m->grads + m->layers[i - 1].b_off);
+            else if (dx)
+                maxpool_backward(&L->g, L->dy, L->argmax, rows, dx);
             mark(m, i, true, true);
             continue;
         }
-        dense_dz_db(L, N && N->rate > 0.0 ? N : NULL, m->grads + L->b_off, rows);
+        if (!fused_conv(m, i)) dense_dz_db(L, N && N->rate > 0.0 ? N : NULL, m->grads + L->b_off, rows);
         if (m->grad_ready) m->grad_ready(m->grad_ready_ctx, L->b_off);
         if (L->kind == RD_LAYER_CONV2D) {
             const float *K = m->params + L->w_off;
-            conv2d_backward_kernel(&L->g, L->k_cols, in, L->dy, rows, L->patches, m->grads + L->w_off);
+            conv2d_backward_kernel_ex(&L->g, L->k_cols, in, L->dy, rows, L->patches, L->keep_patches,
+                                      m->grads + L->w_off);
             if (m->grad_ready) m->grad_ready(m->grad_ready_ctx, L->w_off);
             if (dx) conv2d_backward_input(&L->g, L->k_cols, L->dy, K, rows, L->patches, dx);
             if (m->progress) m->progress(m->grad_ready_ctx);

@@ -24,7 +24,11 @@ typedef struct {
     int k_rows, k_cols;    /* kernel matrix: dense [in x out], conv2d [KH*KW*C_in x C_out]; 0 = none */
     rd_conv_geom g;        /* conv2d, max_pool: the window over the input */
     rd_padding padding;    /* conv2d */
-    float *patches;        /* conv2d: im2col scratch of one chunk of samples (rd_conv_chunk) */
+    float *patches;        /* conv2d: im2col patches of one chunk of samples (rd_conv_chunk), or of
+                            * the whole batch when keep_patches (docs/conv.md "Buffers") */
+    bool keep_patches;     /* conv2d: forward's patches stay for backward's dK (no second im2col) */
+    int fwd_chunk;         /* conv2d: samples per forward GEMM */
+    bool z_chunk;          /* conv2d + ReLU + max_pool: z holds one forward chunk (fwd_chunk rows) */
     int32_t *argmax;       /* max_pool: [max_rows x out] input offsets of the maxima */
     rd_activation act;
     double max_norm;

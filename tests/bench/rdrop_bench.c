@@ -116,11 +116,16 @@ static int step_gemms(rd_model *m, const float *x, int rows, gemm_shape *g)
             const int ch = rd_conv_chunk(&L->g, rows), pos = L->g.OH * L->g.OW, KK = L->k_rows, F = L->k_cols;
             const int full = rows / ch, rest = rows % ch;
             float *W = m->params + L->w_off;
+            const int fc = L->fwd_chunk > 0 ? L->fwd_chunk : ch;   /* forward's own chunks (model.h) */
+            for (int part = 0; part < 2; part++) {
+                const int Mf = (part ? rows % fc : fc) * pos, repf = part ? 1 : rows / fc;
+                if (Mf == 0) continue;
+                g[n++] = (gemm_shape){"", CblasNoTrans, CblasNoTrans, Mf, F, KK, L->patches, W, L->dy, KK, F, F, repf};
+                snprintf(g[n - 1].name, sizeof g[0].name, "cfwd%d%s", L->conv_index, part ? "r" : "");
+            }
             for (int part = 0; part < 2; part++) {
                 const int M = (part ? rest : ch) * pos, reps = part ? 1 : full;
                 if (M == 0) continue;
-                g[n++] = (gemm_shape){"", CblasNoTrans, CblasNoTrans, M, F, KK, L->patches, W, L->dy, KK, F, F, reps};
-                snprintf(g[n - 1].name, sizeof g[0].name, "cfwd%d%s", L->conv_index, part ? "r" : "");
                 g[n++] = (gemm_shape){"", CblasTrans, CblasNoTrans, KK, F, M, L->patches, L->dy, m->grads + L->w_off,
                                       KK, F, F, reps};
                 snprintf(g[n - 1].name, sizeof g[0].name, "cdK%d%s", L->conv_index, part ? "r" : "");
@@ -196,7 +201,9 @@ static double peak_rss_bytes(void)
 
 /* The footprint the issue names: parameters + gradients + momentum, the activations of the
  * (doubled) batch (each layer's output and its gradient in float32, dropout masks in uint8,
- * the input batch and the logit gradients), and the data sets (uint8 pixels, int32 labels). */
+ * the input batch and the logit gradients), the im2col patches the model allocates (one chunk,
+ * or the whole batch's when it keeps them: docs/conv.md "Buffers"), and the data sets (uint8
+ * pixels, int32 labels). */
 static double expected_bytes(const rd_model *m, const rd_dataset *tr, const rd_dataset *te)
 {
     double b = (3.0 * (double)m->n_params + RD_CONTROL_FLOATS) * sizeof(float);
@@ -207,8 +214,9 @@ static double expected_bytes(const rd_model *m, const rd_dataset *tr, const rd_d
         b += rows * L->out * 2.0 * sizeof(float);
         if (L->kind == RD_LAYER_DROPOUT) b += rows * L->out;
         if (L->kind == RD_LAYER_MAX_POOL) b += rows * L->out * sizeof(int32_t);
-        if (L->kind == RD_LAYER_CONV2D)   /* the im2col scratch of one chunk */
-            b += rd_conv_chunk(&L->g, m->max_rows) * (double)L->g.OH * L->g.OW * L->k_rows * sizeof(float);
+        if (L->kind == RD_LAYER_CONV2D)   /* the im2col patches: one chunk, or the whole batch */
+            b += (L->keep_patches ? m->max_rows : rd_conv_chunk(&L->g, m->max_rows)) * (double)L->g.OH * L->g.OW *
+                 L->k_rows * sizeof(float);
     }
     b += (double)tr->n * (tr->features + 4.0) + (double)te->n * (te->features + 4.0);
     return b;
