@@ -5,7 +5,7 @@
  * of dist.compress (docs/scale/model-fit.md). Prints one JSON object.
  *
  * build (after launch/build.sh):
- *   cc -O2 -Isrc launch/halfbench.c build/librdropcore.a -lm -o build/launch/halfbench
+ *   built by CMake with the trainer (build/launch/halfbench)
  * usage: build/launch/halfbench [N_FLOATS (default 1863698)] [REPS (default 21)]
  */
 #define _GNU_SOURCE
