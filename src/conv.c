@@ -318,8 +318,31 @@ void maxpool_relu_backward(const rd_conv_geom *g, const float *dy, const float *
 {
     const size_t in = (size_t)g->H * g->W * g->C, out = (size_t)g->OH * g->OW * g->C;
     float gate[RD_POOL_MAX_CHANNELS];
-    memset(db, 0, (size_t)g->C * sizeof(float));
     for (int n = 0; n < rows; n++)
         maxpool_backward_tiled(g, dy + (size_t)n * out, argmax + (size_t)n * out, dz + (size_t)n * in,
                                y + (size_t)n * out, gate, db);
+}
+
+void conv2d_pool_backward(const rd_conv_geom *g, int F, const float *x, const float *K, int rows, int chunk,
+                          float *patches, bool keep, const rd_conv_geom *pool, const float *dy, const float *y,
+                          const int32_t *argmax, float *dz, float *dK, float *db, float *dx,
+                          void (*progress)(void *), void *ctx)
+{
+    const int P = rd_conv_patch(g), pos = g->OH * g->OW;
+    const size_t in = (size_t)g->H * g->W * g->C, pout = (size_t)pool->OH * pool->OW * pool->C;
+    if (chunk < 1) chunk = 1;
+    memset(db, 0, (size_t)F * sizeof(float));
+    for (int r0 = 0; r0 < rows; r0 += chunk) {
+        const int n = rows - r0 < chunk ? rows - r0 : chunk, M = n * pos;
+        maxpool_relu_backward(pool, dy + (size_t)r0 * pout, y + (size_t)r0 * pout, argmax + (size_t)r0 * pout, n,
+                              dz, db);
+        float *pc = keep ? patches + (size_t)r0 * pos * P : patches;
+        if (!keep) im2col(g, x + (size_t)r0 * in, n, pc);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P, F, M, 1.0f, pc, P, dz, F, r0 ? 1.0f : 0.0f, dK, F);
+        if (dx) {   /* this chunk's patches are used: its dPatches go in their place */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, P, F, 1.0f, dz, F, K, F, 0.0f, pc, P);
+            col2im(g, pc, n, dx + (size_t)r0 * in);
+        }
+        if (progress) progress(ctx);
+    }
 }

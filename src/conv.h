@@ -83,12 +83,21 @@ void maxpool_backward(const rd_conv_geom *g, const float *dy, const int32_t *arg
  * Forward: y and argmax exactly as maxpool_forward over relu(z): max(z) when it is > 0 (the
  * same first maximum), else +0 with the window's first offset (relu makes the window a tie).
  * Backward: dz [rows x H*W*C] = dy routed to the maximum where y > 0 (= relu'(z) there), zero
- * elsewhere: maxpool_backward followed by the conv layer's ReLU derivative; db [C] = the
+ * elsewhere: maxpool_backward followed by the conv layer's ReLU derivative; db [C] += the
  * column sums of dz, accumulated over the pooled outputs (dz is zero off the maxima). */
 #define RD_POOL_MAX_CHANNELS 4096   /* the fused backward keeps one window's gate on the stack */
 bool rd_maxpool_tiles(const rd_conv_geom *g);
 void maxpool_relu_forward(const rd_conv_geom *g, const float *z, int rows, float *y, int32_t *argmax);
 void maxpool_relu_backward(const rd_conv_geom *g, const float *dy, const float *y, const int32_t *argmax,
-                           int rows, float *dz, float *db);
+                           int rows, float *dz, float *db);   /* adds to db */
+/* The pair's whole backward in chunks of `chunk` samples (the forward's): per chunk, dz [chunk x
+ * OH*OW*F] from the pool (maxpool_relu_backward; db zeroed first, then summed chunk by chunk),
+ * dK (+)= patches^T dz (the kept patches or im2col again), and with dx: dPatches = dz K^T in
+ * the chunk's patch space, dx = col2im of it; progress (may be NULL) after each chunk. dz holds
+ * one chunk: the conv output's gradient is never written out whole. */
+void conv2d_pool_backward(const rd_conv_geom *g, int F, const float *x, const float *K, int rows, int chunk,
+                          float *patches, bool keep, const rd_conv_geom *pool, const float *dy, const float *y,
+                          const int32_t *argmax, float *dz, float *dK, float *db, float *dx,
+                          void (*progress)(void *), void *ctx);
 
 #endif

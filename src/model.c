@@ -69,8 +69,9 @@ static bool fused_pool(const rd_model *m, int i)
 }
 
 /* conv2d: the patch matrix stays from forward to backward when the whole batch's fits in
- * RD_CONV_KEEP_BYTES; a ReLU + max_pool pair's forward runs in chunks whose output fits in
- * RD_CONV_Z_CHUNK_FLOATS, and z (= y, never read: the pool applies the ReLU) holds one chunk. */
+ * RD_CONV_KEEP_BYTES; a ReLU + max_pool pair runs forward and backward in chunks whose output
+ * fits in RD_CONV_Z_CHUNK_FLOATS, and z (= y, never read: the pool applies the ReLU) and dy (dZ)
+ * hold one chunk. */
 static void conv_buffers(rd_layer *L, int max_rows, bool fused)
 {
     const size_t per = (size_t)L->g.OH * L->g.OW * (size_t)L->k_rows;
@@ -93,7 +94,7 @@ static void layer_buffers(rd_layer *L, int max_rows, bool fused)
     size_t n = (size_t)max_rows * L->out;
     if (L->kind == RD_LAYER_CONV2D) conv_buffers(L, max_rows, fused);
     L->y = rd_calloc(fused ? (size_t)L->fwd_chunk * L->out : n, sizeof(float));
-    L->dy = rd_calloc(n, sizeof(float));
+    L->dy = rd_calloc(fused ? (size_t)L->fwd_chunk * L->out : n, sizeof(float));   /* fused: one chunk of dZ */
     if (rd_layer_has_params(L))
         L->z = L->act == RD_ACT_LINEAR || fused ? L->y : rd_calloc(n, sizeof(float));
     else if (L->kind == RD_LAYER_MAX_POOL)
@@ -474,14 +475,22 @@ void rd_model_backward(rd_model *m, const float *x, const float *dlogits, int ro
         const rd_layer *N = i + 1 < m->n_layers && m->layers[i + 1].kind == RD_LAYER_DROPOUT ? &m->layers[i + 1] : NULL;
         if (N && !(N->rate > 0.0)) memcpy(L->dy, N->dy, (size_t)rows * L->out * sizeof(float));
         if (L->kind == RD_LAYER_MAX_POOL) {
-            if (fused_pool(m, i))   /* dx is the conv layer's dZ, its db is done too */
-                maxpool_relu_backward(&L->g, L->dy, L->y, L->argmax, rows, dx, m->grads + m->layers[i - 1].b_off);
-            else if (dx)
-                maxpool_backward(&L->g, L->dy, L->argmax, rows, dx);
+            /* fused: the conv layer's backward below runs this pool's, chunk by chunk */
+            if (!fused_pool(m, i) && dx) maxpool_backward(&L->g, L->dy, L->argmax, rows, dx);
             mark(m, i, true, true);
             continue;
         }
-        if (!fused_conv(m, i)) dense_dz_db(L, N && N->rate > 0.0 ? N : NULL, m->grads + L->b_off, rows);
+        if (fused_conv(m, i)) {
+            const rd_layer *P = &m->layers[i + 1];
+            conv2d_pool_backward(&L->g, L->k_cols, in, m->params + L->w_off, rows, L->fwd_chunk, L->patches,
+                                 L->keep_patches, &P->g, P->dy, P->y, P->argmax, L->dy, m->grads + L->w_off,
+                                 m->grads + L->b_off, dx, m->progress, m->grad_ready_ctx);
+            if (m->grad_ready) m->grad_ready(m->grad_ready_ctx, L->b_off);
+            if (m->grad_ready) m->grad_ready(m->grad_ready_ctx, L->w_off);
+            mark(m, i, true, true);
+            continue;
+        }
+        dense_dz_db(L, N && N->rate > 0.0 ? N : NULL, m->grads + L->b_off, rows);
         if (m->grad_ready) m->grad_ready(m->grad_ready_ctx, L->b_off);
         if (L->kind == RD_LAYER_CONV2D) {
             const float *K = m->params + L->w_off;

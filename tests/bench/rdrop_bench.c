@@ -113,7 +113,9 @@ static int step_gemms(rd_model *m, const float *x, int rows, gemm_shape *g)
     for (int i = 0; i < m->n_layers; i++) {
         rd_layer *L = &m->layers[i];
         if (L->kind == RD_LAYER_CONV2D) {   /* per chunk: im2col patches [n*OH*OW x KK] times K [KK x F] */
-            const int ch = rd_conv_chunk(&L->g, rows), pos = L->g.OH * L->g.OW, KK = L->k_rows, F = L->k_cols;
+            /* a ReLU + max_pool pair runs backward over its forward chunks (its dy holds one) */
+            const int ch = L->z_chunk ? L->fwd_chunk : rd_conv_chunk(&L->g, rows), pos = L->g.OH * L->g.OW,
+                      KK = L->k_rows, F = L->k_cols;
             const int full = rows / ch, rest = rows % ch;
             float *W = m->params + L->w_off;
             const int fc = L->fwd_chunk > 0 ? L->fwd_chunk : ch;   /* forward's own chunks (model.h) */
@@ -211,7 +213,8 @@ static double expected_bytes(const rd_model *m, const rd_dataset *tr, const rd_d
     b += rows * (m->input_dim + m->output_dim) * sizeof(float);
     for (int i = 0; i < m->n_layers; i++) {
         const rd_layer *L = &m->layers[i];
-        b += rows * L->out * 2.0 * sizeof(float);
+        /* output and its gradient; a ReLU + max_pool pair's conv layer holds one chunk of each */
+        b += (L->z_chunk ? L->fwd_chunk : rows) * L->out * 2.0 * sizeof(float);
         if (L->kind == RD_LAYER_DROPOUT) b += rows * L->out;
         if (L->kind == RD_LAYER_MAX_POOL) b += rows * L->out * sizeof(int32_t);
         if (L->kind == RD_LAYER_CONV2D)   /* the im2col patches: one chunk, or the whole batch */

@@ -67,15 +67,22 @@ static double loss_at(problem *P)
     return s.loss / B;
 }
 
-/* Every max_pool argmax, concatenated (after a forward). */
+/* Every max_pool argmax, concatenated (after a forward), and after a ReLU conv layer also the
+ * sign of each pooled value (a window's maximum crossing 0 is the ReLU's kink). */
 static size_t argmax_code(const problem *P, int32_t *out)
 {
     size_t n = 0;
     for (int i = 0; i < P->m.n_layers; i++) {
         const rd_layer *L = &P->m.layers[i];
         if (L->kind != RD_LAYER_MAX_POOL) continue;
-        if (out) memcpy(out + n, L->argmax, (size_t)ROWS * L->out * sizeof(int32_t));
-        n += (size_t)ROWS * L->out;
+        const size_t k = (size_t)ROWS * L->out;
+        if (out) memcpy(out + n, L->argmax, k * sizeof(int32_t));
+        n += k;
+        if (i > 0 && P->m.layers[i - 1].act == RD_ACT_RELU) {
+            if (out)
+                for (size_t j = 0; j < k; j++) out[n + j] = L->y[j] > 0.0f;
+            n += k;
+        }
     }
     return n;
 }
@@ -183,9 +190,83 @@ static void test_pool_stride1(void **state)
     check_net("5x7x3: same 2x2, pool 2 s1, same 3x3, pool 2x3 s(2,3)", 5, 7, 3, L, 6, 14);
 }
 
+static rd_layer_spec relu(rd_layer_spec l)
+{
+    l.activation = RD_ACT_RELU;
+    return l;
+}
+
+/* ReLU conv + tiling max_pool pairs (docs/conv.md "ReLU + max_pool"): the first pair has no dX,
+ * the second computes dX through col2im chunk by chunk, its pool drops a row and a column. */
+static void test_relu_pool_pairs(void **state)
+{
+    (void)state;
+    rd_layer_spec L[] = {relu(conv(3, 3, 3, 1, 1, RD_PAD_SAME)), pool(2, 2, 2, 2), drop(0.25),
+                         relu(conv(4, 3, 3, 1, 1, RD_PAD_SAME)), pool(2, 2, 2, 2),
+                         {.kind = RD_LAYER_DENSE, .units = NOUT, .activation = RD_ACT_LINEAR}};
+    check_net("10x10x2: relu same 3x3 + pool 2, twice (fused)", 10, 10, 2, L, 6, 15);
+}
+
+/* Gradients of a model and its copy with a rate-0 dropout between each conv and its pool
+ * (identity, but it keeps the pair unfused) over `rows` rows of random data. */
+static void grads_of(const rd_layer_spec *layers, int n, int H, int W, int C, int rows, uint64_t seed, float **out,
+                     size_t *np)
+{
+    rd_config c;
+    rd_config_defaults(&c);
+    c.model.n_layers = n;
+    memcpy(c.model.layers, layers, (size_t)n * sizeof *layers);
+    rd_model m;
+    rd_error e = {0};
+    if (rd_model_create_hwc(&m, &c, H, W, C, rows, &e)) fail_msg("%s", e.msg);
+    g_lcg = seed;
+    for (size_t i = 0; i < m.n_params; i++) m.params[i] = qrand(-0.2, 0.2);
+    float *x = malloc((size_t)rows * m.input_dim * sizeof(float)), *dl = malloc((size_t)rows * NOUT * sizeof(float));
+    for (size_t i = 0; i < (size_t)rows * m.input_dim; i++) x[i] = qrand(0.0, 1.0);
+    for (size_t i = 0; i < (size_t)rows * NOUT; i++) dl[i] = qrand(-1.0, 1.0);
+    rd_model_forward(&m, x, rows, true);
+    rd_model_backward(&m, x, dl, rows);
+    *out = malloc(m.n_params * sizeof(float));
+    memcpy(*out, m.grads, m.n_params * sizeof(float));
+    *np = m.n_params;
+    free(x), free(dl);
+    rd_model_free(&m);
+}
+
+/* The fused pairs over several chunks (forward and backward: ~1 MB of conv output per chunk,
+ * here 46,080 floats per sample, so 5 samples per chunk and 12 rows = 3 chunks, the last short)
+ * give the unfused path's gradients up to the summation order of db and dK. */
+static void test_fused_chunks_match_unfused(void **state)
+{
+    (void)state;
+    const rd_layer_spec fused[] = {relu(conv(80, 3, 3, 1, 1, RD_PAD_SAME)), pool(2, 2, 2, 2),
+                                   relu(conv(320, 3, 3, 1, 1, RD_PAD_SAME)), pool(2, 2, 2, 2),
+                                   {.kind = RD_LAYER_DENSE, .units = NOUT, .activation = RD_ACT_LINEAR}};
+    const rd_layer_spec plain[] = {fused[0], drop(0.0), fused[1], fused[2], drop(0.0), fused[3], fused[4]};
+    float *a, *b;
+    size_t na, nb;
+    grads_of(fused, 5, 24, 24, 1, 12, 21, &a, &na);
+    grads_of(plain, 7, 24, 24, 1, 12, 21, &b, &nb);
+    assert_int_equal(na, nb);
+    double num = 0.0, den = 0.0, worst = 0.0;
+    for (size_t i = 0; i < na; i++) {
+        const double d = fabs((double)a[i] - b[i]);
+        num += d * d;
+        den += (double)b[i] * b[i];
+        if (d > worst) worst = d;
+    }
+    printf("fused vs unfused, 3 chunks: %zu gradients, relative difference %.3g, largest %.3g\n", na,
+           sqrt(num / den), worst);
+    assert_true(den > 0.0);
+    assert_true(sqrt(num / den) < 1e-5);
+    free(a), free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fused_chunks_match_unfused),
+        cmocka_unit_test(test_relu_pool_pairs),
         cmocka_unit_test(test_same_stride1_pool_valid),
         cmocka_unit_test(test_same_stride2_asymmetric),
         cmocka_unit_test(test_valid_stride2_overlapping_pool),
