@@ -37,7 +37,7 @@ void col2im(const rd_conv_geom *g, const float *dpatches, int rows, float *dx);
  * floats; backward recomputes im2col unless the whole batch's patches are small enough to keep,
  * RD_CONV_KEEP_BYTES: docs/conv.md "Buffers"). Samples per chunk for this geometry (>= 1,
  * <= rows); the chunk plan depends on the geometry and rows only. */
-#define RD_CONV_CHUNK_FLOATS (1 << 19)
+#define RD_CONV_CHUNK_FLOATS (1 << 17)
 /* A layer keeps its whole-batch patch matrix when it is at most this many bytes. */
 #define RD_CONV_KEEP_BYTES ((size_t)16 << 20)
 /* Output floats of one forward chunk of a ReLU + max_pool pair (~1 MB: in L2 for the pool). */
