@@ -43,7 +43,7 @@ echo "quickstart: took $(mmss $((t3 - t0))) (install $(mmss $((t1 - t0))), build
 echo "quickstart: left in $RUN/: ${newest:+$(basename "$newest") (the HDF5 checkpoint; the last 3 are kept), }metrics.jsonl, config.yaml, status.json"
 echo
 echo "next:"
-echo "  bash launch/mpirun.sh -n 2 -- build/rdrop train configs/fashion_mlp_rdrop.yaml    # the full recipe: 20 epochs, about 4.5 minutes on 2 cores, test ~0.87"
+echo "  bash launch/mpirun.sh -n 2 -- build/rdrop train configs/fashion_mlp_rdrop.yaml    # the full recipe: 20 epochs, about 3 minutes on 2 cores, test ~0.87"
 [ -n "$newest" ] && echo "  build/rdrop eval --checkpoint $newest    # evaluate the checkpoint (per-class accuracy too)"
 echo "  bash launch/mpirun.sh -n 2 -- build/rdrop train configs/fashion_mlp_best.yaml    # the tuned recipe: 40 epochs, ~0.907 test (docs/results.md)"
 echo "  bash tests/run.sh    # installs the test tools, builds the tests, runs them"
