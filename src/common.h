@@ -14,6 +14,20 @@
 
 #define RDROP_VERSION "0.1.0"
 
+/* Hot elementwise loops get AVX-512 and AVX2 clones picked at load time (GCC/clang
+ * target_clones, an ifunc), so a portable x86-64-v2 build still runs them at the CPU's width.
+ * The bits do not change with the clone: every loop so marked works element by element (or
+ * per column in row order), and -std=c11 means -ffp-contract=off, so no FMA contraction
+ * (docs/benchmarks.md "Vector clones"). -DRDROP_NO_CLONES turns them off. */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__has_attribute) && !defined(RDROP_NO_CLONES)
+#if __has_attribute(target_clones)
+#define RD_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+#endif
+#ifndef RD_SIMD_CLONES
+#define RD_SIMD_CLONES
+#endif
+
 /* The most dropout passes (rdrop.passes) the loss handles. */
 #define RD_MAX_PASSES 16
 

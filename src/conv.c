@@ -46,10 +46,6 @@ RD_PLAIN_LOOPS static inline void zero_run(float *restrict d, size_t n)
 
 RD_PLAIN_LOOPS static inline void copy_run(float *restrict d, const float *restrict s, size_t n)
 {
-    if (n >= 64) {
-        memcpy(d, s, n * sizeof(float));
-        return;
-    }
     for (size_t i = 0; i < n; i++) d[i] = s[i];
 }
 
@@ -69,7 +65,7 @@ static inline void window_cols(const rd_conv_geom *g, int ow, int *w0, int *lo, 
     *hi = h;
 }
 
-RD_PLAIN_LOOPS void im2col(const rd_conv_geom *g, const float *x, int rows, float *patches)
+RD_SIMD_CLONES RD_PLAIN_LOOPS void im2col(const rd_conv_geom *g, const float *x, int rows, float *patches)
 {
     const int C = g->C, KW = g->KW, P = rd_conv_patch(g);
     const size_t in = (size_t)g->H * g->W * C, run = (size_t)KW * C;
@@ -102,7 +98,7 @@ RD_PLAIN_LOOPS void im2col(const rd_conv_geom *g, const float *x, int rows, floa
     }
 }
 
-void col2im(const rd_conv_geom *g, const float *dpatches, int rows, float *dx)
+RD_SIMD_CLONES RD_PLAIN_LOOPS void col2im(const rd_conv_geom *g, const float *dpatches, int rows, float *dx)
 {
     const int C = g->C, KW = g->KW, P = rd_conv_patch(g);
     const size_t in = (size_t)g->H * g->W * C;
@@ -127,6 +123,12 @@ void col2im(const rd_conv_geom *g, const float *dpatches, int rows, float *dx)
     }
 }
 
+RD_SIMD_CLONES RD_PLAIN_LOOPS static void bias_rows(float *restrict z, const float *restrict b, int M, int F)
+{
+    for (int r = 0; r < M; r++)
+        for (int f = 0; f < F; f++) z[(size_t)r * F + f] = b[f];
+}
+
 int rd_conv_chunk(const rd_conv_geom *g, int rows)
 {
     const long per = (long)g->OH * g->OW * rd_conv_patch(g);
@@ -148,8 +150,7 @@ void conv2d_forward_ex(const rd_conv_geom *g, int F, const float *x, const float
         float *pc = keep ? patches + (size_t)r0 * pos * P : patches;
         float *zc = z_chunk ? z : z + (size_t)r0 * out;
         im2col(g, x + (size_t)r0 * in, n, pc);
-        for (int r = 0; r < M; r++)   /* the bias rows are the GEMM's C (beta = 1) */
-            for (int f = 0; f < F; f++) zc[(size_t)r * F + f] = b[f];
+        bias_rows(zc, b, M, F);   /* the bias rows are the GEMM's C (beta = 1) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, F, P, 1.0f, pc, P, K, F, 1.0f, zc, F);
         if (pool) maxpool_relu_forward(pool, zc, n, pooled + (size_t)r0 * pout, argmax + (size_t)r0 * pout);
     }
@@ -210,7 +211,7 @@ static void max_update(float *restrict y, int32_t *restrict a, const float *rest
     }
 }
 
-static void maxpool_forward_impl(const rd_conv_geom *g, const float *x, int rows, float *y, int32_t *argmax,
+RD_SIMD_CLONES static void maxpool_forward_impl(const rd_conv_geom *g, const float *x, int rows, float *y, int32_t *argmax,
                                  bool relu)
 {
     const int C = g->C;
@@ -256,7 +257,7 @@ void maxpool_relu_forward(const rd_conv_geom *g, const float *z, int rows, float
 /* Windows that tile the input (stride = size): every input value lies in at most one window,
  * so dx is written window by window (dy at the maximum, 0 elsewhere) with no zeroing pass;
  * only the rows and columns that the floor drops are zeroed. */
-static void maxpool_backward_tiled(const rd_conv_geom *g, const float *ds, const int32_t *as, float *xs,
+RD_SIMD_CLONES static void maxpool_backward_tiled(const rd_conv_geom *g, const float *ds, const int32_t *as, float *xs,
                                    const float *ys, float *gate, float *db)
 {
     const int C = g->C, W = g->W, KH = g->KH, KW = g->KW;

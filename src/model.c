@@ -267,12 +267,14 @@ static void relu_sweep(const float *restrict z, float *restrict y, size_t n)
     for (size_t i = 0; i < n; i++) y[i] = z[i] > 0.0f ? z[i] : 0.0f;
 }
 
-static void relu_dropout_sweep(const float *restrict z, float *restrict y, float *restrict d,
-                               const uint8_t *restrict m, float scale, size_t n)
+/* ReLU then dropout: only the dropout output is written. Nothing reads the ReLU layer's own
+ * y behind an active dropout (its backward takes act' from z), and skipping it saves a
+ * [rows x out] store per layer (docs/benchmarks.md "Optimizer sweep"). */
+static void relu_dropout_sweep(const float *restrict z, float *restrict d, const uint8_t *restrict m,
+                               float scale, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         float a = z[i] > 0.0f ? z[i] : 0.0f;
-        y[i] = a;
         d[i] = keep_if(a * scale, m[i]);
     }
 }
@@ -286,12 +288,12 @@ static void dropout_sweep(const float *restrict x, float *restrict d, const uint
 static float dropout_scale(const rd_layer *D) { return (float)(1.0 / (1.0 - D->rate)); }
 
 /* Y = act(Z) and, when D (the dropout layer after L, or NULL) is active, its output in the
- * same sweep. */
+ * same sweep (for ReLU only D's output). */
 static void dense_activate(rd_layer *L, rd_layer *D, int rows)
 {
     size_t n = (size_t)rows * L->out;
     if (L->act == RD_ACT_RELU) {
-        if (D) relu_dropout_sweep(L->z, L->y, D->y, D->mask, dropout_scale(D), n);
+        if (D) relu_dropout_sweep(L->z, D->y, D->mask, dropout_scale(D), n);
         else relu_sweep(L->z, L->y, n);
         return;
     }

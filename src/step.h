@@ -93,8 +93,8 @@ static inline float *rd_step_control(rd_step *S) { return S->m->grads + S->m->n_
 void rd_step_compute(rd_step *S, const rd_dataset *ds, const uint32_t *idx, int B, uint64_t t,
                      uint32_t epoch, rd_step_timing *tm);
 
-/* True when the reduced gradient and the reduced non-finite count show no NaN/Inf (NaN and
- * Inf survive the SUM, so every rank reaches the same verdict). */
+/* True when the reduced non-finite count is 0 (no rank saw a NaN/Inf loss or an unreadable
+ * batch). The gradient itself is checked by rd_step_update, in the optimizer's sweep. */
 bool rd_step_finite(rd_step *S, rd_step_timing *tm);
 
 /* The KL weight in rdrop's `mean` terms at step t (0-based): rdrop.alpha, times the global
@@ -103,7 +103,10 @@ bool rd_step_finite(rd_step *S, rd_step_timing *tm);
  * alone, so a resumed run continues the same ramp. */
 double rd_step_alpha(const rd_config *c, int B_g, uint64_t t, int64_t steps_per_epoch);
 
-/* Step 7: SGD update and max-norm, identical on every rank. */
-void rd_step_update(rd_step *S, double lr, rd_step_timing *tm);
+/* Step 7: SGD update and max-norm, identical on every rank, checking the reduced gradient on
+ * the way (NaN and Inf survive the SUM, so every rank reaches the same verdict). False on a
+ * NaN/Inf gradient: the model is then partly updated and must be discarded (exit 6, nothing
+ * written). */
+bool rd_step_update(rd_step *S, double lr, rd_step_timing *tm);
 
 #endif

@@ -705,7 +705,11 @@ static int train_step(trainer *T, step_flags *fl)
     overlap_before_step(T);
     rd_step_compute(&T->step, &T->train, idx, T->B_l, t, (uint32_t)epoch, &tm);
 
-    if (!rd_step_finite(&T->step, &tm)) {
+    /* the loss flag first; the gradient is checked inside the update's sweep, which leaves the
+     * model partly updated when it finds a NaN/Inf: discarded, as the run stops here */
+    double lr = rd_schedule_lr(c, t, (uint64_t)T->total_steps);
+    bool loss_ok = rd_step_finite(&T->step, &tm);
+    if (!loss_ok || !rd_step_update(&T->step, lr, &tm)) {
         if (data_rc) {   /* this rank's batch could not be read: its NaN rows stopped every rank */
             rd_print_error(T->d, data_err.msg);
             return data_rc;
@@ -716,15 +720,13 @@ static int train_step(trainer *T, step_flags *fl)
         rd_fail(&e, RD_EXIT_NONFINITE,
                 "%s: non-finite %s at step %lld (epoch %lld): update skipped, nothing written; %s%s "
                 "(try a lower optimizer.lr)",
-                T->run_dir, ctl[RD_CTL_NONFINITE] > 0.0f ? "loss" : "gradient", (long long)s->step + 1, (long long)epoch + 1,
+                T->run_dir, !loss_ok ? "loss" : "gradient", (long long)s->step + 1, (long long)epoch + 1,
                 T->last_ckpt_step >= 0 ? "resume point: " : "no checkpoint written yet",
                 T->last_ckpt_step >= 0 ? last : "");
         if (T->d->rank == 0) rd_print_error(T->d, e.msg);
         return RD_EXIT_NONFINITE;
     }
 
-    double lr = rd_schedule_lr(c, t, (uint64_t)T->total_steps);
-    rd_step_update(&T->step, lr, &tm);
     overlap_after_step(T, tm.total);
     s->step++;
     s->lr = lr;

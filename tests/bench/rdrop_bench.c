@@ -261,13 +261,12 @@ static void one_step(bench *b, rd_step_timing *tm)
     ctl[RD_CTL_STOP] = ctl[RD_CTL_CLOCK] = 0.0f;
     rd_step_compute(&b->S, &b->train, b->perm + (size_t)pos * b->B_g + b->lo, b->B_l, b->t,
                     (uint32_t)epoch, tm);
-    if (!rd_step_finite(&b->S, tm)) {
+    if (!rd_step_finite(&b->S, tm) || !rd_step_update(&b->S, rd_schedule_lr(&b->c, b->t, 0), tm)) {
         if (b->d.rank == 0) fprintf(stderr, "rdrop_bench: non-finite loss or gradient at step %llu\n",
                                     (unsigned long long)b->t);
         rd_dist_finalize(&b->d);
         exit(6);
     }
-    rd_step_update(&b->S, rd_schedule_lr(&b->c, b->t, 0), tm);
     b->t++;
 }
 

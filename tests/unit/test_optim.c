@@ -437,6 +437,98 @@ static void test_optim_step_max_norm(void **state)
     rd_model_free(&m);
 }
 
+/* The DESIGN's update written out plainly (this file is built without vector clones), as the
+ * reference for rd_optim_step's single sweep, which runs its AVX-512/AVX2 clone where the CPU
+ * has one. */
+static void ref_sgd(float *w, float *v, const float *g, size_t n, float lr, float mu, float wd)
+{
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] + wd * w[i];
+        float vi = mu * v[i] + gi;
+        v[i] = vi;
+        w[i] -= lr * (gi + mu * vi);   /* Nesterov */
+    }
+}
+
+static void ref_max_norm(float *W, int in, int out, double c)
+{
+    for (int j = 0; j < out; j++) {
+        double ss = 0.0;
+        for (int i = 0; i < in; i++) ss += (double)W[(size_t)i * out + j] * (double)W[(size_t)i * out + j];
+        double n = sqrt(ss);
+        if (n > c)
+            for (int i = 0; i < in; i++) W[(size_t)i * out + j] *= (float)(c / n);
+    }
+}
+
+/* rd_optim_step's single sweep (check, update, column sums) gives bitwise what the separate
+ * passes give: SGD over each kernel and bias, then max-norm column by column. A kernel of 4,100
+ * columns crosses the 4,096-column block; Nesterov and weight decay on; most columns over c. */
+static void test_optim_step_fused_equals_passes(void **state)
+{
+    enum { IN = 5, H = 4100, OUT = 3 };
+    rd_config c;
+    memset(&c, 0, sizeof c);
+    c.model.n_layers = 2;
+    c.model.layers[0] = (rd_layer_spec){.kind = RD_LAYER_DENSE, .units = H, .activation = RD_ACT_RELU,
+                                        .max_norm = 0.5};
+    c.model.layers[1] = (rd_layer_spec){.kind = RD_LAYER_DENSE, .units = OUT, .activation = RD_ACT_LINEAR};
+    c.optimizer.momentum = 0.9;
+    c.optimizer.nesterov = true;
+    c.optimizer.weight_decay = 5e-4;
+    rd_model m;
+    rd_error e = {0};
+    assert_int_equal(rd_model_create(&m, &c, IN, 2, &e), 0);
+    const size_t n = m.n_params;
+    float *w = malloc(n * sizeof(float)), *v = malloc(n * sizeof(float));
+    assert_non_null(w);
+    assert_non_null(v);
+    srand(11);
+    for (size_t i = 0; i < n; i++) {
+        m.params[i] = (float)(rand() / (double)RAND_MAX - 0.5) * 0.6f;
+        m.momentum[i] = (float)(rand() / (double)RAND_MAX - 0.5) * 0.01f;
+    }
+    for (int step = 0; step < 3; step++) {
+        for (size_t i = 0; i < n; i++) m.grads[i] = (float)(rand() / (double)RAND_MAX - 0.5) * 0.2f;
+        memcpy(w, m.params, n * sizeof(float));
+        memcpy(v, m.momentum, n * sizeof(float));
+        for (int l = 0; l < m.n_layers; l++) {
+            const rd_layer *L = &m.layers[l];
+            size_t nw = (size_t)L->k_rows * L->k_cols;
+            ref_sgd(w + L->w_off, v + L->w_off, m.grads + L->w_off, nw, 0.05f, 0.9f, 5e-4f);
+            ref_sgd(w + L->b_off, v + L->b_off, m.grads + L->b_off, (size_t)L->k_cols, 0.05f, 0.9f, 0.0f);
+            if (L->max_norm > 0.0) ref_max_norm(w + L->w_off, L->k_rows, L->k_cols, L->max_norm);
+        }
+        assert_true(rd_optim_step(&m, &c, 0.05));
+        assert_memory_equal(m.params, w, n * sizeof(float));
+        assert_memory_equal(m.momentum, v, n * sizeof(float));
+    }
+    /* some columns were rescaled, some not: both paths ran */
+    int over = 0;
+    for (int j = 0; j < H; j++) {
+        double ss = 0;
+        for (int i = 0; i < IN; i++) ss += (double)m.params[i * H + j] * m.params[i * H + j];
+        over += sqrt(ss) > 0.5 * (1 - 1e-6);
+    }
+    assert_true(over > 0 && over < H);
+
+    /* a NaN or Inf anywhere (kernel, block edge, last bias) is reported; a finite step is not */
+    const size_t where[] = {0, (size_t)m.layers[0].w_off + 4096, (size_t)m.layers[0].w_off + n / 2,
+                            (size_t)m.layers[1].b_off + OUT - 1};
+    const float bad[] = {NAN, INFINITY, -INFINITY};
+    for (size_t k = 0; k < sizeof where / sizeof *where; k++)
+        for (size_t b = 0; b < 3; b++) {
+            for (size_t i = 0; i < n; i++) m.grads[i] = 1e-3f;
+            m.grads[where[k] % n] = bad[b];
+            assert_false(rd_optim_step(&m, &c, 0.05));
+        }
+    for (size_t i = 0; i < n; i++) m.grads[i] = 1e30f;   /* large but finite */
+    assert_true(rd_optim_step(&m, &c, 0.0));
+    free(w);
+    free(v);
+    rd_model_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -457,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_max_norm_random),
         cmocka_unit_test(test_max_norm_wide),
         cmocka_unit_test(test_optim_step_max_norm),
+        cmocka_unit_test(test_optim_step_fused_equals_passes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
