@@ -246,7 +246,7 @@ def main(argv):
 
 
 def paired_delta(runs, results, keys, base, col):
-    """Column `col` (test_at_best, best_val_acc) of each finished run minus that of the baseline
+    """Column `col` (test_at_best, best_val_acc, final_test_acc) of each finished run minus that of the baseline
     variant's finished run with the same other keys (the same seed, so the same data split and
     init): (mean, std, runs ahead, pairs), in points."""
     other = [k for k in keys if k != "variant"]
@@ -270,14 +270,19 @@ def write_reports(out, keys, results, base=None):
         for r in results:
             w.writerow({c: r.get(c) for c in cols})
     group_keys = [k for k in keys if k != "run.seed"]
+    # without a validation split there is no best-validation checkpoint: pair the final test
+    # accuracies instead (selection on the test set is then nobody's choice: the last epoch)
+    has_val = any(r["best_val_acc"] is not None for r in results)
+    pair_cols = ("best_val_acc", "test_at_best") if has_val else ("final_test_acc",)
+    pair_heads = ([f"val vs {base}, paired (points)", f"test vs {base}, paired (points)"] if has_val
+                  else [f"final test vs {base}, paired (points)"])
     groups = {}
     for r in results:
         groups.setdefault(tuple(r[k] for k in group_keys), []).append(r)
     lines = ["| " + " | ".join(group_keys + ["seeds", "best val acc", "test acc at best val",
                                             "final test acc", "epochs", "wall time / run", "s / epoch"]
-                            + ([f"val vs {base}, paired (points)", f"test vs {base}, paired (points)"]
-                               if base else [])) + " |",
-             "|" + "---|" * (len(group_keys) + 7 + (2 if base else 0))]
+                            + (pair_heads if base else [])) + " |",
+             "|" + "---|" * (len(group_keys) + 7 + (len(pair_heads) if base else 0))]
     for gk, runs in groups.items():
         # the figures of a grid point come from its finished runs only: a run still going (or
         # stopped) would pull the mean towards its early epochs
@@ -290,7 +295,7 @@ def write_reports(out, keys, results, base=None):
         cells = list(gk) + [seeds, fmt(*bv), fmt(*tb), fmt(*ft), str(ep), f"{wall:.0f} s" if wall else "—",
                             f"{per_ep:.1f}" if per_ep else "—"]
         if base:
-            for col in ("best_val_acc", "test_at_best"):
+            for col in pair_cols:
                 if runs[0]["variant"] == base:
                     cells.append("(baseline)")
                     continue

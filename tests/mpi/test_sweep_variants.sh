@@ -56,4 +56,22 @@ for v in ("rdrop", "none"):
         assert int(m.group(3 * i + 3)) == sum(x > 0 for x in d), (line, col, d)
 print("paired differences check out")
 PYEOF
-pass "sweep variants x seeds, two jobs at a time"
+# a sweep without a validation split pairs the final test accuracies instead
+mkdir -p "$TMP/noval"
+$PY - "$SRC/launch" "$TMP/noval" <<'PYEOF' > "$TMP/noval.log" || { cat "$TMP/noval.log"; fail "no-validation report"; }
+import importlib.util, os, sys
+spec = importlib.util.spec_from_file_location("sweep", os.path.join(sys.argv[1], "sweep.py"))
+sw = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(sw)
+acc = {("dropout", 1): 0.9034, ("dropout", 2): 0.8994, ("rdrop", 1): 0.8997, ("rdrop", 2): 0.9010}
+results = [{"run": f"variant={v},run.seed={s}", "variant": v, "run.seed": s, "best_val_acc": None,
+            "best_step": None, "test_at_best": None, "final_test_acc": a, "epochs": 5, "wall_s": 10.0,
+            "status": "finished"} for (v, s), a in acc.items()]
+sw.write_reports(sys.argv[2], ["variant", "run.seed"], results, "dropout")
+md = open(os.path.join(sys.argv[2], "results.md")).read()
+assert "| final test vs dropout, paired (points) |" in md and "val vs dropout" not in md, md
+row = next(l for l in md.splitlines() if l.startswith("| rdrop |"))
+assert row.endswith("| -0.10 ± 0.37 (1 of 2 ahead) |"), row   # -0.37 and +0.16 points
+print(md)
+PYEOF
+pass "sweep variants x seeds, two jobs at a time; without validation the final test accuracies are paired"
