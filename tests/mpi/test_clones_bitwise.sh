@@ -21,10 +21,13 @@ cmake --build "$NB" -j2 --target rdrop > "$TMP/build.log" 2>&1 || { tail -n 40 "
 echo "build without clones ready after $(( $(date +%s) - t0 ))s"
 
 # not vacuous: the clones exist in the main binary, and this CPU runs one of them
-if ! nm "$RDROP" | grep -q 'rd_sgd_update\.avx512f'; then
+# (nm to files first: `nm | grep -q` under pipefail fails when grep stops reading early)
+nm "$RDROP" > "$TMP/nm-main.txt"
+nm "$NB/rdrop" > "$TMP/nm-noclones.txt"
+if ! grep -q 'rd_sgd_update\.avx512f' "$TMP/nm-main.txt"; then
   echo "SKIP: $RDROP has no vector clones (compiler without target_clones)"; exit 77
 fi
-nm "$NB/rdrop" | grep -q 'rd_sgd_update\.avx' && fail "the -DRDROP_NO_CLONES build still has clones"
+grep -q 'rd_sgd_update\.avx' "$TMP/nm-noclones.txt" && fail "the -DRDROP_NO_CLONES build still has clones"
 if grep -qw avx512f /proc/cpuinfo; then clone=avx512f; elif grep -qw avx2 /proc/cpuinfo; then clone=avx2; else
   echo "SKIP: this CPU has neither AVX2 nor AVX-512: the clones and the default code are the same"; exit 77
 fi
