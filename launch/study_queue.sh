@@ -5,15 +5,19 @@
 # stopped. Run it first thing in a session, in the background, and commit each stage's tables
 # (docs/results/, docs/conv.md) as they finish:
 #   setsid nohup bash launch/study_queue.sh > runs/study-queue.log 2>&1 < /dev/null &
-# The order (machine time on a 2-core machine, both cores):
-#   1. cnn_best a0, seed 1            the >= 0.935 CNN, two passes (85 min)
-#   2. rdrop_overfit_cnn seed 1       #14: a CNN that over-fits (light dropout, no max-norm) (~35 min)
-#   3. rdrop_strength_cnn seeds 2, 3  #14 stage (b) (2 x 55 min)
-#   4. rdrop_strength_full seed 3     #14 stage (a) (35 min)
-#   5. cnn_best dropout / a0, seeds 1-3 (the rest of #13's table: 3 x 50 + 2 x 85 min)
-#   6. rdrop_overfit_cnn seeds 2, 3, if seed 1 shows a gain over both controls
-#   7. rdrop_final_cnn seeds 1-5      #14 stage (c) on the better model (5 x ~70 min; if the
+# The order (wall time on a 2-core machine, both cores busy):
+#   1. cnn_best a0 seed 1; dropout, light seed 1   the >= 0.935 CNN, 20 epochs (done 2026-12-06)
+#   2. rdrop_overfit_cnn seed 1       #14: a CNN that over-fits (light dropout, no max-norm) (~70 min)
+#   3. cnn_best light30 seeds 1, 2    #13: the lighter-dropout VGG over 30 epochs (~130 min)
+#   4. cnn_best light30 seed 3, light30-a1 seed 1   (~220 min: the R-Drop run is 1.7x)
+#   5. cnn_best light30-a1 seeds 2, 3 #13's with / without R-Drop pair (~220 min)
+#   6. rdrop_strength_cnn seeds 2, 3  #14 stage (b) (2 x 55 min)
+#   7. rdrop_strength_full seed 3     #14 stage (a) (35 min)
+#   8. rdrop_overfit_cnn seeds 2, 3, if seed 1 shows a gain over both controls (2 x 70 min)
+#   9. rdrop_final_cnn seeds 1-5      #14 stage (c) on the better model (5 x ~66 min; if the
 #      over-fitting CNN is the one where the term helps, point the spec's config/sets at it first)
+# Stage 3's seed 1 is also the 20-against-30-epoch selection on validation (light, seed 1:
+# validation 0.9352); if light30 does not beat it, run `light` seeds 2, 3 instead of stages 3-5.
 # STAGES="2 3" runs a subset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,17 +25,44 @@ if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_
 export OPENBLAS_NUM_THREADS=1
 [ -x build/rdrop ] || bash launch/build.sh
 stage() {
-  case " ${STAGES:-1 2 3 4 5 6 7} " in *" $1 "*) ;; *) return 1 ;; esac
+  case " ${STAGES:-1 2 3 4 5 6 7 8 9} " in *" $1 "*) ;; *) return 1 ;; esac
   echo "== stage $1: $2 ($(date -u +%H:%M:%S))"
 }
 run() { SPEC=$1 VARIANTS=${2:-} bash launch/rdrop_strength.sh "${@:3}"; }
-stage 1 "cnn_best a0 seed 1" && run configs/sweeps/cnn_best.yaml a0 1
+# par SPEC VARIANT@SEED...: those runs side by side, 1 rank each (one per core), then the
+# spec's whole report; each run is a one-point sweep of its own (finished: skipped)
+par() {
+  local spec=$1 out pt; shift
+  out=$(/usr/bin/python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["out"])' "$spec")
+  local tmp pids=() rc=0 pid; tmp=$(mktemp -d)
+  for pt in "$@"; do
+    /usr/bin/python3 - "$spec" "$tmp/${pt/@/-}.yaml" "${pt%@*}" "${pt#*@}" <<'PYEOF'
+import sys, yaml
+spec_path, out, variant, seed = sys.argv[1:5]
+spec = yaml.safe_load(open(spec_path))
+if variant not in spec["variants"]:
+    sys.exit(f"study_queue: {spec_path}: no variant {variant}")
+spec["variants"] = {variant: spec["variants"][variant]}
+spec.pop("baseline", None)
+spec["grid"]["run.seed"] = [int(seed)]
+yaml.safe_dump(spec, open(out, "w"), sort_keys=False)
+PYEOF
+    bash launch/sweep.sh "$tmp/${pt/@/-}.yaml" --out "$out" --ranks 1 --jobs 1 > "$tmp/${pt/@/-}.log" 2>&1 &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || rc=$?; done
+  cat "$tmp"/*.log; rm -rf "$tmp"
+  bash launch/sweep.sh "$spec" --out "$out" --report-only > /dev/null
+  return $rc
+}
+stage 1 "cnn_best a0, dropout, light seed 1" && { run configs/sweeps/cnn_best.yaml a0 1;
+  run configs/sweeps/cnn_best.yaml "dropout light" 1; }
 stage 2 "rdrop_overfit_cnn seed 1" && run configs/sweeps/rdrop_overfit_cnn.yaml "" 1
-stage 3 "rdrop_strength_cnn seeds 2 3" && run configs/sweeps/rdrop_strength_cnn.yaml "" 2 3
-stage 4 "rdrop_strength_full seed 3" && run configs/sweeps/rdrop_strength_full.yaml "" 3
-stage 5 "cnn_best dropout and a0, seeds 1-3" && { run configs/sweeps/cnn_best.yaml dropout 1;
-  run configs/sweeps/cnn_best.yaml a0 2; run configs/sweeps/cnn_best.yaml dropout 2;
-  run configs/sweeps/cnn_best.yaml a0 3; run configs/sweeps/cnn_best.yaml dropout 3; }
-stage 6 "rdrop_overfit_cnn seeds 2 3" && run configs/sweeps/rdrop_overfit_cnn.yaml "" 2 3
-stage 7 "rdrop_final_cnn seeds 1-5" && run configs/sweeps/rdrop_final_cnn.yaml "" 1 2 3 4 5
+stage 3 "cnn_best light30 seeds 1 2" && par configs/sweeps/cnn_best.yaml light30@1 light30@2
+stage 4 "cnn_best light30 seed 3, light30-a1 seed 1" && par configs/sweeps/cnn_best.yaml light30@3 light30-a1@1
+stage 5 "cnn_best light30-a1 seeds 2 3" && par configs/sweeps/cnn_best.yaml light30-a1@2 light30-a1@3
+stage 6 "rdrop_strength_cnn seeds 2 3" && run configs/sweeps/rdrop_strength_cnn.yaml "" 2 3
+stage 7 "rdrop_strength_full seed 3" && run configs/sweeps/rdrop_strength_full.yaml "" 3
+stage 8 "rdrop_overfit_cnn seeds 2 3" && run configs/sweeps/rdrop_overfit_cnn.yaml "" 2 3
+stage 9 "rdrop_final_cnn seeds 1-5" && run configs/sweeps/rdrop_final_cnn.yaml "" 1 2 3 4 5
 echo "== queue done ($(date -u +%H:%M:%S))"
