@@ -8,16 +8,16 @@
 # The order (wall time on a 2-core machine, both cores busy):
 #   1. cnn_best a0 seed 1; dropout, light seed 1   the >= 0.935 CNN, 20 epochs (done 2026-12-06)
 #   2. rdrop_overfit_cnn seed 1       #14: a CNN that over-fits (light dropout, no max-norm) (~70 min)
-#   3. cnn_best light30 seeds 1, 2    #13: the lighter-dropout VGG over 30 epochs (~130 min)
-#   4. cnn_best light30 seed 3, light30-a1 seed 1   (~220 min: the R-Drop run is 1.7x)
-#   5. cnn_best light30-a1 seeds 2, 3 #13's with / without R-Drop pair (~220 min)
+#   3. cnn_best light30, lighter30 seed 1   #13: the VGG with less dropout over 30 epochs (~130 min)
+#   4. cnn_best WINNER seeds 2, 3     (WINNER: the best validation accuracy of stage 3 and of
+#                                      `light` over 20 epochs, seed 1) (~130 min)
+#   5. cnn_best WINNER-a1 seeds 1-3   #13's with / without R-Drop pair (~330 min: 1.7x per run)
 #   6. rdrop_strength_cnn seeds 2, 3  #14 stage (b) (2 x 55 min)
 #   7. rdrop_strength_full seed 3     #14 stage (a) (35 min)
 #   8. rdrop_overfit_cnn seeds 2, 3, if seed 1 shows a gain over both controls (2 x 70 min)
 #   9. rdrop_final_cnn seeds 1-5      #14 stage (c) on the better model (5 x ~66 min; if the
 #      over-fitting CNN is the one where the term helps, point the spec's config/sets at it first)
-# Stage 3's seed 1 is also the 20-against-30-epoch selection on validation (light, seed 1:
-# validation 0.9352); if light30 does not beat it, run `light` seeds 2, 3 instead of stages 3-5.
+# WINNER=NAME skips the choice.
 # STAGES="2 3" runs a subset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,10 +29,12 @@ stage() {
   echo "== stage $1: $2 ($(date -u +%H:%M:%S))"
 }
 run() { SPEC=$1 VARIANTS=${2:-} bash launch/rdrop_strength.sh "${@:3}"; }
-# par SPEC VARIANT@SEED...: those runs side by side, 1 rank each (one per core), then the
-# spec's whole report; each run is a one-point sweep of its own (finished: skipped)
+# par SPEC VARIANT@SEED...: those runs side by side, 1 rank each (one per core; a single run
+# gets 2 ranks), then the spec's whole report; each run is a one-point sweep of its own
+# (finished: skipped)
 par() {
-  local spec=$1 out pt; shift
+  local spec=$1 out pt ranks=1; shift
+  [ $# -eq 1 ] && ranks=2
   out=$(/usr/bin/python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["out"])' "$spec")
   local tmp pids=() rc=0 pid; tmp=$(mktemp -d)
   for pt in "$@"; do
@@ -47,7 +49,7 @@ spec.pop("baseline", None)
 spec["grid"]["run.seed"] = [int(seed)]
 yaml.safe_dump(spec, open(out, "w"), sort_keys=False)
 PYEOF
-    bash launch/sweep.sh "$tmp/${pt/@/-}.yaml" --out "$out" --ranks 1 --jobs 1 > "$tmp/${pt/@/-}.log" 2>&1 &
+    bash launch/sweep.sh "$tmp/${pt/@/-}.yaml" --out "$out" --ranks "$ranks" --jobs 1 > "$tmp/${pt/@/-}.log" 2>&1 &
     pids+=($!)
   done
   for pid in "${pids[@]}"; do wait "$pid" || rc=$?; done
@@ -58,9 +60,23 @@ PYEOF
 stage 1 "cnn_best a0, dropout, light seed 1" && { run configs/sweeps/cnn_best.yaml a0 1;
   run configs/sweeps/cnn_best.yaml "dropout light" 1; }
 stage 2 "rdrop_overfit_cnn seed 1" && run configs/sweeps/rdrop_overfit_cnn.yaml "" 1
-stage 3 "cnn_best light30 seeds 1 2" && par configs/sweeps/cnn_best.yaml light30@1 light30@2
-stage 4 "cnn_best light30 seed 3, light30-a1 seed 1" && par configs/sweeps/cnn_best.yaml light30@3 light30-a1@1
-stage 5 "cnn_best light30-a1 seeds 2 3" && par configs/sweeps/cnn_best.yaml light30-a1@2 light30-a1@3
+stage 3 "cnn_best light30, lighter30 seed 1" && par configs/sweeps/cnn_best.yaml light30@1 lighter30@1
+# the variant with the best validation accuracy on seed 1 (finished runs only)
+winner() {
+  [ -n "${WINNER:-}" ] && { echo "$WINNER"; return; }
+  /usr/bin/python3 - runs/sweep-cnn-best/results.csv "$@" <<'PYEOF'
+import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["status"] == "finished" and r["run.seed"] == "1"
+        and r["variant"] in sys.argv[2:]]
+if not rows:
+    sys.exit("study_queue: no finished seed-1 run of " + " ".join(sys.argv[2:]))
+print(max(rows, key=lambda r: float(r["best_val_acc"]))["variant"])
+PYEOF
+}
+stage 4 "cnn_best winner seeds 2 3" && { w=$(winner light light30 lighter30); echo "winner: $w";
+  par configs/sweeps/cnn_best.yaml "$w@2" "$w@3"; }
+stage 5 "cnn_best winner-a1 seeds 1-3" && { w=$(winner light light30 lighter30); echo "winner: $w";
+  par configs/sweeps/cnn_best.yaml "$w-a1@1" "$w-a1@2"; par configs/sweeps/cnn_best.yaml "$w-a1@3"; }
 stage 6 "rdrop_strength_cnn seeds 2 3" && run configs/sweeps/rdrop_strength_cnn.yaml "" 2 3
 stage 7 "rdrop_strength_full seed 3" && run configs/sweeps/rdrop_strength_full.yaml "" 3
 stage 8 "rdrop_overfit_cnn seeds 2 3" && run configs/sweeps/rdrop_overfit_cnn.yaml "" 2 3
