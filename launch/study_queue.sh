@@ -57,10 +57,6 @@ PYEOF
   bash launch/sweep.sh "$spec" --out "$out" --report-only > /dev/null
   return $rc
 }
-stage 1 "cnn_best a0, dropout, light seed 1" && { run configs/sweeps/cnn_best.yaml a0 1;
-  run configs/sweeps/cnn_best.yaml "dropout light" 1; }
-stage 2 "rdrop_overfit_cnn seed 1" && run configs/sweeps/rdrop_overfit_cnn.yaml "" 1
-stage 3 "cnn_best light30, lighter30 seed 1" && par configs/sweeps/cnn_best.yaml light30@1 lighter30@1
 # the variant with the best validation accuracy on seed 1 (finished runs only)
 winner() {
   [ -n "${WINNER:-}" ] && { echo "$WINNER"; return; }
@@ -73,12 +69,22 @@ if not rows:
 print(max(rows, key=lambda r: float(r["best_val_acc"]))["variant"])
 PYEOF
 }
-stage 4 "cnn_best winner seeds 2 3" && { w=$(winner light light30 lighter30); echo "winner: $w";
-  par configs/sweeps/cnn_best.yaml "$w@2" "$w@3"; }
-stage 5 "cnn_best winner-a1 seeds 1-3" && { w=$(winner light light30 lighter30); echo "winner: $w";
-  par configs/sweeps/cnn_best.yaml "$w-a1@1" "$w-a1@2"; par configs/sweeps/cnn_best.yaml "$w-a1@3"; }
-stage 6 "rdrop_strength_cnn seeds 2 3" && run configs/sweeps/rdrop_strength_cnn.yaml "" 2 3
-stage 7 "rdrop_strength_full seed 3" && run configs/sweeps/rdrop_strength_full.yaml "" 3
-stage 8 "rdrop_overfit_cnn seeds 2 3" && run configs/sweeps/rdrop_overfit_cnn.yaml "" 2 3
-stage 9 "rdrop_final_cnn seeds 1-5" && run configs/sweeps/rdrop_final_cnn.yaml "" 1 2 3 4 5
-echo "== queue done ($(date -u +%H:%M:%S))"
+# All of it in one function, read whole before it runs: editing this file while a queue runs
+# cannot change what that queue does.
+main() {
+  stage 1 "cnn_best a0, dropout, light seed 1" && { run configs/sweeps/cnn_best.yaml a0 1;
+    run configs/sweeps/cnn_best.yaml "dropout light" 1; }
+  stage 2 "rdrop_overfit_cnn seed 1" && run configs/sweeps/rdrop_overfit_cnn.yaml "" 1
+  stage 3 "cnn_best light30, lighter30 seed 1" && par configs/sweeps/cnn_best.yaml light30@1 lighter30@1
+  stage 4 "cnn_best winner seeds 2 3" && { w=$(winner light light30 lighter30); echo "winner: $w";
+    par configs/sweeps/cnn_best.yaml "$w@2" "$w@3"; }
+  stage 5 "cnn_best winner-a1 seeds 1-3" && { w=$(winner light light30 lighter30); echo "winner: $w";
+    par configs/sweeps/cnn_best.yaml "$w-a1@1" "$w-a1@2"; par configs/sweeps/cnn_best.yaml "$w-a1@3"; }
+  stage 6 "rdrop_strength_cnn seeds 2 3" && run configs/sweeps/rdrop_strength_cnn.yaml "" 2 3
+  stage 7 "rdrop_strength_full seed 3" && run configs/sweeps/rdrop_strength_full.yaml "" 3
+  stage 8 "rdrop_overfit_cnn seeds 2 3" && run configs/sweeps/rdrop_overfit_cnn.yaml "" 2 3
+  stage 9 "rdrop_final_cnn seeds 1-5" && run configs/sweeps/rdrop_final_cnn.yaml "" 1 2 3 4 5
+  echo "== queue done ($(date -u +%H:%M:%S))"
+}
+main "$@"
+exit
