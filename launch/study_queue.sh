@@ -14,9 +14,9 @@
 #   5. cnn_best WINNER-a1 seeds 1-3   #13's with / without R-Drop pair (~330 min: 1.7x per run)
 #   6. rdrop_strength_cnn seeds 2, 3  #14 stage (b) (2 x 55 min)
 #   7. rdrop_strength_full seed 3     #14 stage (a) (35 min)
-#   8. rdrop_overfit_cnn seeds 2, 3, if seed 1 shows a gain over both controls (2 x 70 min)
-#   9. rdrop_final_cnn seeds 1-5      #14 stage (c) on the better model (5 x ~66 min; if the
-#      over-fitting CNN is the one where the term helps, point the spec's config/sets at it first)
+#   8. (folded into 9)
+#   9. rdrop_overfit_cnn: dropout, a0, a1, a1-k3, dropout-56ep, seeds 1-5: #14 stage (c) on the
+#      over-fitting CNN, where seed 1 showed the term's first gain (~52 min per seed)
 # WINNER=NAME skips the choice.
 # STAGES="2 3" runs a subset.
 set -euo pipefail
@@ -82,8 +82,8 @@ main() {
     par configs/sweeps/cnn_best.yaml "$w-a1@1" "$w-a1@2"; par configs/sweeps/cnn_best.yaml "$w-a1@3"; }
   stage 6 "rdrop_strength_cnn seeds 2 3" && run configs/sweeps/rdrop_strength_cnn.yaml "" 2 3
   stage 7 "rdrop_strength_full seed 3" && run configs/sweeps/rdrop_strength_full.yaml "" 3
-  stage 8 "rdrop_overfit_cnn seeds 2 3" && run configs/sweeps/rdrop_overfit_cnn.yaml "" 2 3
-  stage 9 "rdrop_final_cnn seeds 1-5" && run configs/sweeps/rdrop_final_cnn.yaml "" 1 2 3 4 5
+  stage 9 "stage (c): rdrop_overfit_cnn seeds 1-5" && run configs/sweeps/rdrop_overfit_cnn.yaml \
+    "dropout a0 a1 a1-k3 dropout-56ep" 1 2 3 4 5
   echo "== queue done ($(date -u +%H:%M:%S))"
 }
 main "$@"
