@@ -5,29 +5,26 @@
 # stopped. Run it first thing in a session, in the background, and commit each stage's tables
 # (docs/results/, docs/conv.md) as they finish:
 #   setsid nohup bash launch/study_queue.sh > runs/study-queue.log 2>&1 < /dev/null &
-# The order (wall time on a 2-core machine, both cores busy):
+# The stages (wall time on a 2-core machine, both cores busy); they run in the order 1 2 9 6 7 3
+# 4 5: #14 is closer to done (~5.5 h owed) than #13 (~10 h), so its stages go first.
 #   1. cnn_best a0 seed 1; dropout, light seed 1   the >= 0.935 CNN, 20 epochs (done 2026-12-06)
-#   2. rdrop_overfit_cnn seed 1       #14: a CNN that over-fits (light dropout, no max-norm) (~70 min)
+#   2. rdrop_overfit_cnn seed 1       #14: a CNN that over-fits (light dropout, no max-norm) (done)
 #   3. cnn_best light30, lighter30 seed 1   #13: the VGG with less dropout over 30 epochs (~130 min)
 #   4. cnn_best WINNER seeds 2, 3     (WINNER: the best validation accuracy of stage 3 and of
 #                                      `light` over 20 epochs, seed 1) (~130 min)
 #   5. cnn_best WINNER-a1 seeds 1-3   #13's with / without R-Drop pair (~330 min: 1.7x per run)
 #   6. rdrop_strength_cnn seeds 2, 3  #14 stage (b) (2 x 55 min)
 #   7. rdrop_strength_full seed 3     #14 stage (a) (35 min)
-#   8. (folded into 9)
 #   9. rdrop_overfit_cnn: dropout, a0, a1, a1-k3, dropout-56ep, seeds 1-5: #14 stage (c) on the
 #      over-fitting CNN, where seed 1 showed the term's first gain (~52 min per seed)
 # WINNER=NAME skips the choice.
-# STAGES="2 3" runs a subset.
+# STAGES="9 3" runs those stages in that order (default: 1 2 9 6 7 3 4 5; finished ones skip fast).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 export OPENBLAS_NUM_THREADS=1
 [ -x build/rdrop ] || bash launch/build.sh
-stage() {
-  case " ${STAGES:-1 2 3 4 5 6 7 8 9} " in *" $1 "*) ;; *) return 1 ;; esac
-  echo "== stage $1: $2 ($(date -u +%H:%M:%S))"
-}
+stage() { echo "== stage $1: $2 ($(date -u +%H:%M:%S))"; }
 run() { SPEC=$1 VARIANTS=${2:-} bash launch/rdrop_strength.sh "${@:3}"; }
 # par SPEC VARIANT@SEED...: those runs side by side, 1 rank each (one per core; a single run
 # gets 2 ranks), then the spec's whole report; each run is a one-point sweep of its own
@@ -71,19 +68,26 @@ PYEOF
 }
 # All of it in one function, read whole before it runs: editing this file while a queue runs
 # cannot change what that queue does.
+one() {
+  case $1 in
+  1) stage 1 "cnn_best a0, dropout, light seed 1"; run configs/sweeps/cnn_best.yaml a0 1
+     run configs/sweeps/cnn_best.yaml "dropout light" 1 ;;
+  2) stage 2 "rdrop_overfit_cnn seed 1"; run configs/sweeps/rdrop_overfit_cnn.yaml "dropout a0 a1 a3" 1 ;;
+  3) stage 3 "cnn_best light30, lighter30 seed 1"; par configs/sweeps/cnn_best.yaml light30@1 lighter30@1 ;;
+  4) stage 4 "cnn_best winner seeds 2 3"; w=$(winner light light30 lighter30); echo "winner: $w"
+     par configs/sweeps/cnn_best.yaml "$w@2" "$w@3" ;;
+  5) stage 5 "cnn_best winner-a1 seeds 1-3"; w=$(winner light light30 lighter30); echo "winner: $w"
+     par configs/sweeps/cnn_best.yaml "$w-a1@1" "$w-a1@2"; par configs/sweeps/cnn_best.yaml "$w-a1@3" ;;
+  6) stage 6 "rdrop_strength_cnn seeds 2 3"; run configs/sweeps/rdrop_strength_cnn.yaml "" 2 3 ;;
+  7) stage 7 "rdrop_strength_full seed 3"; run configs/sweeps/rdrop_strength_full.yaml "" 3 ;;
+  9) stage 9 "stage (c): rdrop_overfit_cnn seeds 1-5"
+     run configs/sweeps/rdrop_overfit_cnn.yaml "dropout a0 a1 a1-k3 dropout-56ep" 1 2 3 4 5 ;;
+  *) echo "study_queue: no stage $1" >&2; return 2 ;;
+  esac
+}
 main() {
-  stage 1 "cnn_best a0, dropout, light seed 1" && { run configs/sweeps/cnn_best.yaml a0 1;
-    run configs/sweeps/cnn_best.yaml "dropout light" 1; }
-  stage 2 "rdrop_overfit_cnn seed 1" && run configs/sweeps/rdrop_overfit_cnn.yaml "" 1
-  stage 3 "cnn_best light30, lighter30 seed 1" && par configs/sweeps/cnn_best.yaml light30@1 lighter30@1
-  stage 4 "cnn_best winner seeds 2 3" && { w=$(winner light light30 lighter30); echo "winner: $w";
-    par configs/sweeps/cnn_best.yaml "$w@2" "$w@3"; }
-  stage 5 "cnn_best winner-a1 seeds 1-3" && { w=$(winner light light30 lighter30); echo "winner: $w";
-    par configs/sweeps/cnn_best.yaml "$w-a1@1" "$w-a1@2"; par configs/sweeps/cnn_best.yaml "$w-a1@3"; }
-  stage 6 "rdrop_strength_cnn seeds 2 3" && run configs/sweeps/rdrop_strength_cnn.yaml "" 2 3
-  stage 7 "rdrop_strength_full seed 3" && run configs/sweeps/rdrop_strength_full.yaml "" 3
-  stage 9 "stage (c): rdrop_overfit_cnn seeds 1-5" && run configs/sweeps/rdrop_overfit_cnn.yaml \
-    "dropout a0 a1 a1-k3 dropout-56ep" 1 2 3 4 5
+  local n
+  for n in ${STAGES:-1 2 9 6 7 3 4 5}; do one "$n"; done
   echo "== queue done ($(date -u +%H:%M:%S))"
 }
 main "$@"
