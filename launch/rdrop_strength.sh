@@ -7,6 +7,7 @@
 #   SPEC=FILE                 the sweep spec (default configs/sweeps/rdrop_strength.yaml; the
 #                             full-data stage: configs/sweeps/rdrop_strength_full.yaml); runs go
 #                             to its `out` folder
+#   RANKS=N                   mpirun -np per run, one run at a time (default: the spec's ranks, jobs)
 # After each stage the whole grid's report is rewritten (runs not yet run show as such).
 #   nohup bash launch/rdrop_strength.sh [SEEDS...] > runs/rdrop-strength.log 2>&1 &
 set -euo pipefail
@@ -38,7 +39,7 @@ if variants.split():
 yaml.safe_dump(spec, open(out, "w"), sort_keys=False)
 PYEOF
         echo "== stage: seed $s lr $lr variants ${VARIANTS:-all} ($(date -u +%H:%M:%S))"
-        bash launch/sweep.sh "$stage" --out "$out"
+        bash launch/sweep.sh "$stage" --out "$out" ${RANKS:+--ranks "$RANKS" --jobs 1}
     done
     bash launch/sweep.sh "$spec" --out "$out" --report-only > /dev/null
     echo "== stage seed $s done ($(date -u +%H:%M:%S))"

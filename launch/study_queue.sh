@@ -26,32 +26,16 @@ export OPENBLAS_NUM_THREADS=1
 [ -x build/rdrop ] || bash launch/build.sh
 stage() { echo "== stage $1: $2 ($(date -u +%H:%M:%S))"; }
 run() { SPEC=$1 VARIANTS=${2:-} bash launch/rdrop_strength.sh "${@:3}"; }
-# par SPEC VARIANT@SEED...: those runs side by side, 1 rank each (one per core; a single run
-# gets 2 ranks), then the spec's whole report; each run is a one-point sweep of its own
-# (finished: skipped)
+# par SPEC VARIANT@SEED...: those runs side by side through rdrop_strength.sh, 1 rank each (one
+# per core; a single run gets 2 ranks)
 par() {
-  local spec=$1 out pt ranks=1; shift
+  local spec=$1 ranks=1 pt pids=() rc=0 pid; shift
   [ $# -eq 1 ] && ranks=2
-  out=$(/usr/bin/python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["out"])' "$spec")
-  local tmp pids=() rc=0 pid; tmp=$(mktemp -d)
   for pt in "$@"; do
-    /usr/bin/python3 - "$spec" "$tmp/${pt/@/-}.yaml" "${pt%@*}" "${pt#*@}" <<'PYEOF'
-import sys, yaml
-spec_path, out, variant, seed = sys.argv[1:5]
-spec = yaml.safe_load(open(spec_path))
-if variant not in spec["variants"]:
-    sys.exit(f"study_queue: {spec_path}: no variant {variant}")
-spec["variants"] = {variant: spec["variants"][variant]}
-spec.pop("baseline", None)
-spec["grid"]["run.seed"] = [int(seed)]
-yaml.safe_dump(spec, open(out, "w"), sort_keys=False)
-PYEOF
-    bash launch/sweep.sh "$tmp/${pt/@/-}.yaml" --out "$out" --ranks "$ranks" --jobs 1 > "$tmp/${pt/@/-}.log" 2>&1 &
+    SPEC=$spec VARIANTS=${pt%@*} RANKS=$ranks bash launch/rdrop_strength.sh "${pt#*@}" &
     pids+=($!)
   done
   for pid in "${pids[@]}"; do wait "$pid" || rc=$?; done
-  cat "$tmp"/*.log; rm -rf "$tmp"
-  bash launch/sweep.sh "$spec" --out "$out" --report-only > /dev/null
   return $rc
 }
 # the variant with the best validation accuracy on seed 1 (finished runs only)
