@@ -2,6 +2,7 @@
 """Run a grid of rdrop trainings, resumably, and tabulate them.
 
 usage: launch/sweep.sh SWEEP.yaml [--ranks N] [--jobs J] [--out DIR] [--dry-run] [--report-only]
+                     [--baseline NAME[,NAME...]]
 
 SWEEP.yaml:
     config: configs/fashion_mlp_rdrop.yaml   # the base config
@@ -20,6 +21,10 @@ SWEEP.yaml:
     grid:                                    # every combination is one run
       rdrop.alpha: [0, 0.5, 1, 3]
       run.seed: [1, 2, 3]
+
+--baseline A,B compares every variant with each of those (overriding the spec's `baseline`): one
+pair of paired-difference columns per baseline, e.g. `--baseline dropout,a0` for a with / without
+R-Drop verdict that must beat both controls.
 
 --jobs J runs J grid points at once, each its own `mpirun -np N` (J x N should not exceed the
 cores: on a 2-core machine, --ranks 1 --jobs 2 gets the most runs per hour; wall times are then
@@ -155,6 +160,7 @@ def main(argv):
         return 0
     spec = load_spec(args[0])
     ranks, out, dry, report_only = int(spec.get("ranks", 2)), spec.get("out"), False, False
+    bases = [spec["baseline"]] if spec.get("baseline") else []
     jobs = int(spec.get("jobs", 1))
     i = 1
     while i < len(args):
@@ -168,6 +174,12 @@ def main(argv):
             dry = True; i += 1
         elif args[i] == "--report-only":
             report_only = True; i += 1
+        elif args[i] == "--baseline" and i + 1 < len(args):
+            bases = [b for b in args[i + 1].split(",") if b]
+            bad = [b for b in bases if b not in (spec.get("variants") or {})]
+            if bad or not bases:
+                die(f"--baseline {args[i + 1]}: not among the variants of {args[0]}")
+            i += 2
         else:
             die(f"unknown argument {args[i]}")
     if jobs < 1 or ranks < 1:
@@ -241,7 +253,7 @@ def main(argv):
         results.append({"run": name, **{k: scalar(v) for k, v in point.items()}, **s,
                         "status": (st or {}).get("status", "not run")})
 
-    write_reports(out, keys, results, spec.get("baseline"))
+    write_reports(out, keys, results, bases)
     return 75 if stop else 0
 
 
@@ -261,7 +273,9 @@ def paired_delta(runs, results, keys, base, col):
     return m, sd, sum(x > 0 for x in d), len(d)
 
 
-def write_reports(out, keys, results, base=None):
+def write_reports(out, keys, results, bases=()):
+    if isinstance(bases, str):
+        bases = [bases]
     cols = ["run"] + keys + ["best_val_acc", "best_step", "test_at_best", "final_test_acc", "epochs", "wall_s",
                              "status"]
     with open(os.path.join(out, "results.csv"), "w", newline="") as f:
@@ -274,15 +288,16 @@ def write_reports(out, keys, results, base=None):
     # accuracies instead (selection on the test set is then nobody's choice: the last epoch)
     has_val = any(r["best_val_acc"] is not None for r in results)
     pair_cols = ("best_val_acc", "test_at_best") if has_val else ("final_test_acc",)
-    pair_heads = ([f"val vs {base}, paired (points)", f"test vs {base}, paired (points)"] if has_val
-                  else [f"final test vs {base}, paired (points)"])
+    pair_heads = [h for base in bases for h in
+                  ([f"val vs {base}, paired (points)", f"test vs {base}, paired (points)"] if has_val
+                   else [f"final test vs {base}, paired (points)"])]
     groups = {}
     for r in results:
         groups.setdefault(tuple(r[k] for k in group_keys), []).append(r)
     lines = ["| " + " | ".join(group_keys + ["seeds", "best val acc", "test acc at best val",
                                             "final test acc", "epochs", "wall time / run", "s / epoch"]
-                            + (pair_heads if base else [])) + " |",
-             "|" + "---|" * (len(group_keys) + 7 + (len(pair_heads) if base else 0))]
+                            + pair_heads) + " |",
+             "|" + "---|" * (len(group_keys) + 7 + len(pair_heads))]
     for gk, runs in groups.items():
         # the figures of a grid point come from its finished runs only: a run still going (or
         # stopped) would pull the mean towards its early epochs
@@ -294,7 +309,7 @@ def write_reports(out, keys, results, base=None):
         per_ep, _ = mean_std([r["wall_s"] / r["epochs"] for r in rs if r["wall_s"] and r["epochs"]])
         cells = list(gk) + [seeds, fmt(*bv), fmt(*tb), fmt(*ft), str(ep), f"{wall:.0f} s" if wall else "—",
                             f"{per_ep:.1f}" if per_ep else "—"]
-        if base:
+        for base in bases:
             for col in pair_cols:
                 if runs[0]["variant"] == base:
                     cells.append("(baseline)")

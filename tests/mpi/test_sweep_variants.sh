@@ -56,6 +56,31 @@ for v in ("rdrop", "none"):
         assert int(m.group(3 * i + 3)) == sum(x > 0 for x in d), (line, col, d)
 print("paired differences check out")
 PYEOF
+# --baseline A,B: one pair of paired columns per baseline (a verdict that must beat both controls)
+bash launch/sweep.sh configs/sweeps/tiny_variants.yaml --out "$out" --report-only --baseline dropout,rdrop \
+    > "$TMP/log_b" 2>&1 || { cat "$TMP/log_b"; fail "--baseline dropout,rdrop exited non-zero"; }
+$PY - "$out" <<'PYEOF' || fail "the second baseline's paired differences do not match results.csv"
+import csv, os, re, statistics, sys
+out = sys.argv[1]
+rows = list(csv.DictReader(open(os.path.join(out, "results.csv"))))
+md = open(os.path.join(out, "results.md")).read()
+assert "| val vs dropout, paired (points) | test vs dropout, paired (points) | val vs rdrop, paired (points) | test vs rdrop, paired (points) |" in md, md
+cell = r"([+-][0-9.]+) ± ([0-9.]+) \(([0-9]) of 2 ahead\)"
+line = next(l for l in md.splitlines() if l.startswith("| none |"))
+m = re.search(r"\| " + " \\| ".join([cell] * 4) + r" \|$", line)
+assert m, line
+for i, (base, col) in enumerate([("dropout", "best_val_acc"), ("dropout", "test_at_best"),
+                                 ("rdrop", "best_val_acc"), ("rdrop", "test_at_best")]):
+    acc = {(r["variant"], r["run.seed"]): float(r[col]) for r in rows}
+    d = [100 * (acc[("none", s)] - acc[(base, s)]) for s in ("1", "2")]
+    assert abs(float(m.group(3 * i + 1)) - statistics.mean(d)) < 0.006, (line, base, col, d)
+    assert int(m.group(3 * i + 3)) == sum(x > 0 for x in d), (line, base, col, d)
+assert re.search(r"^\| rdrop \|.*\| \(baseline\) \| \(baseline\) \|$", md, re.M), md
+print("two baselines check out")
+PYEOF
+bash launch/sweep.sh configs/sweeps/tiny_variants.yaml --out "$out" --report-only --baseline nosuch \
+    > "$TMP/log_nb" 2>&1 && fail "--baseline nosuch was accepted"
+grep -q "^sweep: --baseline nosuch: not among the variants" "$TMP/log_nb" || { cat "$TMP/log_nb"; fail "--baseline nosuch: no clear error"; }
 # a sweep without a validation split pairs the final test accuracies instead
 mkdir -p "$TMP/noval"
 $PY - "$SRC/launch" "$TMP/noval" <<'PYEOF' > "$TMP/noval.log" || { cat "$TMP/noval.log"; fail "no-validation report"; }
