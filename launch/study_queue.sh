@@ -6,19 +6,20 @@
 # (docs/results/, docs/conv.md) as they finish:
 #   setsid nohup bash launch/study_queue.sh > runs/study-queue.log 2>&1 < /dev/null &
 # The stages (wall time on a 2-core machine, both cores busy); they run in the order 1 2 9 6 7 3
-# 4 5: #14 is closer to done (~5.5 h owed) than #13 (~10 h), so its stages go first.
+# 4: #14 is closer to done (~4.5 h owed) than #13 (~12 h), so its stages go first.
 #   1. cnn_best a0 seed 1; dropout, light seed 1   the >= 0.935 CNN, 20 epochs (done 2026-12-06)
 #   2. rdrop_overfit_cnn seed 1       #14: a CNN that over-fits (light dropout, no max-norm) (done)
 #   3. cnn_best light30, lighter30 seed 1   #13: the VGG with less dropout over 30 epochs (~130 min)
-#   4. cnn_best WINNER seeds 2, 3     (WINNER: the best validation accuracy of stage 3 and of
-#                                      `light` over 20 epochs, seed 1) (~130 min)
-#   5. cnn_best WINNER-a1 seeds 1-3   #13's with / without R-Drop pair (~330 min: 1.7x per run)
+#   4. cnn_best_full WINNER, WINNER-a1 seeds 1-3: the final runs on all 60,000 samples (WINNER:
+#      the best validation accuracy of stage 3 and of `light` over 20 epochs, seed 1), one pool
+#      of 6 runs two at a time: the three plain runs first (~3.5 h), then the with-R-Drop
+#      pair at equal epochs (~7 h: 2x per run)
 #   6. rdrop_strength_cnn seeds 2, 3  #14 stage (b) (2 x 55 min)
 #   7. rdrop_strength_full seed 3     #14 stage (a) (35 min)
 #   9. rdrop_overfit_cnn: dropout, a0, a1, a1-k3, dropout-56ep, seeds 1-5: #14 stage (c) on the
 #      over-fitting CNN, where seed 1 showed the term's first gain (~52 min per seed)
 # WINNER=NAME skips the choice.
-# STAGES="9 3" runs those stages in that order (default: 1 2 9 6 7 3 4 5; finished ones skip fast).
+# STAGES="9 3" runs those stages in that order (default: 1 2 9 6 7 3 4; finished ones skip fast).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
@@ -58,10 +59,8 @@ one() {
      run configs/sweeps/cnn_best.yaml "dropout light" 1 ;;
   2) stage 2 "rdrop_overfit_cnn seed 1"; run configs/sweeps/rdrop_overfit_cnn.yaml "dropout a0 a1 a3" 1 ;;
   3) stage 3 "cnn_best light30, lighter30 seed 1"; par configs/sweeps/cnn_best.yaml light30@1 lighter30@1 ;;
-  4) stage 4 "cnn_best winner seeds 2 3"; w=$(winner light light30 lighter30); echo "winner: $w"
-     par configs/sweeps/cnn_best.yaml "$w@2" "$w@3" ;;
-  5) stage 5 "cnn_best winner-a1 seeds 1-3"; w=$(winner light light30 lighter30); echo "winner: $w"
-     par configs/sweeps/cnn_best.yaml "$w-a1@1" "$w-a1@2"; par configs/sweeps/cnn_best.yaml "$w-a1@3" ;;
+  4) stage 4 "cnn_best_full winner, winner-a1 seeds 1-3"; w=$(winner light light30 lighter30)
+     echo "winner: $w"; bash launch/sweep.sh configs/sweeps/cnn_best_full.yaml --variants "$w,$w-a1" ;;
   6) stage 6 "rdrop_strength_cnn seeds 2 3"; run configs/sweeps/rdrop_strength_cnn.yaml "" 2 3 ;;
   7) stage 7 "rdrop_strength_full seed 3"; run configs/sweeps/rdrop_strength_full.yaml "" 3 ;;
   9) stage 9 "stage (c): rdrop_overfit_cnn seeds 1-5"
@@ -71,8 +70,7 @@ one() {
 }
 main() {
   local n
-  for n in ${STAGES:-1 2 9 6 7 3 4 5}; do one "$n"; done
+  for n in ${STAGES:-1 2 9 6 7 3 4}; do one "$n"; done
   echo "== queue done ($(date -u +%H:%M:%S))"
 }
-main "$@"
-exit
+main "$@"; exit   # one line: bash has read it whole before main runs, whatever happens to this file

@@ -2,7 +2,7 @@
 """Run a grid of rdrop trainings, resumably, and tabulate them.
 
 usage: launch/sweep.sh SWEEP.yaml [--ranks N] [--jobs J] [--out DIR] [--dry-run] [--report-only]
-                     [--baseline NAME[,NAME...]]
+                     [--baseline NAME[,NAME...]] [--variants NAME[,NAME...]]
 
 SWEEP.yaml:
     config: configs/fashion_mlp_rdrop.yaml   # the base config
@@ -25,6 +25,9 @@ SWEEP.yaml:
 --baseline A,B compares every variant with each of those (overriding the spec's `baseline`): one
 pair of paired-difference columns per baseline, e.g. `--baseline dropout,a0` for a with / without
 R-Drop verdict that must beat both controls.
+
+--variants A,B runs (and reports) only those variants of the spec, in that order: e.g. the
+variant a selection stage chose, then its with-R-Drop twin, all seeds in one pool of --jobs.
 
 --jobs J runs J grid points at once, each its own `mpirun -np N` (J x N should not exceed the
 cores: on a 2-core machine, --ranks 1 --jobs 2 gets the most runs per hour; wall times are then
@@ -174,6 +177,13 @@ def main(argv):
             dry = True; i += 1
         elif args[i] == "--report-only":
             report_only = True; i += 1
+        elif args[i] == "--variants" and i + 1 < len(args):
+            only = [v for v in args[i + 1].split(",") if v]
+            bad = [v for v in only if v not in (spec.get("variants") or {})]
+            if bad or not only:
+                die(f"--variants {args[i + 1]}: not among the variants of {args[0]}")
+            spec["variants"] = {v: spec["variants"][v] for v in only}
+            i += 2
         elif args[i] == "--baseline" and i + 1 < len(args):
             bases = [b for b in args[i + 1].split(",") if b]
             bad = [b for b in bases if b not in (spec.get("variants") or {})]
@@ -184,6 +194,7 @@ def main(argv):
             die(f"unknown argument {args[i]}")
     if jobs < 1 or ranks < 1:
         die("--ranks and --jobs must be >= 1")
+    bases = [b for b in bases if b in (spec.get("variants") or {})]    # --variants may leave one out
     if jobs * ranks > (os.cpu_count() or 1):
         print(f"sweep: warning: {jobs} jobs x {ranks} ranks exceed the {os.cpu_count()} cores: "
               "runs will share cores and their wall times will say so", file=sys.stderr)

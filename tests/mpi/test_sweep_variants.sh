@@ -78,6 +78,17 @@ for i, (base, col) in enumerate([("dropout", "best_val_acc"), ("dropout", "test_
 assert re.search(r"^\| rdrop \|.*\| \(baseline\) \| \(baseline\) \|$", md, re.M), md
 print("two baselines check out")
 PYEOF
+# --variants A,B: only those, in that order (and a baseline left out is not reported against)
+bash launch/sweep.sh configs/sweeps/tiny_variants.yaml --out "$out" --report-only --variants none,rdrop \
+    > "$TMP/log_v" 2>&1 || { cat "$TMP/log_v"; fail "--variants none,rdrop exited non-zero"; }
+[ "$(grep -o '^\[[0-9]*/[0-9]*\] variant=[a-z]*,run.seed=[0-9]' "$TMP/log_v" | tr '\n' ' ')" = \
+  "[1/4] variant=none,run.seed=1 [2/4] variant=none,run.seed=2 [3/4] variant=rdrop,run.seed=1 [4/4] variant=rdrop,run.seed=2 " ] \
+    || { cat "$TMP/log_v"; fail "--variants none,rdrop did not list exactly those runs in that order"; }
+grep -q "vs dropout" "$out/results.md" && fail "--variants without dropout still reports against it"
+[ "$(grep -c '^| \(none\|rdrop\) |' "$out/results.md")" = 2 ] || { cat "$out/results.md"; fail "--variants: the report has other rows"; }
+bash launch/sweep.sh configs/sweeps/tiny_variants.yaml --out "$out" --report-only --variants nosuch \
+    > "$TMP/log_nv" 2>&1 && fail "--variants nosuch was accepted"
+grep -q "^sweep: --variants nosuch: not among the variants" "$TMP/log_nv" || { cat "$TMP/log_nv"; fail "--variants nosuch: no clear error"; }
 bash launch/sweep.sh configs/sweeps/tiny_variants.yaml --out "$out" --report-only --baseline nosuch \
     > "$TMP/log_nb" 2>&1 && fail "--baseline nosuch was accepted"
 grep -q "^sweep: --baseline nosuch: not among the variants" "$TMP/log_nb" || { cat "$TMP/log_nb"; fail "--baseline nosuch: no clear error"; }
