@@ -6,7 +6,8 @@ usage: launch/plot.sh [-o OUT.png] [--title TEXT] RUN_DIR [RUN_DIR...]
 One figure, four panels, every run in each: cross-entropy and KL (training), accuracy
 (train / validation / test), learning rate, and the probe KL between two dropout passes
 (measured at each evaluation, docs/rdrop-strength.md), all against epochs. A run is labelled by its
-folder name.
+folder name; for sweep folders (`variant=a1,optimizer.lr=0.05,run.seed=1`) only the parts that
+differ between the runs are kept (`variant=` dropped: `a1`), the shared ones go to the title.
 """
 import json
 import os
@@ -36,8 +37,23 @@ def write_series(tmp, name, pts):
     return path
 
 
+def short_labels(runs):
+    """Labels from run folder names: the comma-separated key=value parts all runs share are left
+    out (returned joined, for the title); `variant=NAME` becomes NAME."""
+    names = [os.path.basename(os.path.normpath(r)) for r in runs]
+    parts = [n.split(",") for n in names]
+    common = set(parts[0]).intersection(*parts[1:]) if len(parts) > 1 else set()
+    labels = []
+    for n, ps in zip(names, parts):
+        keep = [p[len("variant="):] if p.startswith("variant=") else p for p in ps if p not in common]
+        labels.append(",".join(keep) or n)
+    if len(set(labels)) < len(labels):          # two runs would look alike: keep the full names
+        return names, ""
+    return labels, ",".join(p for p in parts[0] if p in common)
+
+
 def main(argv):
-    args, out, title, runs = argv[1:], "curves.png", "rdrop", []
+    args, out, title, runs = argv[1:], "curves.png", None, []
     i = 0
     while i < len(args):
         if args[i] in ("-h", "--help"):
@@ -52,6 +68,9 @@ def main(argv):
         print(__doc__, file=sys.stderr); return 2
     if not shutil.which("gnuplot"):
         print("plot: gnuplot not found: apt-get install gnuplot-nox", file=sys.stderr); return 1
+    labels, shared = short_labels(runs)
+    if title is None:
+        title = "rdrop" + (": " + shared.replace("_", "\\\\_") if shared else "")
     tmp = tempfile.mkdtemp(prefix="rdrop-plot-")
     panels = {"loss": [], "acc": [], "lr": [], "probe": []}
     xlabel = "epoch"
@@ -60,7 +79,7 @@ def main(argv):
             rows, x, xlabel = load(run)
         except OSError as e:
             print(f"plot: {run}/metrics.jsonl: {e.strerror}", file=sys.stderr); return 1
-        label = os.path.basename(os.path.normpath(run)).replace("_", "\\\\_")
+        label = labels[k].replace("_", "\\\\_")
         train = [r for r in rows if r["kind"] == "train"]
         ser = {
             ("loss", "CE"): [(x(r["step"]), r["ce"]) for r in train],

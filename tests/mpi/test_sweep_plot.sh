@@ -48,4 +48,18 @@ if command -v gnuplot > /dev/null; then
 else
   echo "gnuplot missing: plot not checked"
 fi
+# legend labels: the parts of sweep folder names that differ between the runs (variant= dropped)
+/usr/bin/python3 - "$SRC/launch" <<'PYEOF' || fail "plot's short labels"
+import importlib.util, os, sys
+spec = importlib.util.spec_from_file_location("plot", os.path.join(sys.argv[1], "plot.py"))
+pl = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(pl)
+got = pl.short_labels(["o/variant=a1,optimizer.lr=0.05,run.seed=1", "o/variant=dropout,optimizer.lr=0.05,run.seed=1/"])
+assert got == (["a1", "dropout"], "optimizer.lr=0.05,run.seed=1"), got
+got = pl.short_labels(["o/rdrop.alpha=0,run.seed=1", "o/rdrop.alpha=1,run.seed=2"])
+assert got == (["rdrop.alpha=0,run.seed=1", "rdrop.alpha=1,run.seed=2"], ""), got
+got = pl.short_labels(["x/run", "y/run"])          # alike after shortening: full names kept
+assert got == (["run", "run"], ""), got
+assert pl.short_labels(["runs/one"]) == (["one"], "")
+PYEOF
 pass "sweep (grid, skip, resume, mean ± std) and plot"
