@@ -177,18 +177,14 @@ def main(argv):
             dry = True; i += 1
         elif args[i] == "--report-only":
             report_only = True; i += 1
-        elif args[i] == "--variants" and i + 1 < len(args):
-            only = [v for v in args[i + 1].split(",") if v]
-            bad = [v for v in only if v not in (spec.get("variants") or {})]
-            if bad or not only:
-                die(f"--variants {args[i + 1]}: not among the variants of {args[0]}")
-            spec["variants"] = {v: spec["variants"][v] for v in only}
-            i += 2
-        elif args[i] == "--baseline" and i + 1 < len(args):
-            bases = [b for b in args[i + 1].split(",") if b]
-            bad = [b for b in bases if b not in (spec.get("variants") or {})]
-            if bad or not bases:
-                die(f"--baseline {args[i + 1]}: not among the variants of {args[0]}")
+        elif args[i] in ("--variants", "--baseline") and i + 1 < len(args):
+            names = [v for v in args[i + 1].split(",") if v]
+            if not names or any(v not in (spec.get("variants") or {}) for v in names):
+                die(f"{args[i]} {args[i + 1]}: not among the variants of {args[0]}")
+            if args[i] == "--variants":
+                spec["variants"] = {v: spec["variants"][v] for v in names}
+            else:
+                bases = names
             i += 2
         else:
             die(f"unknown argument {args[i]}")
