@@ -12,7 +12,7 @@
 #   nohup bash launch/rdrop_strength.sh [SEEDS...] > runs/rdrop-strength.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Cooperlake} OPENBLAS_NUM_THREADS=1
+export OPENBLAS_NUM_THREADS=1   # the kernel: rdrop picks the CPU's own (run.blas_core: auto)
 spec=${SPEC:-configs/sweeps/rdrop_strength.yaml}
 out=$(/usr/bin/python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1])).get("out", "runs/sweep"))' "$spec")
 seeds=("$@")
@@ -21,25 +21,18 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for s in "${seeds[@]}"; do
     for lr in ${LRS:-_}; do
-        stage=$tmp/stage-seed$s-lr$lr.yaml
-        /usr/bin/python3 - "$spec" "$stage" "$s" "$lr" "${VARIANTS:-}" <<'PYEOF'
+        stage=$tmp/$(basename "$spec" .yaml)-seed$s${LRS:+-lr$lr}.yaml   # named after the spec: errors name it
+        /usr/bin/python3 - "$spec" "$stage" "$s" "$lr" <<'PYEOF'
 import sys, yaml
-spec_path, out, seed, lr, variants = sys.argv[1:6]
+spec_path, out, seed, lr = sys.argv[1:5]
 spec = yaml.safe_load(open(spec_path))
 spec["grid"]["run.seed"] = [int(seed)]
 if lr != "_":
     spec["grid"]["optimizer.lr"] = [float(lr)]
-if variants.split():
-    missing = [v for v in variants.split() if v not in spec["variants"]]
-    if missing:
-        sys.exit(f"rdrop_strength: unknown variants: {' '.join(missing)}")
-    spec["variants"] = {v: spec["variants"][v] for v in variants.split()}
-    if spec.get("baseline") not in spec["variants"]:
-        spec.pop("baseline", None)
 yaml.safe_dump(spec, open(out, "w"), sort_keys=False)
 PYEOF
         echo "== stage: seed $s lr $lr variants ${VARIANTS:-all} ($(date -u +%H:%M:%S))"
-        bash launch/sweep.sh "$stage" --out "$out" ${RANKS:+--ranks "$RANKS" --jobs 1}
+        bash launch/sweep.sh "$stage" --out "$out" ${RANKS:+--ranks "$RANKS" --jobs 1} ${VARIANTS:+--variants "$(echo $VARIANTS | tr ' ' ,)"}
     done
     bash launch/sweep.sh "$spec" --out "$out" --report-only > /dev/null
     echo "== stage seed $s done ($(date -u +%H:%M:%S))"

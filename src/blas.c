@@ -14,6 +14,7 @@
 #include <cblas.h>
 
 #define MARKER "RDROP_BLAS_RESTARTED"
+#define WARNING "RDROP_BLAS_WARNING"   /* carries a warning across the restart */
 
 static char g_origin[96] = "OpenBLAS";
 static char g_warning[256];
@@ -52,12 +53,52 @@ int rd_blas_kernel_class(const char *name)
     return 0;
 }
 
+/* What a kernel class needs from the CPU, for messages. */
+static const char *class_needs(int cls)
+{
+    return cls >= 2 ? "AVX-512" : cls == 1 ? "AVX2 and FMA" : "";
+}
+
+bool rd_blas_kernel_runs(const char *name, const char *best)
+{
+    return rd_blas_kernel_class(name) <= (best ? rd_blas_kernel_class(best) : 0);
+}
+
 const char *rd_blas_decide(const char *mode, const char *picked, const char *env, const char *best,
-                           char *warning, size_t warning_len)
+                           char *warning, size_t warning_len, bool *refuse)
 {
     if (warning && warning_len) warning[0] = '\0';
+    *refuse = false;
+    bool named = strcmp(mode, "auto") && strcmp(mode, "best") && strcmp(mode, "keep");
+    /* OpenBLAS loads whatever OPENBLAS_CORETYPE names, runnable or not (its force_coretype
+     * checks no feature bits): an AVX-512 kernel on an AVX2 CPU dies of SIGILL in its first
+     * GEMM. keep and a name cannot go on with such a kernel; auto and best replace it. */
+    const char *want = named ? mode : picked;
+    if ((named || (env && env[0])) && !rd_blas_kernel_runs(want, best)) {
+        const char *needs = class_needs(rd_blas_kernel_class(want));
+        if (named) {
+            *refuse = true;
+            if (warning)
+                snprintf(warning, warning_len, "run.blas_core: %s needs %s, which this CPU lacks "
+                         "(run.blas_core: auto picks its kernel)", mode, needs);
+            return NULL;
+        }
+        if (!strcmp(mode, "keep")) {
+            *refuse = true;
+            if (warning)
+                snprintf(warning, warning_len, "OPENBLAS_CORETYPE=%s selects kernel %s, which "
+                         "needs %s, lacking on this CPU (unset it, or set run.blas_core: auto)",
+                         env, picked, needs);
+            return NULL;
+        }
+        const char *to = best ? best : "Prescott";
+        if (warning)
+            snprintf(warning, warning_len, "warning: OPENBLAS_CORETYPE=%s selects kernel %s, which "
+                     "needs %s, lacking on this CPU: running on %s instead", env, picked, needs, to);
+        return to;
+    }
     if (!strcmp(mode, "keep")) return NULL;
-    if (strcmp(mode, "auto") && strcmp(mode, "best"))   /* a kernel name */
+    if (named)   /* a kernel name */
         return strcasecmp(picked, mode) ? mode : NULL;
     if (!best || rd_blas_kernel_class(picked) >= rd_blas_kernel_class(best)) return NULL;
     if (!strcmp(mode, "auto") && env && env[0]) {
@@ -70,22 +111,39 @@ const char *rd_blas_decide(const char *mode, const char *picked, const char *env
     return best;
 }
 
-void rd_blas_select(const char *mode, char **argv)
+void rd_blas_select(const char *mode, const char *config, char **argv)
 {
     const char *picked = openblas_get_corename();
     const char *env = getenv("OPENBLAS_CORETYPE");
     const char *restarted = getenv(MARKER);
     if (restarted && restarted[0]) {
         snprintf(g_origin, sizeof g_origin, "rdrop: OpenBLAS picked %s", restarted);
+        const char *w = getenv(WARNING);   /* the first process's warning, if it had one */
+        if (w) snprintf(g_warning, sizeof g_warning, "%s", w);
+        unsetenv(WARNING);
         return;
     }
     if (env && env[0]) snprintf(g_origin, sizeof g_origin, "OPENBLAS_CORETYPE");
     rd_cpu_features f = rd_cpu_detect();
+    /* test hook: pretend a CPU of a lower class (1: no AVX-512, 0: no AVX2 either), so that the
+     * tests can reach the paths of a kernel this CPU cannot run on any machine */
+    const char *cap = getenv("RDROP_TEST_CPU_CLASS");
+    if (cap && (!strcmp(cap, "0") || !strcmp(cap, "1"))) {
+        f.avx512f = f.avx512bw = f.avx512dq = f.avx512vl = f.avx512bf16 = false;
+        if (cap[0] == '0') f.avx2 = f.fma = false;
+    }
+    bool refuse;
     const char *to = rd_blas_decide(mode, picked, env, rd_blas_class_kernel(&f), g_warning,
-                                    sizeof g_warning);
+                                    sizeof g_warning, &refuse);
+    if (refuse) {   /* before MPI_Init: one line from each process, no MPI teardown to go through */
+        bool named = strcmp(mode, "keep") != 0;   /* the config's key, not the environment */
+        fprintf(stderr, "rdrop: %s%s%s\n", named && config ? config : "", named && config ? ": " : "", g_warning);
+        exit(RD_EXIT_CONFIG);
+    }
     if (!to) return;
     /* The marker holds what OpenBLAS picked, so the restarted process can say so. */
     if (setenv(MARKER, picked, 1) || setenv("OPENBLAS_CORETYPE", to, 1)) return;
+    if (g_warning[0] && setenv(WARNING, g_warning, 1)) return;
     fflush(NULL);
     /* The binary's real path, not /proc/self/exe: exec names the process after the path's last
      * component, and launchers, ps and the tests know the ranks as "rdrop", not "exe". */

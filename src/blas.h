@@ -32,20 +32,28 @@ int rd_blas_kernel_class(const char *name);
 /* Is `name` a kernel of OpenBLAS's x86-64 DYNAMIC_ARCH build (case-insensitive)? */
 bool rd_blas_kernel_known(const char *name);
 
+/* Can a CPU whose class kernel is `best` (NULL: class 0) run kernel `name`: is the kernel's
+ * class at most the CPU's? */
+bool rd_blas_kernel_runs(const char *name, const char *best);
+
 /* The decision, a pure function of its inputs (unit-tested):
  * mode "auto" | "best" | "keep" | a kernel name; picked = openblas_get_corename();
  * env = OPENBLAS_CORETYPE or NULL; best = rd_blas_class_kernel() or NULL.
  * Returns the kernel to restart with, or NULL to go on as is. *warning (may be NULL) gets
- * a message when the kernel stays below class. */
+ * a message when the kernel stays below class or one this CPU cannot run is replaced (auto,
+ * best: with the class kernel, Prescott on a class-0 CPU). When keep or a name would run a
+ * kernel this CPU cannot run, *refuse is set and *warning holds the error. */
 const char *rd_blas_decide(const char *mode, const char *picked, const char *env, const char *best,
-                           char *warning, size_t warning_len);
+                           char *warning, size_t warning_len, bool *refuse);
 
 /* Called first thing by every command that runs GEMMs, before MPI_Init: decides, and when a
  * restart is due and none happened yet (marker RDROP_BLAS_RESTARTED in the environment),
  * sets OPENBLAS_CORETYPE and re-executes /proc/self/exe with the same argv; does not return
- * then. Otherwise records the origin (see rd_blas_origin) and returns; a warning, if any,
- * is kept for rd_blas_warning(). */
-void rd_blas_select(const char *mode, char **argv);
+ * then (a warning crosses the restart in RDROP_BLAS_RESTARTED's companion RDROP_BLAS_WARNING).
+ * Otherwise records the origin (see rd_blas_origin) and returns; a warning, if any, is kept
+ * for rd_blas_warning(). A kernel this CPU cannot run, asked for by `keep` or a name, ends the
+ * process: one line (naming `config`, when not NULL, for a name) and exit 2. */
+void rd_blas_select(const char *mode, const char *config, char **argv);
 
 /* "OpenBLAS" (its own choice), "OPENBLAS_CORETYPE" (set in the environment) or
  * "rdrop: OpenBLAS picked <name>" (rdrop restarted with the class kernel). */

@@ -177,7 +177,7 @@ static void select_blas(const train_args *a)
     char mode[64] = "auto";
     if (!rd_config_load(c, a->config, a->nsets, a->sets, &e)) snprintf(mode, sizeof mode, "%s", c->run.blas_core);
     free(c);
-    rd_blas_select(mode, g_argv);
+    rd_blas_select(mode, a->config, g_argv);
 }
 
 static int cmd_train(int argc, char **argv)
@@ -221,7 +221,7 @@ static int cmd_doctor(int argc, char **argv)
         select_blas(&a);
     } else {
         if (argc > 1) return usage_error("doctor: options need a CONFIG file argument");
-        rd_blas_select("auto", g_argv);
+        rd_blas_select("auto", NULL, g_argv);
     }
     rd_dist d;
     rd_error e = {0};
@@ -375,7 +375,7 @@ static int cmd_eval(int argc, char **argv)
     int rc = parse_eval_args(argc, argv, &path, &split, &json);
     if (rc >= 0) return rc;
     rd_dist d;
-    rd_blas_select("auto", g_argv);
+    rd_blas_select("auto", NULL, g_argv);
     rd_dist_init_serial(&d);
     rd_error e = {0};
     rd_ckpt_info info;

@@ -8,7 +8,7 @@
 
 int main(int argc, char **argv)
 {
-    rd_blas_select(argc > 1 ? argv[1] : "auto", argv);
+    rd_blas_select(argc > 1 ? argv[1] : "auto", NULL, argv);
     int n = argc > 2 ? atoi(argv[2]) : 2048;
     double s = argc > 3 ? atof(argv[3]) : 1.0;
     if (n < 1 || !(s > 0)) {

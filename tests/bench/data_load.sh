@@ -35,7 +35,7 @@ rdrop=$build/rdrop
 [ $((steps + 100)) -lt 468 ] || { echo "data_load.sh: --steps must be below 368 (one epoch, no evaluation inside)" >&2; exit 2; }
 F=${RDROP_FASHION_MNIST_SRC:-/usr/share/datasets/fashion-mnist}
 [ -x "$rdrop" ] || { echo "data_load.sh: $rdrop missing (bash launch/build.sh)" >&2; exit 2; }
-export OPENBLAS_NUM_THREADS=1 OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Cooperlake}
+export OPENBLAS_NUM_THREADS=1   # the kernel: rdrop picks the CPU's own (run.blas_core: auto)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 tmp=$(mktemp -d /tmp/rdrop-databench.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT

@@ -486,7 +486,7 @@ int main(int argc, char **argv)
     rd_error e = {0};
     /* the trainer's kernel choice (src/blas.h), before MPI_Init; RDROP_BENCH_BLAS_CORE=keep|best|NAME */
     const char *mode = getenv("RDROP_BENCH_BLAS_CORE");
-    rd_blas_select(mode && mode[0] ? mode : "auto", argv);
+    rd_blas_select(mode && mode[0] ? mode : "auto", NULL, argv);
     int rc = rd_dist_init(&b.d, &argc, &argv, &e);
     if (!rc && parse_args(argc, argv, &o) != 0) {
         if (b.d.rank == 0)

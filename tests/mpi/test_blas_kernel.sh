@@ -5,7 +5,8 @@
 # (counted with strace) onto this CPU's class kernel and trains the same bits as a run with
 # that kernel set by hand - on 1 rank and on 2 ranks under mpirun; keep changes nothing;
 # auto keeps a kernel the user set, with a warning; a kernel that computes wrong results is
-# refused with one line (test hook RDROP_TEST_BLAS_CORRUPT); a bad name is a config error.
+# refused with one line (test hook RDROP_TEST_BLAS_CORRUPT); a kernel the CPU cannot run is
+# replaced (auto) or refused (keep, a name; test hook RDROP_TEST_CPU_CLASS); a bad name is a config error.
 source "$(dirname "$0")/lib.sh"
 K=$("$RDROP" version | sed -n 's/^cpu class kernel //p')
 [ -n "$K" ] || fail "rdrop version does not print the CPU's class kernel"
@@ -70,6 +71,32 @@ grep -q "kernel Prescott (OPENBLAS_CORETYPE)" "$TMP/auto.log" && grep -q "warnin
 got=$(sed -n 's/^blas .*kernel \([A-Za-z0-9_]*\) .*/\1/p' "$TMP/plain.log")
 [ "$got" = "$K" ] || grep -q "kernel $got (OpenBLAS)" "$TMP/plain.log" || { cat "$TMP/plain.log"; fail "auto runs on $got"; }
 pass "keep: no restart, Prescott stays; auto keeps a user's kernel with a warning, else runs on $got"
+
+# a kernel above the CPU's class (OPENBLAS_CORETYPE=SkylakeX copied onto an AVX2 machine: OpenBLAS
+# would load it and die of SIGILL), on a CPU pretended to be one class lower (test hook
+# RDROP_TEST_CPU_CLASS: the kernels rdrop then picks run here too): auto replaces it with the
+# lower class's kernel and says so, keep and a kernel name refuse with one line, exit 2
+case $K in
+  SkylakeX|Cooperlake) cap=1 up=SkylakeX needs=AVX-512; K1=$(grep -q AuthenticAMD /proc/cpuinfo && echo Zen || echo Haswell) ;;
+  *) cap=0 up=Haswell needs="AVX2 and FMA" K1=Prescott ;;
+esac
+RDROP_TEST_CPU_CLASS=$cap OPENBLAS_CORETYPE=$up "$RDROP" train "$TINY" "${args[@]}" --out "$TMP/up" > "$TMP/up.log" 2>&1 \
+  || { cat "$TMP/up.log"; fail "auto with an unrunnable kernel failed"; }
+grep -q "^blas .*kernel $K1 (rdrop: OpenBLAS picked $up)" "$TMP/up.log" \
+  && grep -qx "warning: OPENBLAS_CORETYPE=$up selects kernel $up, which needs $needs, lacking on this CPU: running on $K1 instead" "$TMP/up.log" \
+  || { cat "$TMP/up.log"; fail "auto did not replace an unrunnable kernel with $K1, with a warning"; }
+rc=0; RDROP_TEST_CPU_CLASS=$cap OPENBLAS_CORETYPE=$up "$RDROP" train "$TINY" "${args[@]}" --set run.blas_core=keep \
+  --out "$TMP/upkeep" > "$TMP/upkeep.out" 2> "$TMP/upkeep.err" || rc=$?
+[ "$rc" -eq 2 ] && [ "$(wc -l < "$TMP/upkeep.err")" -eq 1 ] \
+  && grep -qx "rdrop: OPENBLAS_CORETYPE=$up selects kernel $up, which needs $needs, lacking on this CPU (unset it, or set run.blas_core: auto)" "$TMP/upkeep.err" \
+  || { cat "$TMP/upkeep.err"; fail "keep with an unrunnable kernel: exit $rc, expected 2 and one line"; }
+[ -e "$TMP/upkeep" ] && fail "keep refusal created the run folder"
+rc=0; RDROP_TEST_CPU_CLASS=$cap "$RDROP" train "$TINY" "${args[@]}" --set run.blas_core=$up \
+  --out "$TMP/upname" > "$TMP/upname.out" 2> "$TMP/upname.err" || rc=$?
+[ "$rc" -eq 2 ] && [ "$(wc -l < "$TMP/upname.err")" -eq 1 ] \
+  && grep -qx "rdrop: $TINY: run.blas_core: $up needs $needs, which this CPU lacks (run.blas_core: auto picks its kernel)" "$TMP/upname.err" \
+  || { cat "$TMP/upname.err"; fail "run.blas_core: $up on a CPU without $needs: exit $rc, expected 2 and one line"; }
+pass "a kernel the CPU cannot run: auto replaces $up with $K1 (warning), keep and a name refuse in one line"
 
 # refusal: a kernel that computes wrong results
 rc=0; RDROP_TEST_BLAS_CORRUPT=1 "$RDROP" train "$TINY" "${args[@]}" --out "$TMP/bad" > "$TMP/bad.out" 2> "$TMP/bad.err" || rc=$?

@@ -63,31 +63,44 @@ static void test_decide(void **state)
     char w[256];
     const struct {
         const char *mode, *picked, *env, *best, *want;
-        int warns;
+        int warns;          /* 1: a warning, 2: refused (the message is an error) */
+        const char *says;   /* in the message, if not NULL */
     } cases[] = {
         /* auto: restart only when below class and the environment chose nothing */
-        {"auto", "Prescott", NULL, "Cooperlake", "Cooperlake", 0},
-        {"auto", "Prescott", "", "SkylakeX", "SkylakeX", 0},
-        {"auto", "Prescott", "Prescott", "Cooperlake", NULL, 1},   /* the user's choice stays, with a warning */
-        {"auto", "Haswell", NULL, "Cooperlake", "Cooperlake", 0},
-        {"auto", "Cooperlake", NULL, "Cooperlake", NULL, 0},
-        {"auto", "SkylakeX", NULL, "Cooperlake", NULL, 0},         /* same class: no restart */
-        {"auto", "SapphireRapids", NULL, "Cooperlake", NULL, 0},
-        {"auto", "Zen", NULL, "Zen", NULL, 0},
-        {"auto", "Prescott", NULL, NULL, NULL, 0},                 /* an old CPU: nothing better */
+        {"auto", "Prescott", NULL, "Cooperlake", "Cooperlake", 0, NULL},
+        {"auto", "Prescott", "", "SkylakeX", "SkylakeX", 0, NULL},
+        {"auto", "Prescott", "Prescott", "Cooperlake", NULL, 1, NULL},   /* the user's choice stays, with a warning */
+        {"auto", "Haswell", NULL, "Cooperlake", "Cooperlake", 0, NULL},
+        {"auto", "Cooperlake", NULL, "Cooperlake", NULL, 0, NULL},
+        {"auto", "SkylakeX", NULL, "Cooperlake", NULL, 0, NULL},         /* same class: no restart */
+        {"auto", "SapphireRapids", NULL, "Cooperlake", NULL, 0, NULL},
+        {"auto", "Zen", NULL, "Zen", NULL, 0, NULL},
+        {"auto", "Prescott", NULL, NULL, NULL, 0, NULL},                 /* an old CPU: nothing better */
         /* best: also replaces a kernel set in the environment */
-        {"best", "Prescott", "Prescott", "Cooperlake", "Cooperlake", 0},
-        {"best", "Haswell", "Haswell", "SkylakeX", "SkylakeX", 0},
-        {"best", "Cooperlake", NULL, "Cooperlake", NULL, 0},
+        {"best", "Prescott", "Prescott", "Cooperlake", "Cooperlake", 0, NULL},
+        {"best", "Haswell", "Haswell", "SkylakeX", "SkylakeX", 0, NULL},
+        {"best", "Cooperlake", NULL, "Cooperlake", NULL, 0, NULL},
         /* keep: never */
-        {"keep", "Prescott", NULL, "Cooperlake", NULL, 0},
+        {"keep", "Prescott", NULL, "Cooperlake", NULL, 0, NULL},
         /* a name: restart when OpenBLAS runs another */
-        {"Haswell", "Prescott", NULL, "Cooperlake", "Haswell", 0},
-        {"Haswell", "Haswell", NULL, "Cooperlake", NULL, 0},
-        {"haswell", "Haswell", NULL, "Cooperlake", NULL, 0},
+        {"Haswell", "Prescott", NULL, "Cooperlake", "Haswell", 0, NULL},
+        {"Haswell", "Haswell", NULL, "Cooperlake", NULL, 0, NULL},
+        {"haswell", "Haswell", NULL, "Cooperlake", NULL, 0, NULL},
+        /* a kernel above the CPU's class (OPENBLAS_CORETYPE from an AVX-512 machine on an AVX2
+         * one; OpenBLAS would load it and die of SIGILL): auto and best replace it, keep and a
+         * name refuse */
+        {"auto", "SkylakeX", "SkylakeX", "Zen", "Zen", 1, "needs AVX-512, lacking on this CPU: running on Zen"},
+        {"best", "Cooperlake", "cooperlake", "Haswell", "Haswell", 1, "OPENBLAS_CORETYPE=cooperlake"},
+        {"auto", "Haswell", "Haswell", NULL, "Prescott", 1, "needs AVX2 and FMA"},   /* a class-0 CPU */
+        {"keep", "SkylakeX", "SkylakeX", "Zen", NULL, 2, "unset it, or set run.blas_core: auto"},
+        {"SkylakeX", "Zen", NULL, "Zen", NULL, 2, "run.blas_core: SkylakeX needs AVX-512"},
+        {"Haswell", "Prescott", NULL, NULL, NULL, 2, "needs AVX2 and FMA"},
+        {"keep", "SkylakeX", NULL, "Zen", NULL, 0, NULL},          /* OpenBLAS's own choice is trusted */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const char *got = rd_blas_decide(cases[i].mode, cases[i].picked, cases[i].env, cases[i].best, w, sizeof w);
+        bool refuse = true;
+        const char *got = rd_blas_decide(cases[i].mode, cases[i].picked, cases[i].env, cases[i].best, w,
+                                         sizeof w, &refuse);
         bool same = (!got && !cases[i].want) || (got && cases[i].want && !strcmp(got, cases[i].want));
         if (!same)
             fail_msg("case %zu (%s, picked %s, env %s): restart with %s, expected %s", i, cases[i].mode,
@@ -95,6 +108,10 @@ static void test_decide(void **state)
                      cases[i].want ? cases[i].want : "none");
         if ((w[0] != '\0') != (cases[i].warns != 0))
             fail_msg("case %zu: warning '%s', expected %s", i, w, cases[i].warns ? "one" : "none");
+        if (refuse != (cases[i].warns == 2))
+            fail_msg("case %zu: refused %d, expected %d", i, refuse, cases[i].warns == 2);
+        if (cases[i].says && !strstr(w, cases[i].says))
+            fail_msg("case %zu: '%s' does not say '%s'", i, w, cases[i].says);
     }
 }
 
