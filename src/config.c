@@ -111,6 +111,7 @@ static const rd_key rd_keys[] = {
     {KEY("optimizer.momentum", K_DOUBLE, optimizer.momentum), IN_OPEN(0, 1)},
     {KEY("optimizer.nesterov", K_BOOL, optimizer.nesterov)},
     {KEY("optimizer.weight_decay", K_DOUBLE, optimizer.weight_decay), GE(0)},
+    {KEY("optimizer.decay_biases", K_BOOL, optimizer.decay_biases)},
     SECTION("schedule"),
     {KEY("schedule.kind", K_ENUM, schedule.kind), .names = sched_names},
     {KEY("schedule.warmup_steps", K_LONG, schedule.warmup_steps), GE(0)},
@@ -277,6 +278,7 @@ void rd_config_defaults(rd_config *c)
     c->optimizer.momentum = 0.9;
     c->optimizer.nesterov = false;
     c->optimizer.weight_decay = 0.0;
+    c->optimizer.decay_biases = false;
 
     c->schedule.kind = RD_SCHED_CONSTANT;
     c->schedule.gamma = 0.1;

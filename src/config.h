@@ -66,6 +66,7 @@ typedef struct {
         double momentum;                   /* [0,1), default 0.9 */
         bool nesterov;                     /* false */
         double weight_decay;               /* >= 0, default 0 */
+        bool decay_biases;                 /* false: kernels only (Keras); true: biases too (PyTorch) */
     } optimizer;
     struct {
         rd_sched_kind kind;                /* constant */

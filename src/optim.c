@@ -156,7 +156,7 @@ bool rd_optim_step(rd_model *m, const rd_config *c, double lr)
             return false;
         if (!all_finite(m->grads + L->b_off, (size_t)L->k_cols)) return false;
         rd_sgd_update(m->params + L->b_off, m->momentum + L->b_off, m->grads + L->b_off,
-                      (size_t)L->k_cols, lr, mu, nest, 0.0);
+                      (size_t)L->k_cols, lr, mu, nest, c->optimizer.decay_biases ? wd : 0.0);
     }
     return true;
 }

@@ -1104,8 +1104,10 @@ static void print_settings(trainer *T)
            "dropout stream %s\n", c->rdrop.passes, c->rdrop.alpha, c->rdrop.kl_reduction == RD_REDUCE_MEAN ? "mean" : "sum",
            rd_step_alpha(c, T->B_g, UINT64_MAX >> 1, 0), c->rdrop.alpha_rampup_epochs,
            c->rdrop.reduction == RD_REDUCE_MEAN ? "mean" : "sum", c->rng.dropout_stream == RD_STREAM_RANK ? "rank" : "sample");
-    printf("sgd       lr %g  momentum %g%s  weight decay %g  schedule %s\n", c->optimizer.lr, c->optimizer.momentum,
-           c->optimizer.nesterov ? " (nesterov)" : "", c->optimizer.weight_decay, rd_sched_name(c->schedule.kind));
+    printf("sgd       lr %g  momentum %g%s  weight decay %g%s  schedule %s\n", c->optimizer.lr, c->optimizer.momentum,
+           c->optimizer.nesterov ? " (nesterov)" : "", c->optimizer.weight_decay,
+           c->optimizer.weight_decay == 0.0 ? "" : c->optimizer.decay_biases ? " (kernels and biases)" : " (kernels)",
+           rd_sched_name(c->schedule.kind));
     printf("data      %u train (%u held out for validation), %u test, global batch %d (%d per rank), "
            "%lld steps/epoch, %lld steps\n", T->n_train, T->n_val, T->test.n, T->B_g, T->B_l,
            (long long)T->spe, (long long)T->total_steps);

@@ -143,6 +143,35 @@ static void test_optim_step_weight_decay_kernels_only(void **state)
     rd_model_free(&m);
 }
 
+/* optimizer.decay_biases: the same step as PyTorch's SGD(weight_decay=0.1) over every parameter:
+ * the kernels as above, the biases b -= 0.5*(g + 0.1*b). */
+static void test_optim_step_weight_decay_biases(void **state)
+{
+    rd_model m;
+    rd_config c;
+    make_small(&m, &c, 0.0);
+    c.optimizer.momentum = 0.0;
+    c.optimizer.weight_decay = 0.1;
+    c.optimizer.decay_biases = true;
+    const rd_layer *L0 = &m.layers[0], *L2 = &m.layers[2];
+    const float W[4] = {1, 2, 3, 4}, b[2] = {1, -1}, dW[4] = {0.1f, 0.2f, 0.3f, 0.4f}, db[2] = {0.5f, 0.5f};
+    memcpy(m.params + L0->w_off, W, sizeof W);
+    memcpy(m.params + L0->b_off, b, sizeof b);
+    memcpy(m.grads + L0->w_off, dW, sizeof dW);
+    memcpy(m.grads + L0->b_off, db, sizeof db);
+    m.params[L2->b_off] = 3.0f;
+    m.grads[L2->b_off] = -1.0f;
+    rd_optim_step(&m, &c, 0.5);
+    const double Wn[4] = {0.9, 1.8, 2.7, 3.6};   /* kernels: unchanged by the switch */
+    for (int i = 0; i < 4; i++) assert_close(m.params[L0->w_off + i], Wn[i], 0, FRT);
+    /* 1 - 0.5*(0.5 + 0.1) = 0.7, -1 - 0.5*(0.5 - 0.1) = -1.2; 3 - 0.5*(-1 + 0.3) = 3.35 */
+    assert_close(m.params[L0->b_off], 0.7, 0, FRT);
+    assert_close(m.params[L0->b_off + 1], -1.2, 0, FRT);
+    assert_close(m.params[L2->b_off], 3.35, 0, FRT);
+    assert_close(m.momentum[L0->b_off], 0.6, 0, FRT);   /* momentum holds g + wd*b */
+    rd_model_free(&m);
+}
+
 static void test_optim_step_momentum_nesterov(void **state)
 {
     for (int nest = 0; nest <= 1; nest++) {
@@ -537,6 +566,7 @@ int main(void)
         cmocka_unit_test(test_sgd_nesterov),
         cmocka_unit_test(test_sgd_weight_decay_momentum),
         cmocka_unit_test(test_optim_step_weight_decay_kernels_only),
+        cmocka_unit_test(test_optim_step_weight_decay_biases),
         cmocka_unit_test(test_optim_step_momentum_nesterov),
         cmocka_unit_test(test_schedule_constant),
         cmocka_unit_test(test_schedule_inverse_time),
