@@ -37,7 +37,8 @@ Each run lives in OUT/<key=value,...> and is started with --resume auto: a finis
 (status.json "finished") is skipped, an interrupted one continues from its checkpoint.
 OUT/results.csv and OUT/results.md hold, per run and per grid point (mean and standard
 deviation over run.seed): the best validation accuracy, the test accuracy of that best
-checkpoint, the final test accuracy, epochs, and wall time. Model selection looks only at
+checkpoint, the final test accuracy, epochs, and wall time; under the table, the compute (finished
+runs, the sum of their wall times in run-hours). Model selection looks only at
 validation accuracy; the test set is reported, never used to choose.
 """
 import csv
@@ -325,6 +326,12 @@ def write_reports(out, keys, results, bases=()):
                 cells.append("—" if m is None else
                              f"{m:+.2f}" + (f" ± {sd:.2f}" if sd is not None else "") + f" ({ahead} of {n} ahead)")
         lines.append("| " + " | ".join(cells) + " |")
+    # the compute the table cost: what a study's report has to say (wall times as measured, so
+    # with --jobs J each includes the other jobs' share of the machine)
+    done = [r for r in results if r["status"] == "finished" and r["wall_s"]]
+    hours = sum(r["wall_s"] for r in done) / 3600.0
+    lines += ["", f"Compute: {len(done)} finished run{'s' if len(done) != 1 else ''}, {hours:.2f} run-hours "
+              "(the sum of their wall times)."]
     text = "\n".join(lines) + "\n"
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write(text)

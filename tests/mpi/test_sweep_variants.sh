@@ -54,7 +54,12 @@ for v in ("rdrop", "none"):
         assert abs(float(m.group(3 * i + 1)) - statistics.mean(d)) < 0.006, (line, col, d)
         assert abs(float(m.group(3 * i + 2)) - statistics.stdev(d)) < 0.006, (line, col, d)
         assert int(m.group(3 * i + 3)) == sum(x > 0 for x in d), (line, col, d)
-print("paired differences check out")
+# the compute line: the finished runs and the sum of their wall times
+done = [r for r in rows if r["status"] == "finished"]
+m = re.search(r"^Compute: ([0-9]+) finished runs, ([0-9.]+) run-hours \(the sum of their wall times\)\.$", md, re.M)
+assert m and int(m.group(1)) == len(done) == 6, (md, len(done))
+assert abs(float(m.group(2)) - sum(float(r["wall_s"]) for r in done) / 3600) < 0.006, md
+print("paired differences and compute check out")
 PYEOF
 # --baseline A,B: one pair of paired columns per baseline (a verdict that must beat both controls)
 bash launch/sweep.sh configs/sweeps/tiny_variants.yaml --out "$out" --report-only --baseline dropout,rdrop \
