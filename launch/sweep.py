@@ -211,7 +211,7 @@ def main(argv):
     rdrop = os.environ.get("RDROP", os.path.join(ROOT, "build", "rdrop"))
     print(f"sweep: {len(points)} runs of {spec['config']} on {ranks} ranks, {jobs} at a time, into {out}")
 
-    todo = []
+    todo, checks = [], []
     for n, (point, over) in enumerate(points, 1):
         name = run_name(point)
         run_dir = os.path.join(out, name)
@@ -224,8 +224,18 @@ def main(argv):
             print(f"[{n}/{len(points)}] {name}: " + ("finished, skipped" if state == "finished" else state))
         elif dry:
             print(f"[{n}/{len(points)}] {name}: would run: {' '.join(cmd)}")
+            checks.append((name, run_dir, sets))
         else:
             todo.append((n, name, run_dir, st, cmd))
+            checks.append((name, run_dir, sets))
+    # every run's config is checked before any starts (`rdrop config`: keys, values, data files),
+    # so that a typo in the last variant stops the sweep now, not hours into it
+    for name, run_dir, sets in checks:
+        chk = subprocess.run([rdrop, "config", spec["config"], "--out", run_dir] + [a for s in sets for a in ("--set", s)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if chk.returncode != 0:
+            why = (chk.stderr.strip().splitlines() or [f"rdrop config exited {chk.returncode}"])[-1]
+            die(f"{name}: {why.removeprefix('rdrop: ')} (no run was started)")
     running, stop = [], False
     while todo or running:
         while todo and len(running) < jobs and not stop:

@@ -97,6 +97,22 @@ grep -q "^sweep: --variants nosuch: not among the variants" "$TMP/log_nv" || { c
 bash launch/sweep.sh configs/sweeps/tiny_variants.yaml --out "$out" --report-only --baseline nosuch \
     > "$TMP/log_nb" 2>&1 && fail "--baseline nosuch was accepted"
 grep -q "^sweep: --baseline nosuch: not among the variants" "$TMP/log_nb" || { cat "$TMP/log_nb"; fail "--baseline nosuch: no clear error"; }
+# a bad key in one variant stops the sweep before any run starts, naming the run and the key
+cat > "$TMP/bad.yaml" <<EOF
+config: configs/tiny_synthetic.yaml
+ranks: 1
+jobs: 2
+variants:
+  good: {rdrop.alpha: 1}
+  bad: {rdrop.alpah: 1}
+grid:
+  run.seed: [1, 2]
+EOF
+rc=0; bash launch/sweep.sh "$TMP/bad.yaml" --out "$TMP/bad" > "$TMP/log_bad" 2>&1 || rc=$?
+[ "$rc" -eq 2 ] || { cat "$TMP/log_bad"; fail "a bad variant key: exit $rc, expected 2"; }
+grep -qx "sweep: variant=bad,run.seed=1: --set rdrop.alpah=1: unknown key; did you mean 'alpha'? (no run was started)" \
+    "$TMP/log_bad" || { cat "$TMP/log_bad"; fail "a bad variant key: no one-line error naming the run"; }
+[ -z "$(ls "$TMP/bad")" ] || fail "a run folder was created before the configs were checked: $(ls "$TMP/bad")"
 # a sweep without a validation split pairs the final test accuracies instead
 mkdir -p "$TMP/noval"
 $PY - "$SRC/launch" "$TMP/noval" <<'PYEOF' > "$TMP/noval.log" || { cat "$TMP/noval.log"; fail "no-validation report"; }
