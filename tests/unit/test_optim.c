@@ -102,25 +102,34 @@ static void make_small(rd_model *m, rd_config *c, double max_norm_hidden)
     assert_int_equal((int)m->n_params, 4 + 2 + 2 + 1);
 }
 
+/* make_small with no momentum, weight decay 0.1 and fixed weights and gradients. */
+static void make_decay(rd_model *m, rd_config *c, bool decay_biases)
+{
+    make_small(m, c, 0.0);
+    c->optimizer.momentum = 0.0;
+    c->optimizer.weight_decay = 0.1;
+    c->optimizer.decay_biases = decay_biases;
+    const rd_layer *L0 = &m->layers[0], *L2 = &m->layers[2];
+    const float W[4] = {1, 2, 3, 4}, b[2] = {1, -1}, dW[4] = {0.1f, 0.2f, 0.3f, 0.4f}, db[2] = {0.5f, 0.5f};
+    memcpy(m->params + L0->w_off, W, sizeof W);
+    memcpy(m->params + L0->b_off, b, sizeof b);
+    memcpy(m->grads + L0->w_off, dW, sizeof dW);
+    memcpy(m->grads + L0->b_off, db, sizeof db);
+    m->params[L2->w_off] = 2.0f;
+    m->params[L2->w_off + 1] = -4.0f;
+    m->params[L2->b_off] = 3.0f;
+    m->grads[L2->w_off] = 0.0f;
+    m->grads[L2->w_off + 1] = 1.0f;
+    m->grads[L2->b_off] = -1.0f;
+}
+
 static void test_optim_step_weight_decay_kernels_only(void **state)
 {
     rd_model m;
     rd_config c;
-    make_small(&m, &c, 0.0);
-    c.optimizer.momentum = 0.0;
-    c.optimizer.weight_decay = 0.1;
+    make_decay(&m, &c, false);
     const rd_layer *L0 = &m.layers[0], *L2 = &m.layers[2];
-    const float W[4] = {1, 2, 3, 4}, b[2] = {1, -1}, dW[4] = {0.1f, 0.2f, 0.3f, 0.4f}, db[2] = {0.5f, 0.5f};
-    memcpy(m.params + L0->w_off, W, sizeof W);
-    memcpy(m.params + L0->b_off, b, sizeof b);
-    memcpy(m.grads + L0->w_off, dW, sizeof dW);
-    memcpy(m.grads + L0->b_off, db, sizeof db);
-    m.params[L2->w_off] = 2.0f;
-    m.params[L2->w_off + 1] = -4.0f;
-    m.params[L2->b_off] = 3.0f;
-    m.grads[L2->w_off] = 0.0f;
-    m.grads[L2->w_off + 1] = 1.0f;
-    m.grads[L2->b_off] = -1.0f;
+    const float dW[4] = {0.1f, 0.2f, 0.3f, 0.4f};
     rd_optim_step(&m, &c, 0.5);
     /* kernels: w -= 0.5*(g + 0.1*w)
      *   1 - 0.5*(0.1 + 0.1) = 0.9     2 - 0.5*(0.2 + 0.2) = 1.8
@@ -149,18 +158,8 @@ static void test_optim_step_weight_decay_biases(void **state)
 {
     rd_model m;
     rd_config c;
-    make_small(&m, &c, 0.0);
-    c.optimizer.momentum = 0.0;
-    c.optimizer.weight_decay = 0.1;
-    c.optimizer.decay_biases = true;
+    make_decay(&m, &c, true);
     const rd_layer *L0 = &m.layers[0], *L2 = &m.layers[2];
-    const float W[4] = {1, 2, 3, 4}, b[2] = {1, -1}, dW[4] = {0.1f, 0.2f, 0.3f, 0.4f}, db[2] = {0.5f, 0.5f};
-    memcpy(m.params + L0->w_off, W, sizeof W);
-    memcpy(m.params + L0->b_off, b, sizeof b);
-    memcpy(m.grads + L0->w_off, dW, sizeof dW);
-    memcpy(m.grads + L0->b_off, db, sizeof db);
-    m.params[L2->b_off] = 3.0f;
-    m.grads[L2->b_off] = -1.0f;
     rd_optim_step(&m, &c, 0.5);
     const double Wn[4] = {0.9, 1.8, 2.7, 3.6};   /* kernels: unchanged by the switch */
     for (int i = 0; i < 4; i++) assert_close(m.params[L0->w_off + i], Wn[i], 0, FRT);
