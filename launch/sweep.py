@@ -29,6 +29,9 @@ R-Drop verdict that must beat both controls.
 --variants A,B runs (and reports) only those variants of the spec, in that order: e.g. the
 variant a selection stage chose, then its with-R-Drop twin, all seeds in one pool of --jobs.
 
+--dry-run prints every run's command and checks its config (`rdrop config`: keys, values, data
+files), writing nothing; a real sweep makes the same check before it starts any run.
+
 --jobs J runs J grid points at once, each its own `mpirun -np N` (J x N should not exceed the
 cores: on a 2-core machine, --ranks 1 --jobs 2 gets the most runs per hour; wall times are then
 measured with the other job running).
@@ -198,7 +201,8 @@ def main(argv):
     if not out:
         out = os.path.join("runs", "sweep-" + os.path.splitext(os.path.basename(args[0]))[0])
     out = os.path.abspath(out)
-    os.makedirs(out, exist_ok=True)
+    if not dry:   # a dry run writes nothing
+        os.makedirs(out, exist_ok=True)
     fixed = spec.get("set") or {}
     variants = spec.get("variants") or {}
     keys = (["variant"] if variants else []) + list(spec["grid"])
@@ -236,6 +240,9 @@ def main(argv):
         if chk.returncode != 0:
             why = (chk.stderr.strip().splitlines() or [f"rdrop config exited {chk.returncode}"])[-1]
             die(f"{name}: {why.removeprefix('rdrop: ')} (no run was started)")
+    if dry:
+        print(f"sweep: dry run: {len(checks)} run configs checked, nothing written")
+        return 0
     running, stop = [], False
     while todo or running:
         while todo and len(running) < jobs and not stop:

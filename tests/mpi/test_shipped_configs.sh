@@ -2,9 +2,9 @@
 # labels: mpi;config
 # The configs this repository ships still load: every configs/*.yaml and configs/bench/*.yaml
 # passes `rdrop config` (keys, values, data files), every run of every configs/sweeps/*.yaml
-# passes the check `sweep.sh --dry-run` makes before a sweep starts, and the recipes that say
-# they are a sweep's run resolve to exactly that run's config (configs/fashion_cnn_rdrop_k3.yaml
-# = variant a1-k3 of configs/sweeps/rdrop_overfit_cnn.yaml).
+# passes the check `sweep.sh --dry-run` makes before a sweep starts (and the dry run writes
+# nothing), and the recipes that say they are a sweep's run resolve to exactly that run's config
+# (configs/fashion_cnn_rdrop_k3.yaml = variant a1-k3 of configs/sweeps/rdrop_overfit_cnn.yaml).
 source "$(dirname "$0")/lib.sh"
 F=${RDROP_FASHION_MNIST_SRC:-/usr/share/datasets/fashion-mnist}
 [ -r "$F/train-images-idx3-ubyte.gz" ] || { echo "SKIP: no Fashion-MNIST in $F"; exit 77; }
@@ -28,6 +28,9 @@ for s in configs/sweeps/*.yaml; do
   RDROP=$RDROP bash "$SRC/launch/sweep.sh" "$s" --dry-run --out "$TMP/dry/$name" > "$TMP/dry-$name.log" 2>&1 \
     || { cat "$TMP/dry-$name.log"; fail "sweep $s: a run's config does not load"; }
   grep -q ": would run: " "$TMP/dry-$name.log" || { cat "$TMP/dry-$name.log"; fail "sweep $s: nothing checked"; }
+  grep -q "^sweep: dry run: [1-9][0-9]* run configs checked, nothing written$" "$TMP/dry-$name.log" \
+    || { cat "$TMP/dry-$name.log"; fail "sweep $s: the dry run does not say what it checked"; }
+  [ ! -e "$TMP/dry/$name" ] || fail "sweep $s: the dry run wrote $(ls "$TMP/dry/$name")"
   m=$((m + 1))
 done
 pass "$n configs and $m sweep specs load"
