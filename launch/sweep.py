@@ -234,6 +234,8 @@ def main(argv):
             checks.append((name, run_dir, sets))
     # every run's config is checked before any starts (`rdrop config`: keys, values, data files),
     # so that a typo in the last variant stops the sweep now, not hours into it
+    if checks and not os.access(rdrop, os.X_OK):
+        die(f"{rdrop}: no rdrop binary to run (bash launch/build.sh, or set RDROP)")
     for name, run_dir, sets in checks:
         chk = subprocess.run([rdrop, "config", spec["config"], "--out", run_dir] + [a for s in sets for a in ("--set", s)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
