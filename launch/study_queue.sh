@@ -6,7 +6,7 @@
 # (docs/results/, docs/conv.md) as they finish:
 #   setsid nohup bash launch/study_queue.sh > runs/study-queue.log 2>&1 < /dev/null &
 # The stages (wall time on a 2-core machine, both cores busy); they run in the order 1 2 9 6 7 3
-# 4: #14 is closer to done than #13, so its stages go first (left for #14: stage 6).
+# 4: #14 went first (all its stages are done: 2026-12-06); left: #13's stages 3 and 4.
 #   1. cnn_best a0 seed 1; dropout, light seed 1   the >= 0.935 CNN, 20 epochs (done 2026-12-06)
 #   2. rdrop_overfit_cnn seed 1       #14: a CNN that over-fits (light dropout, no max-norm) (done)
 #   3. cnn_best light30, lighter30 seed 1   #13: the VGG with less dropout over 30 epochs (~130 min)
@@ -14,7 +14,7 @@
 #      the best validation accuracy of stage 3 and of `light` over 20 epochs, seed 1), one pool
 #      of 6 runs two at a time: the three plain runs first (~3.5 h), then the with-R-Drop
 #      pair at equal epochs (~7 h: 2x per run)
-#   6. rdrop_strength_cnn seeds 2, 3  #14 stage (b) (2 x 55 min)
+#   6. rdrop_strength_cnn seeds 2, 3  #14 stage (b) (2 x 55 min; done 2026-12-06)
 #   7. rdrop_strength_full seed 3     #14 stage (a) (35 min; done 2026-12-06)
 #   9. rdrop_overfit_cnn: dropout, a0, a1, a1-k3, dropout-56ep, seeds 1-5: #14 stage (c) on the
 #      over-fitting CNN, where seed 1 showed the term's first gain (~52 min per seed; done)
