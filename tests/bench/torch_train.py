@@ -5,6 +5,7 @@
         [--init he_uniform|torch_default] [--validation 5000] [--rates 0.1,0.25,0.25,0.5]
         [--max-norm 3] [--lr 0.05] [--nesterov] [--wd 0] [--decay-biases] [--flip] [--shift 0]
         [--passes 1] [--alpha 0] [--idx datasets/fashion-mnist] [--threads 1] [--json FILE]
+        [--checkpoint FILE]
 
 Question it answers: does rdrop reach the accuracy PyTorch reaches with the same recipe? The
 step arithmetic is checked against PyTorch autograd by the oracles (tests/data/*_reference.json);
@@ -22,6 +23,10 @@ size); the last partial batch of an epoch is trained on. Models:
        max-norm on both convs and dense 256
   vgg: conv 64-64 -> pool -> dropout r0 -> conv 128-128 -> pool -> dropout r1 -> dense 512 ->
        dropout r2 -> dense 10 (configs/fashion_cnn_best.yaml); max-norm on none unless given
+--checkpoint FILE: the whole state (weights, momentum, RNG states, position, history) is saved
+there after every epoch (written to FILE.tmp, then renamed), and a run started with the same
+FILE resumes from it (its arguments must match: it says so and exits 2 if they do not); a
+VGG run takes hours, so it can span machine sessions.
 Prints a line per epoch and one JSON object at the end. A peer for comparison only: rdrop never
 depends on it; exits 77 when torch is missing.
 """
@@ -123,6 +128,7 @@ def main():
     ap.add_argument("--idx", default="datasets/fashion-mnist")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", default="")
+    ap.add_argument("--checkpoint", default="")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -157,8 +163,22 @@ def main():
     opt = torch.optim.SGD(groups, lr=a.lr, momentum=a.momentum, nesterov=a.nesterov)
     steps_per_epoch = math.ceil(n_train / a.batch)
     T, t = steps_per_epoch * a.epochs, 0
-    history, t0 = [], time.time()
-    for epoch in range(1, a.epochs + 1):
+    history, t0, first = [], time.time(), 1
+    same = {k: v for k, v in vars(a).items() if k not in ("json", "checkpoint", "threads")}
+    if a.checkpoint and os.path.exists(a.checkpoint):
+        ck = torch.load(a.checkpoint)
+        if ck["args"] != same:
+            print(f"torch_train: {a.checkpoint}: written with other arguments ({ck['args']}); "
+                  "use another --checkpoint", file=sys.stderr)
+            sys.exit(2)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        torch.set_rng_state(ck["torch_rng"])
+        gen.set_state(ck["gen"])
+        t, history, first = ck["t"], ck["history"], ck["epoch"] + 1
+        t0 -= history[-1]["wall_s"] if history else 0.0
+        print(f"torch_train: resumed from {a.checkpoint} after epoch {ck['epoch']}", file=sys.stderr)
+    for epoch in range(first, a.epochs + 1):
         order = torch.randperm(n_train, generator=gen)
         right = seen = 0
         for i in range(0, n_train, a.batch):
@@ -191,6 +211,12 @@ def main():
                "test_acc": round(accuracy(model, Xt, Yt), 4), "wall_s": round(time.time() - t0, 1)}
         history.append(row)
         print(json.dumps(row), flush=True)
+        if a.checkpoint:
+            torch.save({"args": same, "epoch": epoch, "t": t, "history": history,
+                        "model": model.state_dict(), "opt": opt.state_dict(),
+                        "torch_rng": torch.get_rng_state(), "gen": gen.get_state()},
+                       a.checkpoint + ".tmp")
+            os.replace(a.checkpoint + ".tmp", a.checkpoint)
     best = max(history, key=lambda r: (r["val_acc"] or 0, r["epoch"])) if a.validation else history[-1]
     res = {"label": "pytorch", "torch": torch.__version__, "args": vars(a), "rates": rates,
            "max_norm": max_norm, "final_test_acc": history[-1]["test_acc"],
