@@ -92,7 +92,9 @@ def augment(x, flip, shift, gen):
         s, H, W = shift, x.shape[2], x.shape[3]
         pad = F.pad(x, (s, s, s, s))
         d = torch.randint(0, 2 * s + 1, (x.shape[0], 2), generator=gen)
-        x = torch.stack([pad[i, :, d[i, 0]:d[i, 0] + H, d[i, 1]:d[i, 1] + W] for i in range(x.shape[0])])
+        rows = (d[:, 0, None] + torch.arange(H))[:, :, None]          # [B, H, 1]
+        cols = (d[:, 1, None] + torch.arange(W))[:, None, :]          # [B, 1, W]
+        x = pad[torch.arange(x.shape[0])[:, None, None], :, rows, cols].permute(0, 3, 1, 2).contiguous()
     return x
 
 
