@@ -12,8 +12,10 @@
 #   3. cnn_best light30, lighter30 seed 1   #13: the VGG with less dropout over 30 epochs (~130 min)
 #   4. cnn_best_full WINNER, WINNER-a1 seeds 1-3: the final runs on all 60,000 samples (WINNER:
 #      the best validation accuracy of stage 3 and of `light` over 20 epochs, seed 1), one pool
-#      of 6 runs two at a time: the three plain runs first (~3.5 h), then the with-R-Drop
-#      pair at equal epochs (~7 h: 2x per run)
+#      of 6 runs three at a time (JOBS4=3 on the 2 cores: the three plain seeds that the claim
+#      needs finish together, ~3.75 h, instead of the third starting after ~2.5 h and ending
+#      after ~5 h; the same runs per hour), then the with-R-Drop twins at equal epochs (~6.5 h:
+#      two passes are ~1.7x a run)
 #   6. rdrop_strength_cnn seeds 2, 3  #14 stage (b) (2 x 55 min; done 2026-12-06)
 #   7. rdrop_strength_full seed 3     #14 stage (a) (35 min; done 2026-12-06)
 #   9. rdrop_overfit_cnn: dropout, a0, a1, a1-k3, dropout-56ep, seeds 1-5: #14 stage (c) on the
@@ -60,7 +62,8 @@ one() {
   2) stage 2 "rdrop_overfit_cnn seed 1"; run configs/sweeps/rdrop_overfit_cnn.yaml "dropout a0 a1 a3" 1 ;;
   3) stage 3 "cnn_best light30, lighter30 seed 1"; par configs/sweeps/cnn_best.yaml light30@1 lighter30@1 ;;
   4) stage 4 "cnn_best_full winner, winner-a1 seeds 1-3"; w=$(winner light light30 lighter30)
-     echo "winner: $w"; bash launch/sweep.sh configs/sweeps/cnn_best_full.yaml --variants "$w,$w-a1" ;;
+     echo "winner: $w"
+     bash launch/sweep.sh configs/sweeps/cnn_best_full.yaml --variants "$w,$w-a1" --jobs "${JOBS4:-3}" ;;
   6) stage 6 "rdrop_strength_cnn seeds 2 3"; run configs/sweeps/rdrop_strength_cnn.yaml "" 2 3 ;;
   7) stage 7 "rdrop_strength_full seed 3"; run configs/sweeps/rdrop_strength_full.yaml "" 3 ;;
   9) stage 9 "stage (c): rdrop_overfit_cnn seeds 1-5"
