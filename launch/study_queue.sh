@@ -6,10 +6,12 @@
 # (docs/results/, docs/conv.md) as they finish:
 #   setsid nohup bash launch/study_queue.sh > runs/study-queue.log 2>&1 < /dev/null &
 # The stages (wall time on a 2-core machine, both cores busy); they run in the order 1 2 9 6 7 3
-# 4: #14 went first (all its stages are done: 2026-12-06); left: #13's stages 3 and 4.
+# 4: #14 went first (all its stages are done: 2026-12-06); left: #13's stage 4 (started
+# 2026-12-07 00:28 UTC with the winner `lighter30`).
 #   1. cnn_best a0 seed 1; dropout, light seed 1   the >= 0.935 CNN, 20 epochs (done 2026-12-06)
 #   2. rdrop_overfit_cnn seed 1       #14: a CNN that over-fits (light dropout, no max-norm) (done)
-#   3. cnn_best light30, lighter30 seed 1   #13: the VGG with less dropout over 30 epochs (~130 min)
+#   3. cnn_best light30, lighter30 seed 1   #13: the VGG with less dropout over 30 epochs (~150 min;
+#      done 2026-12-07: lighter30 validation 0.9398, light30 0.9392)
 #   4. cnn_best_full WINNER, WINNER-a1 seeds 1-3: the final runs on all 60,000 samples (WINNER:
 #      the best validation accuracy of stage 3 and of `light` over 20 epochs, seed 1), one pool
 #      of 6 runs three at a time (JOBS4=3 on the 2 cores: the three plain seeds that the claim
