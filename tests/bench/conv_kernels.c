@@ -126,21 +126,25 @@ static double rel_diff(const float *a, const float *b, size_t n)
     return m > 0.0 ? d / m : d;
 }
 
-/* One oneDNN convolution set (forward, backward data, backward weights) on either rdrop's
- * layouts (`any` false) or oneDNN's own (`any` true). */
+/* One oneDNN convolution set (forward, backward weights, backward data) on either rdrop's
+ * layouts (`any` false: oneDNN works on rdrop's own buffers) or oneDNN's own (`any` true: every
+ * direction gets buffers in the layouts its primitive chose, filled with values; oneDNN may choose
+ * differently per direction, e.g. the weights of a one-channel layer, and a reorder between them
+ * is not what is measured here). */
+enum { MAX_ARGS = 4 };
 typedef struct {
     dnnl_primitive_t prim[N_DIR];
-    dnnl_memory_t src, wei, bias, dst, dsrc, dwei, dbias, ddst;
-    const char *impl[N_DIR];
-    char impl_copy[N_DIR][128];
+    int nargs[N_DIR];
+    dnnl_exec_arg_t args[N_DIR][MAX_ARGS];
+    char impl[N_DIR][128];
 } dnnl_set;
 
-static dnnl_memory_t make_mem(const dnnl_memory_desc_t *md, dnnl_engine_t eng, void *ptr)
-{
-    dnnl_memory_t m;
-    CHECK(dnnl_memory_create(&m, md, eng, ptr ? ptr : DNNL_MEMORY_ALLOCATE));
-    return m;
-}
+typedef struct {
+    int arg;             /* DNNL_ARG_* */
+    dnnl_query_t query;  /* its memory descriptor in the primitive descriptor */
+    float *user;         /* rdrop's buffer */
+    bool input;          /* read by the primitive (filled with values in the `any` case) */
+} arg_spec;
 
 static void set_create(dnnl_set *S, const layer_case *L, const rd_conv_geom *g, bool any, dnnl_engine_t eng,
                        float *x, float *K, float *b, float *z, float *dx, float *dK, float *db, float *dz)
@@ -162,36 +166,38 @@ static void set_create(dnnl_set *S, const layer_case *L, const rd_conv_geom *g, 
                                                       strides, pl, pr));
     CHECK(dnnl_convolution_backward_data_desc_init(&cd[2], dnnl_convolution_direct, &smd, &wmd, &dmd, strides,
                                                    pl, pr));
+    const arg_spec spec[N_DIR][MAX_ARGS] = {
+        {{DNNL_ARG_SRC, dnnl_query_src_md, x, true}, {DNNL_ARG_WEIGHTS, dnnl_query_weights_md, K, true},
+         {DNNL_ARG_BIAS, dnnl_query_weights_md, b, true}, {DNNL_ARG_DST, dnnl_query_dst_md, z, false}},
+        {{DNNL_ARG_SRC, dnnl_query_src_md, x, true}, {DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, dz, true},
+         {DNNL_ARG_DIFF_WEIGHTS, dnnl_query_diff_weights_md, dK, false},
+         {DNNL_ARG_DIFF_BIAS, dnnl_query_diff_weights_md, db, false}},
+        {{DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, dz, true}, {DNNL_ARG_WEIGHTS, dnnl_query_weights_md, K, true},
+         {DNNL_ARG_DIFF_SRC, dnnl_query_diff_src_md, dx, false}},
+    };
+    const int nargs[N_DIR] = {4, 4, 3};
+    unsigned seed = 7u;
     dnnl_primitive_desc_t pd[N_DIR];
-    CHECK(dnnl_primitive_desc_create(&pd[0], &cd[0], NULL, eng, NULL));
-    CHECK(dnnl_primitive_desc_create(&pd[1], &cd[1], NULL, eng, pd[0]));
-    CHECK(dnnl_primitive_desc_create(&pd[2], &cd[2], NULL, eng, pd[0]));
     for (int d = 0; d < N_DIR; d++) {
-        const char *s = NULL;
-        CHECK(dnnl_primitive_desc_query(pd[d], dnnl_query_impl_info_str, 0, &s));
-        snprintf(S->impl_copy[d], sizeof S->impl_copy[d], "%s", s ? s : "?");
-        S->impl[d] = S->impl_copy[d];
+        CHECK(dnnl_primitive_desc_create(&pd[d], &cd[d], NULL, eng, d ? pd[0] : NULL));
+        const char *str = NULL;
+        CHECK(dnnl_primitive_desc_query(pd[d], dnnl_query_impl_info_str, 0, &str));
+        snprintf(S->impl[d], sizeof S->impl[d], "%s", str ? str : "?");
         CHECK(dnnl_primitive_create(&S->prim[d], pd[d]));
-    }
-    /* rdrop layouts: oneDNN works on rdrop's own buffers; any: on its own (filled by copying
-     * rdrop's data through a reorder would be fair too, but the values do not change the time) */
-    S->src = make_mem(dnnl_primitive_desc_query_md(pd[0], dnnl_query_src_md, 0), eng, any ? NULL : x);
-    S->wei = make_mem(dnnl_primitive_desc_query_md(pd[0], dnnl_query_weights_md, 0), eng, any ? NULL : K);
-    S->bias = make_mem(&bmd, eng, b);
-    S->dst = make_mem(dnnl_primitive_desc_query_md(pd[0], dnnl_query_dst_md, 0), eng, any ? NULL : z);
-    S->ddst = make_mem(dnnl_primitive_desc_query_md(pd[1], dnnl_query_diff_dst_md, 0), eng, any ? NULL : dz);
-    S->dwei = make_mem(dnnl_primitive_desc_query_md(pd[1], dnnl_query_diff_weights_md, 0), eng, any ? NULL : dK);
-    S->dbias = make_mem(&bmd, eng, db);
-    S->dsrc = make_mem(dnnl_primitive_desc_query_md(pd[2], dnnl_query_diff_src_md, 0), eng, any ? NULL : dx);
-    if (any) {   /* some values in oneDNN's own buffers (zeros would be an unfair best case) */
-        dnnl_memory_t m[] = {S->src, S->wei, S->ddst};
-        unsigned seed = 7u;
-        for (int i = 0; i < 3; i++) {
-            void *p = NULL;
-            CHECK(dnnl_memory_get_data_handle(m[i], &p));
-            const dnnl_memory_desc_t *md;
-            CHECK(dnnl_memory_get_memory_desc(m[i], &md));
-            fill(p, dnnl_memory_desc_get_size(md) / sizeof(float), &seed, 1.0f);
+        S->nargs[d] = nargs[d];
+        for (int k = 0; k < nargs[d]; k++) {
+            const arg_spec *a = &spec[d][k];
+            /* the bias and its gradient: index 1 of the (diff_)weights descriptors */
+            const bool bias = a->arg == DNNL_ARG_BIAS || a->arg == DNNL_ARG_DIFF_BIAS;
+            const dnnl_memory_desc_t *md = bias ? &bmd : dnnl_primitive_desc_query_md(pd[d], a->query, 0);
+            dnnl_memory_t m;
+            CHECK(dnnl_memory_create(&m, md, eng, any && !bias ? DNNL_MEMORY_ALLOCATE : (void *)a->user));
+            if (any && !bias && a->input) {   /* values, not zeros: an unfair best case otherwise */
+                void *p = NULL;
+                CHECK(dnnl_memory_get_data_handle(m, &p));
+                fill(p, dnnl_memory_desc_get_size(md) / sizeof(float), &seed, 1.0f);
+            }
+            S->args[d][k] = (dnnl_exec_arg_t){a->arg, m};
         }
     }
     for (int d = 0; d < N_DIR; d++) dnnl_primitive_desc_destroy(pd[d]);
@@ -199,27 +205,16 @@ static void set_create(dnnl_set *S, const layer_case *L, const rd_conv_geom *g, 
 
 static void set_run(dnnl_set *S, int d, dnnl_stream_t st)
 {
-    if (d == 0) {
-        dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, S->src}, {DNNL_ARG_WEIGHTS, S->wei}, {DNNL_ARG_BIAS, S->bias},
-                               {DNNL_ARG_DST, S->dst}};
-        CHECK(dnnl_primitive_execute(S->prim[0], st, 4, a));
-    } else if (d == 1) {
-        dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, S->src}, {DNNL_ARG_DIFF_DST, S->ddst},
-                               {DNNL_ARG_DIFF_WEIGHTS, S->dwei}, {DNNL_ARG_DIFF_BIAS, S->dbias}};
-        CHECK(dnnl_primitive_execute(S->prim[1], st, 4, a));
-    } else {
-        dnnl_exec_arg_t a[] = {{DNNL_ARG_DIFF_DST, S->ddst}, {DNNL_ARG_WEIGHTS, S->wei},
-                               {DNNL_ARG_DIFF_SRC, S->dsrc}};
-        CHECK(dnnl_primitive_execute(S->prim[2], st, 3, a));
-    }
+    CHECK(dnnl_primitive_execute(S->prim[d], st, S->nargs[d], S->args[d]));
     CHECK(dnnl_stream_wait(st));
 }
 
 static void set_free(dnnl_set *S)
 {
-    for (int d = 0; d < N_DIR; d++) dnnl_primitive_destroy(S->prim[d]);
-    dnnl_memory_t m[] = {S->src, S->wei, S->bias, S->dst, S->dsrc, S->dwei, S->dbias, S->ddst};
-    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) dnnl_memory_destroy(m[i]);
+    for (int d = 0; d < N_DIR; d++) {
+        dnnl_primitive_destroy(S->prim[d]);
+        for (int k = 0; k < S->nargs[d]; k++) dnnl_memory_destroy(S->args[d][k].memory);
+    }
 }
 
 /* rdrop's own: the functions the model calls for a conv2d layer without a fused pool
