@@ -2,7 +2,7 @@
 """Run a grid of rdrop trainings, resumably, and tabulate them.
 
 usage: launch/sweep.sh SWEEP.yaml [--ranks N] [--jobs J] [--out DIR] [--dry-run] [--report-only]
-                     [--baseline NAME[,NAME...]] [--variants NAME[,NAME...]]
+                     [--baseline NAME[,NAME...]] [--variants NAME[,NAME...]] [--keep DIR]
 
 SWEEP.yaml:
     config: configs/fashion_mlp_rdrop.yaml   # the base config
@@ -35,6 +35,13 @@ files), writing nothing; a real sweep makes the same check before it starts any 
 --jobs J runs J grid points at once, each its own `mpirun -np N` (J x N should not exceed the
 cores: on a 2-core machine, --ranks 1 --jobs 2 gets the most runs per hour; wall times are then
 measured with the other job running).
+
+--keep DIR carries finished runs from one machine to the next (a study longer than one machine's
+life: commit DIR, e.g. docs/results/runs/NAME): every run that finishes leaves a copy of its
+records (config.yaml, status.json, metrics.jsonl; no checkpoints) in DIR/<key=value,...>, and a
+finished record in DIR whose resolved config is the one this spec gives now (paths aside) counts
+as that run when OUT has none: it is copied into OUT, skipped and reported. A record whose config
+differs is left alone and the run is run (say so, with the first differing line).
 
 Each run lives in OUT/<key=value,...> and is started with --resume auto: a finished run
 (status.json "finished") is skipped, an interrupted one continues from its checkpoint.
@@ -145,6 +152,61 @@ def summarize(rows):
     return out
 
 
+RECORDS = ("config.yaml", "status.json", "metrics.jsonl")
+
+
+def comparable_config(text):
+    """A resolved config's lines with the machine's paths taken out: the run folder (`out:`) and
+    the checkout a data file's absolute path starts with (its last two components stay)."""
+    lines = []
+    for line in text.splitlines():
+        key, sep, val = line.partition(": ")
+        v = val.strip().strip('"')
+        if sep and key.strip() == "out":
+            line = key + ": <run>"
+        elif sep and v.startswith("/"):
+            line = key + ": " + "/".join(v.split("/")[-2:])
+        lines.append(line)
+    return lines
+
+
+def keep_record(run_dir, keep_dir):
+    """Copy a finished run's records (not its checkpoints) to keep_dir."""
+    os.makedirs(keep_dir, exist_ok=True)
+    for f in RECORDS:
+        src = os.path.join(run_dir, f)
+        if os.path.exists(src):
+            with open(src, "rb") as a, open(os.path.join(keep_dir, f + ".tmp"), "wb") as b:
+                b.write(a.read())
+            os.replace(os.path.join(keep_dir, f + ".tmp"), os.path.join(keep_dir, f))
+
+
+def restore_record(name, run_dir, keep_dir, config_text):
+    """A finished record in keep_dir for this run, when run_dir holds no finished run: copied in
+    if its config is config_text (the one the spec resolves to now, paths aside). True if restored."""
+    st = status_of(keep_dir)
+    if not st or st.get("status") != "finished" or (status_of(run_dir) or {}).get("status") == "finished":
+        return False
+    if os.path.isdir(run_dir) and any(f.endswith(".h5") for f in os.listdir(run_dir)):
+        print(f"sweep: {name}: a finished record is in {keep_dir}, but {run_dir} holds a run of its own: "
+              "that one continues")
+        return False
+    try:
+        with open(os.path.join(keep_dir, "config.yaml")) as f:
+            kept = comparable_config(f.read())
+    except OSError:
+        kept = None
+    now = comparable_config(config_text)
+    if kept != now:
+        diff = next((f"{a!r} there, {b!r} now" for a, b in zip(kept or [], now) if a != b),
+                    "a different length" if kept else "no config.yaml")
+        print(f"sweep: {name}: the finished record in {keep_dir} is of another config ({diff}): not used")
+        return False
+    keep_record(keep_dir, run_dir)
+    print(f"sweep: {name}: finished on another machine, records restored from {keep_dir}")
+    return True
+
+
 def mean_std(xs):
     xs = [x for x in xs if x is not None]
     if not xs:
@@ -167,6 +229,7 @@ def main(argv):
         return 0
     spec = load_spec(args[0])
     ranks, out, dry, report_only = int(spec.get("ranks", 2)), spec.get("out"), False, False
+    keep = None
     bases = [spec["baseline"]] if spec.get("baseline") else []
     jobs = int(spec.get("jobs", 1))
     i = 1
@@ -177,6 +240,8 @@ def main(argv):
             jobs = int(args[i + 1]); i += 2
         elif args[i] == "--out":
             out = args[i + 1]; i += 2
+        elif args[i] == "--keep" and i + 1 < len(args):
+            keep = os.path.abspath(args[i + 1]); i += 2
         elif args[i] == "--dry-run":
             dry = True; i += 1
         elif args[i] == "--report-only":
@@ -215,14 +280,21 @@ def main(argv):
     rdrop = os.environ.get("RDROP", os.path.join(ROOT, "build", "rdrop"))
     print(f"sweep: {len(points)} runs of {spec['config']} on {ranks} ranks, {jobs} at a time, into {out}")
 
+    if keep and not os.access(rdrop, os.X_OK):
+        die(f"{rdrop}: no rdrop binary to check the kept records' configs with (bash launch/build.sh, or set RDROP)")
     todo, checks = [], []
     for n, (point, over) in enumerate(points, 1):
         name = run_name(point)
         run_dir = os.path.join(out, name)
-        st = status_of(run_dir)
         sets = [f"{k}={scalar(v)}" for k, v in {**fixed, **over}.items()]
         cmd = ["bash", os.path.join(HERE, "mpirun.sh"), "-n", str(ranks), "--", rdrop, "train", spec["config"],
                "--out", run_dir, "--resume", "auto"] + [a for s in sets for a in ("--set", s)]
+        if keep and not dry and (status_of(os.path.join(keep, name)) or {}).get("status") == "finished":
+            cfg = subprocess.run([rdrop, "config", spec["config"], "--out", run_dir] + [a for s in sets for a in ("--set", s)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            if cfg.returncode == 0:
+                restore_record(name, run_dir, os.path.join(keep, name), cfg.stdout)
+        st = status_of(run_dir)
         if report_only or (st and st.get("status") == "finished"):
             state = (st or {}).get("status", "not run")
             print(f"[{n}/{len(points)}] {name}: " + ("finished, skipped" if state == "finished" else state))
@@ -266,12 +338,19 @@ def main(argv):
                 running.remove(r)
                 rc = proc.returncode
                 print(f"sweep: {name} {'finished' if rc == 0 else f'exited {rc}'}", flush=True)
+                if rc == 0 and keep:
+                    keep_record(run_dir, os.path.join(keep, name))
                 if rc != 0:
                     print(f"sweep: {name} exited {rc} (see {run_dir}/sweep.log); rerun the sweep to resume it",
                           file=sys.stderr)
                     if rc == 75:         # stopped by a signal or max_seconds: start nothing new
                         stop = True
                 break
+    if keep and not dry:   # also the runs that finished before --keep was given
+        for point, _ in points:
+            run_dir = os.path.join(out, run_name(point))
+            if (status_of(run_dir) or {}).get("status") == "finished":
+                keep_record(run_dir, os.path.join(keep, run_name(point)))
     results = []
     for point, _ in points:
         name = run_name(point)
