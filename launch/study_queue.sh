@@ -13,8 +13,9 @@
 #   3. cnn_best light30, lighter30 seed 1   #13: the VGG with less dropout over 30 epochs (~150 min;
 #      done 2026-12-07: lighter30 validation 0.9398, light30 0.9392)
 #   4. cnn_best_full WINNER seeds 1-3: the final runs on all 60,000 samples (WINNER: the best
-#      validation accuracy of stage 3 and of `light` over 20 epochs, seed 1: lighter30), two at a
-#      time on 1 rank each (~2.5 h together on 2 cores), a last one alone on 2 ranks (~75 min)
+#      validation accuracy of stage 3 and of `light` over 20 epochs, seed 1: lighter30), one at a
+#      time on 2 ranks (~70 min each; two 1-rank runs side by side do as many samples per second
+#      together, 2 x 206 against 406, but both finish only after ~2.5 h)
 #   5. cnn_best_full WINNER-a1 seeds 1-3: the with-R-Drop twins at equal epochs (two passes: ~1.7x
 #      a run; one at a time on 2 ranks, ~2.1 h each)
 #   Stages 4 and 5 keep every finished run's records (not its checkpoints) in
@@ -60,16 +61,13 @@ if not rows:
 print(max(rows, key=lambda r: float(r["best_val_acc"]))["variant"])
 PYEOF
 }
-# finals VARIANT RANKS JOBS: its seeds in cnn_best_full.yaml, keeping records in KEEP; when a
-# single run is left it gets the 2 ranks
+# finals VARIANT: its seeds in cnn_best_full.yaml one at a time on 2 ranks (JOBS4=2: two at a time
+# on 1 rank each), keeping every finished run's records in KEEP
 KEEP=docs/results/runs/cnn-best-full
 finals() {
-  local left
-  left=$(for s in 1 2 3; do grep -qs '"finished"' "$KEEP/variant=$1,run.seed=$s/status.json" \
-    || grep -qs '"finished"' "runs/sweep-cnn-best-full/variant=$1,run.seed=$s/status.json" || echo "$s"; done | wc -l)
-  if [ "$left" -eq 1 ]; then set -- "$1" 2 1; fi
-  echo "$1: $left of 3 seeds left, $2 rank(s) each, $3 at a time"
-  bash launch/sweep.sh configs/sweeps/cnn_best_full.yaml --variants "$1" --keep "$KEEP" --ranks "$2" --jobs "$3"
+  local ranks=2 jobs=1
+  if [ "${JOBS4:-1}" -gt 1 ]; then ranks=1 jobs=$JOBS4; fi
+  bash launch/sweep.sh configs/sweeps/cnn_best_full.yaml --variants "$1" --keep "$KEEP" --ranks "$ranks" --jobs "$jobs"
 }
 # All of it in one function, read whole before it runs: editing this file while a queue runs
 # cannot change what that queue does.
@@ -80,9 +78,9 @@ one() {
   2) stage 2 "rdrop_overfit_cnn seed 1"; run configs/sweeps/rdrop_overfit_cnn.yaml "dropout a0 a1 a3" 1 ;;
   3) stage 3 "cnn_best light30, lighter30 seed 1"; par configs/sweeps/cnn_best.yaml light30@1 lighter30@1 ;;
   4) stage 4 "cnn_best_full winner seeds 1-3"; w=$(winner light light30 lighter30)
-     echo "winner: $w"; finals "$w" 1 "${JOBS4:-2}" ;;
+     echo "winner: $w"; finals "$w" ;;
   5) stage 5 "cnn_best_full winner-a1 seeds 1-3"; w=$(winner light light30 lighter30)
-     echo "winner: $w"; finals "$w-a1" 2 1 ;;
+     echo "winner: $w"; finals "$w-a1" ;;
   6) stage 6 "rdrop_strength_cnn seeds 2 3"; run configs/sweeps/rdrop_strength_cnn.yaml "" 2 3 ;;
   7) stage 7 "rdrop_strength_full seed 3"; run configs/sweeps/rdrop_strength_full.yaml "" 3 ;;
   9) stage 9 "stage (c): rdrop_overfit_cnn seeds 1-5"
