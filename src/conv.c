@@ -3,6 +3,7 @@
 #include "conv.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 #include <cblas.h>
 
@@ -65,34 +66,62 @@ static inline void window_cols(const rd_conv_geom *g, int ow, int *w0, int *lo, 
     *hi = h;
 }
 
+/* One window row (kh) of output column ow: the KW*C floats at input row `row` (NULL: the row is
+ * off the input), zeros where the window is off the input. */
+RD_PLAIN_LOOPS static inline void window_row(const rd_conv_geom *g, const float *row, int ow, float *o)
+{
+    const int C = g->C, KW = g->KW;
+    const size_t run = (size_t)KW * C;
+    if (!row) {
+        zero_run(o, run);
+        return;
+    }
+    int w0, lo, hi;
+    window_cols(g, ow, &w0, &lo, &hi);
+    const float *src = row + (ptrdiff_t)w0 * C;
+    if (lo == 0 && hi == KW) {   /* the whole window row is on the input */
+        copy_run(o, src, run);
+        return;
+    }
+    zero_run(o, (size_t)lo * C);
+    copy_run(o + (size_t)lo * C, src + (size_t)lo * C, (size_t)(hi - lo) * C);
+    zero_run(o + (size_t)hi * C, (size_t)(KW - hi) * C);
+}
+
+/* Window rows shorter than this many floats (few channels: 3 for a 3x3 kernel on one channel)
+ * are copied a float position at a time across a whole output row, a loop of OW steps, instead
+ * of one call per window: a 3-float copy costs less than its loop's set-up (docs/benchmarks.md
+ * "im2col"). */
+enum { IM2COL_SHORT_RUN = 16 };
+
 RD_SIMD_CLONES RD_PLAIN_LOOPS void im2col(const rd_conv_geom *g, const float *x, int rows, float *patches)
 {
     const int C = g->C, KW = g->KW, P = rd_conv_patch(g);
     const size_t in = (size_t)g->H * g->W * C, run = (size_t)KW * C;
+    /* output columns whose windows lie wholly on the input horizontally: [owa, owb) */
+    int owa = (g->pad_left + g->SW - 1) / g->SW, owb = g->W - KW + g->pad_left >= 0 ? (g->W - KW + g->pad_left) / g->SW + 1 : 0;
+    if (owb > g->OW) owb = g->OW;
+    if (owa > owb) owa = owb;
+    const bool short_run = run < IM2COL_SHORT_RUN;
     float *out = patches;
     for (int n = 0; n < rows; n++) {
         const float *xs = x + (size_t)n * in;
-        for (int oh = 0; oh < g->OH; oh++) {
+        for (int oh = 0; oh < g->OH; oh++, out += (size_t)g->OW * P) {
             const int h0 = oh * g->SH - g->pad_top;
-            for (int ow = 0; ow < g->OW; ow++, out += P) {
-                int w0, lo, hi;
-                window_cols(g, ow, &w0, &lo, &hi);
-                float *o = out;
-                for (int kh = 0; kh < g->KH; kh++, o += run) {
-                    const int h = h0 + kh;
-                    if (h < 0 || h >= g->H) {
-                        zero_run(o, run);
-                        continue;
-                    }
-                    const float *src = xs + ((size_t)h * g->W + w0) * C;
-                    if (lo == 0 && hi == KW) {   /* the whole window row is on the input */
-                        copy_run(o, src, run);
-                        continue;
-                    }
-                    zero_run(o, (size_t)lo * C);
-                    copy_run(o + (size_t)lo * C, src + (size_t)lo * C, (size_t)(hi - lo) * C);
-                    zero_run(o + (size_t)hi * C, (size_t)(KW - hi) * C);
+            for (int kh = 0; kh < g->KH; kh++) {
+                const int h = h0 + kh;
+                const float *row = h < 0 || h >= g->H ? NULL : xs + (size_t)h * g->W * C;
+                float *o = out + (size_t)kh * run;
+                if (!short_run || !row) {
+                    for (int ow = 0; ow < g->OW; ow++) window_row(g, row, ow, o + (size_t)ow * P);
+                    continue;
                 }
+                for (int ow = 0; ow < owa; ow++) window_row(g, row, ow, o + (size_t)ow * P);
+                const float *s = row + ((ptrdiff_t)owa * g->SW - g->pad_left) * C;
+                const size_t step = (size_t)g->SW * C;
+                for (size_t i = 0; i < run; i++)
+                    for (int ow = owa; ow < owb; ow++) o[(size_t)ow * P + i] = s[(size_t)(ow - owa) * step + i];
+                for (int ow = owb; ow < g->OW; ow++) window_row(g, row, ow, o + (size_t)ow * P);
             }
         }
     }

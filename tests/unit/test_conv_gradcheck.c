@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv.h"
 #include "loss.h"
 #include "model.h"
 
@@ -262,9 +263,69 @@ static void test_fused_chunks_match_unfused(void **state)
     free(a), free(b);
 }
 
+/* im2col against its definition, element by element (exact: it only copies), over every small
+ * geometry: both paddings, strides 1-3, kernels 1-4 on either axis, 1, 2 and 5 channels, so both
+ * its paths run (window rows of KW*C < 16 floats copied across the output row, longer ones one
+ * window at a time) and every edge case of `same` padding (asymmetric for stride 2, kernels
+ * larger than the input). col2im is checked against the same definition: the sum over windows. */
+static void test_im2col_col2im_match_definition(void **state)
+{
+    (void)state;
+    long checked = 0;
+    const int rows = 2, Cs[] = {1, 2, 5};
+    for (int H = 1; H <= 7; H++)
+        for (int W = 1; W <= 7; W++)
+            for (int ci = 0; ci < 3; ci++)
+                for (int kh = 1; kh <= 4; kh++)
+                    for (int kw = 1; kw <= 4; kw++)
+                        for (int s = 1; s <= 3; s++)
+                            for (int pad = 0; pad < 2; pad++) {
+                                const int C = Cs[ci], sh = s, sw = 4 - s;
+                                if (!pad && (kh > H || kw > W)) continue;
+                                rd_conv_geom g = rd_conv_geom_make(H, W, C, kh, kw, sh, sw, pad ? RD_PAD_SAME : RD_PAD_VALID);
+                                if (g.OH < 1 || g.OW < 1) continue;
+                                const int P = rd_conv_patch(&g);
+                                const size_t in = (size_t)H * W * C, np = (size_t)rows * g.OH * g.OW * P;
+                                float *x = malloc(rows * in * sizeof *x), *p = malloc(np * sizeof *p);
+                                float *dx = malloc(rows * in * sizeof *dx), *want = calloc(rows * in, sizeof *want);
+                                assert_non_null(x);
+                                assert_non_null(p);
+                                assert_non_null(dx);
+                                assert_non_null(want);
+                                for (size_t i = 0; i < rows * in; i++) x[i] = (float)(i + 1);
+                                for (size_t i = 0; i < np; i++) p[i] = -1.0f;   /* every slot must be written */
+                                im2col(&g, x, rows, p);
+                                for (int n = 0; n < rows; n++)
+                                    for (int oh = 0; oh < g.OH; oh++)
+                                        for (int ow = 0; ow < g.OW; ow++)
+                                            for (int a = 0; a < kh; a++)
+                                                for (int b = 0; b < kw; b++)
+                                                    for (int c = 0; c < C; c++) {
+                                                        const int h = oh * sh - g.pad_top + a, w = ow * sw - g.pad_left + b;
+                                                        const bool on = h >= 0 && h < H && w >= 0 && w < W;
+                                                        const size_t xi = (size_t)n * in + ((size_t)h * W + w) * C + c;
+                                                        const size_t pi = (((size_t)n * g.OH + oh) * g.OW + ow) * P + ((size_t)a * kw + b) * C + c;
+                                                        if (p[pi] != (on ? x[xi] : 0.0f))
+                                                            fail_msg("im2col H%d W%d C%d k%dx%d s%dx%d %s: patch %zu is %g, want %g", H, W, C,
+                                                                     kh, kw, sh, sw, pad ? "same" : "valid", pi, (double)p[pi],
+                                                                     on ? (double)x[xi] : 0.0);
+                                                        if (on) want[xi] += p[pi];   /* small integers: exact in any order */
+                                                        checked++;
+                                                    }
+                                col2im(&g, p, rows, dx);
+                                assert_memory_equal(dx, want, rows * in * sizeof *dx);
+                                free(x);
+                                free(p);
+                                free(dx);
+                                free(want);
+                            }
+    assert_true(checked > 1000000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_im2col_col2im_match_definition),
         cmocka_unit_test(test_fused_chunks_match_unfused),
         cmocka_unit_test(test_relu_pool_pairs),
         cmocka_unit_test(test_same_stride1_pool_valid),
