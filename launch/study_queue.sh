@@ -15,7 +15,8 @@
 #   4. cnn_best_full WINNER seeds 1-3: the final runs on all 60,000 samples (WINNER: the best
 #      validation accuracy of stage 3 and of `light` over 20 epochs, seed 1: lighter30), one at a
 #      time on 2 ranks (~70 min each; two 1-rank runs side by side do as many samples per second
-#      together, 2 x 206 against 406, but both finish only after ~2.5 h)
+#      together, 2 x 206 against 406, but both finish only after ~2.5 h; done 2026-12-07: 0.9416,
+#      0.9411, 0.9392, kept: on a fresh machine stage 4 restores them and runs nothing)
 #   5. cnn_best_full WINNER-a1 seeds 1-3: the with-R-Drop twins at equal epochs (two passes: ~1.7x
 #      a run; one at a time on 2 ranks, ~2.1 h each)
 #   Stages 4 and 5 keep every finished run's records (not its checkpoints) in
@@ -26,8 +27,9 @@
 #   9. rdrop_overfit_cnn: dropout, a0, a1, a1-k3, dropout-56ep, seeds 1-5: #14 stage (c) on the
 #      over-fitting CNN, where seed 1 showed the term's first gain (~52 min per seed; done)
 # WINNER=NAME skips the choice (made from runs/sweep-cnn-best, else docs/results/cnn-best.csv).
-# STAGES="9 3" runs those stages in that order (default: 4 5, what is left; stages 1-3, 6, 7 and
-# 9 are done and their tables are in docs/results/: on a fresh machine they would run again).
+# STAGES="9 3" runs those stages in that order (default: 4 5, what is left: stage 4's runs are kept,
+# so it only restores them; stages 1-3, 6, 7 and 9 are done and their tables are in
+# docs/results/: on a fresh machine they would run again).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
