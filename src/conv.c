@@ -3,7 +3,6 @@
 #include "conv.h"
 
 #include <stdbool.h>
-#include <stddef.h>
 #include <string.h>
 #include <cblas.h>
 
@@ -78,13 +77,13 @@ RD_PLAIN_LOOPS static inline void window_row(const rd_conv_geom *g, const float 
     }
     int w0, lo, hi;
     window_cols(g, ow, &w0, &lo, &hi);
-    const float *src = row + (ptrdiff_t)w0 * C;
+    const float *src = row + (size_t)(w0 + lo) * C;   /* the first column on the input */
     if (lo == 0 && hi == KW) {   /* the whole window row is on the input */
         copy_run(o, src, run);
         return;
     }
     zero_run(o, (size_t)lo * C);
-    copy_run(o + (size_t)lo * C, src + (size_t)lo * C, (size_t)(hi - lo) * C);
+    copy_run(o + (size_t)lo * C, src, (size_t)(hi - lo) * C);
     zero_run(o + (size_t)hi * C, (size_t)(KW - hi) * C);
 }
 
@@ -99,7 +98,8 @@ RD_SIMD_CLONES RD_PLAIN_LOOPS void im2col(const rd_conv_geom *g, const float *x,
     const int C = g->C, KW = g->KW, P = rd_conv_patch(g);
     const size_t in = (size_t)g->H * g->W * C, run = (size_t)KW * C;
     /* output columns whose windows lie wholly on the input horizontally: [owa, owb) */
-    int owa = (g->pad_left + g->SW - 1) / g->SW, owb = g->W - KW + g->pad_left >= 0 ? (g->W - KW + g->pad_left) / g->SW + 1 : 0;
+    const int last = g->W - KW + g->pad_left;   /* w0 + pad_left of the rightmost such window */
+    int owa = (g->pad_left + g->SW - 1) / g->SW, owb = last >= 0 ? last / g->SW + 1 : 0;
     if (owb > g->OW) owb = g->OW;
     if (owa > owb) owa = owb;
     const bool short_run = run < IM2COL_SHORT_RUN;
@@ -117,7 +117,7 @@ RD_SIMD_CLONES RD_PLAIN_LOOPS void im2col(const rd_conv_geom *g, const float *x,
                     continue;
                 }
                 for (int ow = 0; ow < owa; ow++) window_row(g, row, ow, o + (size_t)ow * P);
-                const float *s = row + ((ptrdiff_t)owa * g->SW - g->pad_left) * C;
+                const float *s = row + (size_t)(owa * g->SW - g->pad_left) * C;   /* >= 0: owa is on the input */
                 const size_t step = (size_t)g->SW * C;
                 for (size_t i = 0; i < run; i++)
                     for (int ow = owa; ow < owb; ow++) o[(size_t)ow * P + i] = s[(size_t)(ow - owa) * step + i];
