@@ -47,6 +47,6 @@ echo "  bash launch/mpirun.sh -n 2 -- build/rdrop train configs/fashion_mlp_rdro
 [ -n "$newest" ] && echo "  build/rdrop eval --checkpoint $newest    # evaluate the checkpoint (per-class accuracy too)"
 echo "  bash launch/mpirun.sh -n 2 -- build/rdrop train configs/fashion_mlp_best.yaml    # the tuned recipe: 40 epochs, ~0.907 test (docs/results.md)"
 echo "  bash launch/mpirun.sh -n 2 -- build/rdrop train configs/fashion_cnn_rdrop.yaml   # a CNN with R-Drop: under a minute, ~0.89"
-echo "  bash launch/mpirun.sh -n 2 -- build/rdrop train configs/fashion_cnn_best.yaml    # the VGG-style CNN, test 0.9406 +- 0.0013 (3 seeds): 30 epochs, ~72 min on 2 AVX-512 cores (docs/conv.md)"
+echo "  bash launch/mpirun.sh -n 2 -- build/rdrop train configs/fashion_cnn_best.yaml    # the VGG-style CNN, test 0.9406 +- 0.0013 (3 seeds): 30 epochs, ~75 min on 2 AVX-512 cores (docs/conv.md)"
 echo "  bash tests/run.sh    # installs the test tools, builds the tests, runs them"
 exit 0
