@@ -1239,8 +1239,10 @@ static int validate_layers(rd_ctx *x, const rd_config *c)
     }
     if (c->data.format == RD_DATA_SYNTHETIC) { /* the input shape [1, 1, features] is known now */
         char why[256];
-        int bad = walk_shapes(c, 1, 1, (int)c->data.synthetic.features, (long)c->rdrop.passes * c->data.batch_size,
-                              NULL, why, sizeof why);
+        /* data.batch_size is bounded only later (validate_sizes); here it must not overflow */
+        const long batch = c->data.batch_size < RD_MAX_BATCH ? c->data.batch_size : RD_MAX_BATCH;
+        int bad = walk_shapes(c, 1, 1, (int)c->data.synthetic.features, (long)c->rdrop.passes * batch, NULL, why,
+                              sizeof why);
         if (bad >= 0) {
             char lpath[64];
             snprintf(lpath, sizeof lpath, "model.layers.%d", bad);
